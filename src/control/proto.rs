@@ -1,0 +1,130 @@
+//! The control protocol: one JSON request line from the client, one JSON
+//! response line from the daemon, then the connection closes. Pure data.
+
+use crate::job::{Goal, State};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// A client's request. `env` holds `KEY=VALUE` pairs from the command line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "kebab-case")]
+pub enum Request {
+    Start {
+        job: String,
+        env: Vec<(String, String)>,
+        wait: bool,
+    },
+    Stop {
+        job: String,
+        env: Vec<(String, String)>,
+        wait: bool,
+    },
+    Restart {
+        job: String,
+        env: Vec<(String, String)>,
+        wait: bool,
+    },
+    Reload {
+        job: String,
+        env: Vec<(String, String)>,
+    },
+    /// Empty `jobs`: every job (as `list`).
+    Status {
+        jobs: Vec<String>,
+    },
+    List,
+    Emit {
+        event: String,
+        env: Vec<(String, String)>,
+        wait: bool,
+    },
+    ReloadConfig,
+    Shutdown {
+        reboot: bool,
+    },
+    /// Where the daemon writes a job's log (for `gsup log`).
+    LogPath {
+        job: String,
+    },
+}
+
+impl Request {
+    /// True for the commands that change something (they need the daemon's
+    /// user, root, or the control group; SPEC section 3).
+    pub fn is_changing(&self) -> bool {
+        !matches!(
+            self,
+            Request::Status { .. } | Request::List | Request::LogPath { .. }
+        )
+    }
+}
+
+/// The daemon's answer. `code` is the LSB exit code the client exits with
+/// (0 ok, 1 action failed, 2 usage, 3 not running, 4 no such job).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Response {
+    pub code: u8,
+    /// Status of every job (or instance) the request concerned.
+    #[serde(default)]
+    pub statuses: Vec<JobStatus>,
+    /// One-line error for the client to print on stderr.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Answer to `LogPath`.
+    #[serde(default)]
+    pub log_path: Option<PathBuf>,
+}
+
+impl Response {
+    /// A success carrying these statuses.
+    pub fn ok(statuses: Vec<JobStatus>) -> Response {
+        Response {
+            code: 0,
+            statuses,
+            error: None,
+            log_path: None,
+        }
+    }
+
+    /// A failure with an exit code and a one-line message.
+    pub fn err(code: u8, message: impl Into<String>) -> Response {
+        Response {
+            code,
+            statuses: Vec::new(),
+            error: Some(message.into()),
+            log_path: None,
+        }
+    }
+}
+
+/// One job's (or instance's) status, as `status`, `list` and `--json` show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobStatus {
+    pub name: String,
+    /// Instance value; empty for a job without instances.
+    pub instance: String,
+    pub goal: Goal,
+    pub state: State,
+    /// Main process (the last one known while a pidfile job waits out its grace).
+    pub pid: Option<i32>,
+    /// RSS of the job's process tree, when measured.
+    pub memory_bytes: Option<u64>,
+    pub cpu_percent: Option<f64>,
+    pub uptime_s: Option<u64>,
+    pub restarts: u32,
+    /// `exit 0`, `signal KILL`, or a spawn failure reason.
+    pub last_exit: Option<String>,
+    /// Failing checks, e.g. `totalmem 412 MB > 300 MB, 2 of 3 cycles`.
+    #[serde(default)]
+    pub failing_checks: Vec<String>,
+    /// Why the job failed, if it did (`respawn limit`, `exec: No such file`).
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// The peer of a control connection, from `SO_PEERCRED`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peer {
+    pub uid: u32,
+    pub gid: u32,
+}

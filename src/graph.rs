@@ -1,0 +1,2 @@
+//! The dependency graph of jobs (petgraph): edges from `started/stopped JOB`
+//! Placeholder so the crate layout is fixed.

@@ -1,0 +1,279 @@
+//! Shared harness for integration tests: a real `gsup daemon` in its own PID
+//! namespace, the real client, and polling helpers. It never signals by name.
+#![allow(dead_code)]
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The `gsup` binary under test.
+pub fn gsup_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_gsup"))
+}
+
+/// Polls `cond` every 5 ms until it holds or `timeout` passes; panics with
+/// `what` on timeout. The only way tests wait.
+pub fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return;
+        }
+        if Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for: {what}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A fresh temporary directory holding `services.d/`, `log/` and the socket.
+pub fn temp_root() -> tempfile::TempDir {
+    tempfile::Builder::new().prefix("gsup-test-").tempdir().expect("tempdir")
+}
+
+/// Writes unit files: `(job name, YAML text)`; the name may hold slashes.
+pub fn write_units(config: &Path, units: &[(&str, &str)]) {
+    for (name, text) in units {
+        let path = config.join(format!("{name}.yaml"));
+        fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        fs::write(&path, text).expect("write unit");
+    }
+}
+
+/// A daemon running inside `unshare --pid --fork --mount-proc`, as PID 2 under
+/// a `sh` that is PID 1 of the namespace (so gsup runs as an ordinary daemon).
+pub struct Daemon {
+    pub root: tempfile::TempDir,
+    pub config: PathBuf,
+    pub logs: PathBuf,
+    pub socket: PathBuf,
+    child: Child,
+    finished: bool,
+}
+
+impl Daemon {
+    /// Starts a daemon on these units with extra daemon flags, and waits until
+    /// its socket answers `gsup list`.
+    pub fn start(units: &[(&str, &str)], extra: &[&str]) -> Daemon {
+        let root = temp_root();
+        let config = root.path().join("services.d");
+        let logs = root.path().join("log");
+        let socket = root.path().join("gsup.sock");
+        fs::create_dir_all(&config).expect("mkdir config");
+        write_units(&config, units);
+        let stderr = fs::File::create(root.path().join("daemon.stderr")).expect("stderr file");
+        let mut cmd = Command::new("unshare");
+        cmd.args(["--pid", "--fork", "--mount-proc", "--kill-child", "sh", "-c", "\"$@\" & wait $!", "sh"])
+            .arg(gsup_bin())
+            .arg("daemon")
+            .arg("--config-dir")
+            .arg(&config)
+            .arg("--log-dir")
+            .arg(&logs)
+            .arg("--socket")
+            .arg(&socket)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr);
+        let child = cmd.spawn().expect("spawn unshare");
+        let mut d = Daemon { root, config, logs, socket, child, finished: false };
+        let sock = d.socket.clone();
+        let bin = gsup_bin();
+        wait_until(Duration::from_secs(10), "daemon socket answers", || {
+            sock.exists()
+                && Command::new(&bin)
+                    .arg("--socket")
+                    .arg(&sock)
+                    .arg("list")
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .map(|s| s.success())
+                    .unwrap_or(false)
+        });
+        d.finished = false;
+        d
+    }
+
+    /// Runs the client against this daemon.
+    pub fn gsup(&self, args: &[&str]) -> Output {
+        Command::new(gsup_bin())
+            .arg("--socket")
+            .arg(&self.socket)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run gsup client")
+    }
+
+    /// Runs the client and returns (exit code, stdout, stderr).
+    pub fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let out = self.gsup(args);
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// The daemon's stderr so far (its own log).
+    pub fn stderr(&self) -> String {
+        fs::read_to_string(self.root.path().join("daemon.stderr")).unwrap_or_default()
+    }
+
+    /// Host pid of the namespace's PID 1 (the `sh`).
+    pub fn ns_init_host_pid(&self) -> i32 {
+        let unshare = self.child.id() as i32;
+        let mut found = 0;
+        wait_until(Duration::from_secs(5), "namespace init appears", || {
+            found = children_of(unshare).into_iter().next().unwrap_or(0);
+            found != 0
+        });
+        found
+    }
+
+    /// Host pid of the gsup daemon (PID 2 of the namespace).
+    pub fn daemon_host_pid(&self) -> i32 {
+        let init = self.ns_init_host_pid();
+        let mut found = 0;
+        wait_until(Duration::from_secs(5), "daemon process appears", || {
+            found = children_of(init).into_iter().next().unwrap_or(0);
+            found != 0
+        });
+        found
+    }
+
+    /// Host pid of the process the daemon calls `ns_pid` (pids in status lines
+    /// are the namespace's). Signal only through this.
+    pub fn host_pid(&self, ns_pid: i32) -> Option<i32> {
+        let ns = pid_ns(self.ns_init_host_pid())?;
+        for pid in all_pids() {
+            if pid_ns(pid) != Some(ns) {
+                continue;
+            }
+            if nspid_chain(pid).last() == Some(&ns_pid) {
+                return Some(pid);
+            }
+        }
+        None
+    }
+
+    /// Sends `sig` to the process the daemon calls `ns_pid`.
+    pub fn kill(&self, ns_pid: i32, sig: i32) {
+        let host = self.host_pid(ns_pid).unwrap_or_else(|| panic!("no process {ns_pid} in the namespace"));
+        // SAFETY: kill(2) on a pid verified to be in our own test namespace.
+        let rc = unsafe { libc::kill(host, sig) };
+        assert_eq!(rc, 0, "kill({host}, {sig})");
+    }
+
+    /// Host pids of every process in the namespace, except its `sh` and gsup.
+    pub fn job_processes(&self) -> Vec<i32> {
+        let init = self.ns_init_host_pid();
+        let daemon = self.daemon_host_pid();
+        let Some(ns) = pid_ns(init) else { return Vec::new() };
+        all_pids()
+            .into_iter()
+            .filter(|&p| p != init && p != daemon && pid_ns(p) == Some(ns))
+            .collect()
+    }
+
+    /// Zombies in the namespace (state `Z`).
+    pub fn zombies(&self) -> Vec<i32> {
+        let init = self.ns_init_host_pid();
+        let Some(ns) = pid_ns(init) else { return Vec::new() };
+        all_pids()
+            .into_iter()
+            .filter(|&p| pid_ns(p) == Some(ns) && proc_state(p) == Some('Z'))
+            .collect()
+    }
+
+    /// Asserts that no zombie is left, polling briefly (a just-killed process is
+    /// a zombie until gsup reaps it).
+    pub fn assert_no_zombies(&self) {
+        wait_until(Duration::from_secs(5), "no zombies in the namespace", || self.zombies().is_empty());
+    }
+
+    /// `gsup shutdown`, then waits for the daemon to exit; returns its exit code.
+    pub fn shutdown(mut self) -> i32 {
+        let _ = self.run(&["shutdown"]);
+        self.wait_exit(Duration::from_secs(30))
+    }
+
+    /// Waits for the namespace to end; returns the daemon's exit code (as
+    /// reported through `sh`'s `wait`).
+    pub fn wait_exit(&mut self, timeout: Duration) -> i32 {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                self.finished = true;
+                return status.code().unwrap_or(-1);
+            }
+            if Instant::now() > deadline {
+                panic!("daemon did not exit within {timeout:?}; stderr:\n{}", self.stderr());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if !self.finished {
+            // Killing unshare's child (--kill-child) ends the whole namespace.
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Every pid in the host's /proc.
+pub fn all_pids() -> Vec<i32> {
+    let Ok(rd) = fs::read_dir("/proc") else { return Vec::new() };
+    rd.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect()
+}
+
+/// Children of `pid` (from /proc/PID/task/*/children).
+pub fn children_of(pid: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    let Ok(rd) = fs::read_dir(format!("/proc/{pid}/task")) else { return out };
+    for t in rd.flatten() {
+        if let Ok(s) = fs::read_to_string(t.path().join("children")) {
+            out.extend(s.split_whitespace().filter_map(|w| w.parse::<i32>().ok()));
+        }
+    }
+    out
+}
+
+/// Inode of the pid namespace of `pid`.
+pub fn pid_ns(pid: i32) -> Option<u64> {
+    fs::metadata(format!("/proc/{pid}/ns/pid")).ok().map(|m| m.ino())
+}
+
+/// The `NSpid:` line of /proc/PID/status: the pid in each nested namespace.
+pub fn nspid_chain(pid: i32) -> Vec<i32> {
+    let Ok(s) = fs::read_to_string(format!("/proc/{pid}/status")) else { return Vec::new() };
+    s.lines()
+        .find(|l| l.starts_with("NSpid:"))
+        .map(|l| l[6..].split_whitespace().filter_map(|w| w.parse().ok()).collect())
+        .unwrap_or_default()
+}
+
+/// The one-letter state of `pid` from /proc/PID/stat.
+pub fn proc_state(pid: i32) -> Option<char> {
+    let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = s.rfind(')')?;
+    s[after + 1..].trim_start().chars().next()
+}
+
+/// True while `pid` (host) exists and is not a zombie.
+pub fn alive(pid: i32) -> bool {
+    matches!(proc_state(pid), Some(c) if c != 'Z')
+}
+
+/// Parses the pid out of a status line (`NAME start/running, process 42`).
+pub fn status_pid(line: &str) -> Option<i32> {
+    line.split("process ").nth(1)?.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+}
