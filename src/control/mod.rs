@@ -1,4 +1,17 @@
 //! The control channel between `gsup` clients and the daemon over a Unix socket.
-//! `proto` is the message format both sides share; it holds no I/O.
+//! `proto` is the message format both sides share; `server` is the daemon's end.
 
 pub mod proto;
+pub mod server;
+
+use proto::{Peer, Request, Response};
+use tokio::sync::oneshot;
+
+/// One request handed from the socket server to the supervisor, which answers
+/// on `reply` (possibly much later: `start` waits until the job is ready).
+#[derive(Debug)]
+pub struct Call {
+    pub request: Request,
+    pub peer: Peer,
+    pub reply: oneshot::Sender<Response>,
+}
