@@ -1,8 +1,25 @@
 //! The supervisor: the one owner of all job state and the one event loop that
-//! turns signals, control requests, file events and timers into job inputs.
+//! turns signals, control requests, probe results and timers into job inputs.
+//! The loop only waits and forwards; every decision is in `core` and `job`.
 
+pub mod core;
+pub mod env;
+pub mod readiness;
+pub mod requests;
+pub mod shutdown;
+pub mod timers;
+
+use self::core::Supervisor;
+use crate::control::Call;
+use crate::control::server::{self, AccessPolicy};
+use crate::expr::Event;
+use crate::sys::RealSys;
+use readiness::ProbeRunner;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+use tracing::{error, info, warn};
 
 /// Options of `gsup daemon`, resolved by the CLI.
 #[derive(Debug, Clone)]
@@ -22,7 +39,151 @@ pub struct DaemonOptions {
 
 /// Runs the daemon in the foreground until shutdown; returns the exit code.
 pub fn run(opts: DaemonOptions) -> i32 {
-    let _ = opts;
-    eprintln!("gsup: the daemon is not implemented yet");
-    1
+    init_logging(opts.log_json);
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            error!("cannot build the runtime: {e}");
+            return 1;
+        }
+    };
+    rt.block_on(daemon(opts))
+}
+
+fn init_logging(json: bool) {
+    let b = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    let _ = if json {
+        b.json().try_init()
+    } else {
+        b.try_init()
+    };
+}
+
+async fn daemon(opts: DaemonOptions) -> i32 {
+    // Signal streams first: a SIGCHLD must not be lost before the first spawn.
+    let streams = (
+        signal(SignalKind::child()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::user_defined1()),
+    );
+    let (Ok(mut chld), Ok(mut term), Ok(mut int), Ok(mut usr1)) = streams else {
+        error!("cannot install signal handlers");
+        return 1;
+    };
+    if let Err(e) = become_subreaper() {
+        warn!("cannot become a child subreaper: {e}");
+    }
+    let listener = match server::bind(&opts.socket) {
+        Ok(l) => l,
+        Err(e) => {
+            error!("cannot bind {}: {e}", opts.socket.display());
+            return 1;
+        }
+    };
+    let (call_tx, mut calls) = mpsc::channel::<Call>(64);
+    tokio::spawn(server::serve(listener, access_policy(&opts), call_tx));
+    let (ready_tx, mut ready_rx) = mpsc::unbounded_channel();
+    let mut probes = ProbeRunner::new(ready_tx);
+
+    let runtime_dir = opts.socket.with_extension("d");
+    let mut sup = Supervisor::new(Box::new(RealSys), opts.log_dir.clone(), runtime_dir);
+    load(&mut sup, &opts);
+    let now = Instant::now();
+    sup.dispatch(&Event {
+        name: "startup".into(),
+        env: Vec::new(),
+    });
+    sup.dispatch(&Event {
+        name: "runlevel".into(),
+        env: vec![
+            ("RUNLEVEL".into(), "2".into()),
+            ("PREVLEVEL".into(), "N".into()),
+        ],
+    });
+    sup.drain(now);
+    info!(socket = %opts.socket.display(), jobs = sup.defs.len(), "ready");
+
+    while !sup.finished() {
+        for cmd in sup.probe_out.drain(..) {
+            probes.run(cmd);
+        }
+        let deadline = sup.next_deadline();
+        let sleep = async move {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = chld.recv() => {
+                let reaped = sup.sys.reap();
+                sup.on_reaped(reaped, Instant::now());
+            }
+            _ = term.recv() => sup.begin_shutdown(false, Instant::now()),
+            _ = int.recv() => sup.begin_shutdown(false, Instant::now()),
+            _ = usr1.recv() => info!("SIGUSR1: the daemon log is stderr; nothing to reopen"),
+            Some(call) = calls.recv() => sup.handle(call, Instant::now()),
+            Some(key) = ready_rx.recv() => sup.on_probe_ready(key, Instant::now()),
+            _ = sleep => sup.on_timers(Instant::now()),
+        }
+    }
+    let _ = std::fs::remove_file(&opts.socket);
+    info!("exiting");
+    0
+}
+
+/// Loads the config dir: every good unit off a dependency cycle.
+fn load(sup: &mut Supervisor, opts: &DaemonOptions) {
+    let report = crate::loader::load_dir(&opts.config_dir);
+    for d in &report.diagnostics {
+        warn!("{d}");
+    }
+    let jobs = dependency_checked(report.jobs);
+    sup.add_jobs(jobs);
+}
+
+/// Drops jobs on a dependency cycle, naming each.
+fn dependency_checked(jobs: Vec<crate::loader::LoadedJob>) -> Vec<crate::loader::LoadedJob> {
+    // TODO: use `graph::DepGraph` once the graph helper's module is on main.
+    jobs
+}
+
+/// The shutdown order: waves of job names, every job once.
+pub fn stop_waves(sup: &Supervisor) -> Vec<Vec<String>> {
+    // TODO: `graph::DepGraph::stop_waves` once the graph helper's module is on main.
+    vec![sup.defs.keys().cloned().collect()]
+}
+
+fn access_policy(opts: &DaemonOptions) -> AccessPolicy {
+    let control_gid = opts
+        .control_group
+        .as_ref()
+        .and_then(|g| match g.parse::<u32>() {
+            Ok(id) => Some(id),
+            Err(_) => nix::unistd::Group::from_name(g)
+                .ok()
+                .flatten()
+                .map(|gr| gr.gid.as_raw()),
+        });
+    AccessPolicy {
+        daemon_uid: nix::unistd::geteuid().as_raw(),
+        control_gid,
+    }
+}
+
+/// TEMPORARY until the spawn helper's `reap::become_subreaper` is on main.
+fn become_subreaper() -> std::io::Result<()> {
+    // SAFETY: prctl(PR_SET_CHILD_SUBREAPER) takes plain integers.
+    let rc = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }

@@ -1,0 +1,491 @@
+//! The one owner of all job state: definitions, instances, pids, timers, and the
+//! queue of inputs. Synchronous and clock-free (`now` is passed in); never awaits.
+
+use super::env;
+use super::readiness::{Probe, ProbeCmd};
+use super::timers::Timers;
+use crate::expr::{Event, Matcher};
+use crate::job::machine::{self, Effect, Input, Job, Process, Timer};
+use crate::job::{Policy, State};
+use crate::loader::LoadedJob;
+use crate::spawn::{SpawnSpec, Stdio};
+use crate::sys::{KillTarget, Sys};
+use crate::unit::{Console, Unit};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use tracing::{debug, info, warn};
+
+/// A job instance: `(job name, instance value)`; the value is empty for a
+/// job without `instance`.
+pub type Key = (String, String);
+
+/// A loaded job definition with its event matchers.
+#[derive(Debug)]
+pub struct JobDef {
+    pub name: String,
+    pub path: PathBuf,
+    pub unit: Unit,
+    pub start_on: Option<Matcher>,
+    pub stop_on: Option<Matcher>,
+}
+
+/// What a known pid is to its job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcKind {
+    Job(Process),
+    /// A `ready: {exec: ...}` probe run.
+    Probe,
+}
+
+/// One running (or resting) instance of a job.
+#[derive(Debug)]
+pub struct Instance {
+    pub job: Job,
+    /// The environment the instance was started with (built by `env::job_env`).
+    pub env: Vec<(String, String)>,
+    /// Every live process gsup knows of this instance (spawned and adopted).
+    pub pids: BTreeMap<i32, ProcKind>,
+    /// Process groups this instance used that may still hold processes.
+    pub groups: BTreeSet<i32>,
+}
+
+/// Which timers the loop can arm: the machine's, and readiness probe retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TimerKind {
+    Job(Timer),
+    ProbeRetry,
+}
+
+/// The supervisor state. The async loop in `mod.rs` feeds it; tests drive it
+/// with a fake `Sys` and an injected clock.
+pub struct Supervisor {
+    pub sys: Box<dyn Sys>,
+    pub log_dir: PathBuf,
+    pub runtime_dir: PathBuf,
+    pub defs: BTreeMap<String, JobDef>,
+    pub instances: BTreeMap<Key, Instance>,
+    pub pids: HashMap<i32, (Key, ProcKind)>,
+    pub timers: Timers<(Key, TimerKind)>,
+    queue: VecDeque<(Key, Input)>,
+    /// Probe commands for the async loop (tcp connects, notify sockets).
+    pub probe_out: Vec<ProbeCmd>,
+    /// Instances whose goal an event changed, while an `emit` records them.
+    pub touched: Option<BTreeSet<Key>>,
+    pub(super) waiters: Vec<super::requests::Waiter>,
+    pub(super) shutdown: Option<super::shutdown::Shutdown>,
+    pub(super) finished: bool,
+}
+
+impl Supervisor {
+    /// An empty supervisor over `sys`.
+    pub fn new(sys: Box<dyn Sys>, log_dir: PathBuf, runtime_dir: PathBuf) -> Supervisor {
+        Supervisor {
+            sys,
+            log_dir,
+            runtime_dir,
+            defs: BTreeMap::new(),
+            instances: BTreeMap::new(),
+            pids: HashMap::new(),
+            timers: Timers::default(),
+            queue: VecDeque::new(),
+            probe_out: Vec::new(),
+            touched: None,
+            waiters: Vec::new(),
+            shutdown: None,
+            finished: false,
+        }
+    }
+
+    /// Adds loaded jobs (already checked for cycles); a job without
+    /// `instance` gets its one `stop/waiting` instance at once.
+    pub fn add_jobs(&mut self, jobs: Vec<LoadedJob>) {
+        for j in jobs {
+            let start_on = j.unit.start_on.clone().map(Matcher::new);
+            let stop_on = j.unit.stop_on.clone().map(Matcher::new);
+            if j.unit.instance.is_none() {
+                let key = (j.name.clone(), String::new());
+                self.instances.insert(key, new_instance(&j.unit));
+            }
+            let def = JobDef {
+                name: j.name.clone(),
+                path: j.path,
+                unit: j.unit,
+                start_on,
+                stop_on,
+            };
+            self.defs.insert(j.name, def);
+        }
+    }
+
+    /// True once shutdown has stopped every job; the loop then exits 0.
+    pub fn finished(&self) -> bool {
+        self.finished
+    }
+
+    /// The earliest armed deadline: the loop sleeps until then, or forever.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    /// Queues `input` for `key` (processed by `drain`).
+    pub fn feed(&mut self, key: Key, input: Input) {
+        self.queue.push_back((key, input));
+    }
+
+    /// Starts (creating if needed) the instance of `name` selected by `start_env`;
+    /// returns its key. The instance keeps `start_env` for its processes.
+    pub fn start_job(&mut self, name: &str, start_env: &[(String, String)]) -> Result<Key, String> {
+        let def = self
+            .defs
+            .get(name)
+            .ok_or_else(|| format!("{name}: no such job"))?;
+        let instance =
+            env::instance_name(&def.unit, start_env).map_err(|e| format!("{name}: {e}"))?;
+        let full = env::job_env(name, &instance, start_env, &def.unit);
+        let key = (name.to_string(), instance);
+        let unit = &def.unit;
+        let inst = self
+            .instances
+            .entry(key.clone())
+            .or_insert_with(|| new_instance(unit));
+        if matches!(inst.job.state, State::Waiting | State::Failed) {
+            inst.env = full;
+        }
+        self.queue.push_back((key.clone(), Input::Start));
+        Ok(key)
+    }
+
+    /// Processes queued inputs until none is left, performing their effects.
+    pub fn drain(&mut self, now: Instant) {
+        self.drain_inner(now);
+        self.after_drain(now);
+    }
+
+    /// The queue loop of `drain`, without the bookkeeping after it.
+    pub(super) fn drain_inner(&mut self, now: Instant) {
+        while let Some((key, input)) = self.queue.pop_front() {
+            let Some(inst) = self.instances.get_mut(&key) else {
+                debug!(job = %key.0, "input for a gone instance: {input:?}");
+                continue;
+            };
+            let goal_before = inst.job.goal;
+            let effects = machine::step(&mut inst.job, input, now);
+            if inst.job.goal != goal_before
+                && let Some(t) = self.touched.as_mut()
+            {
+                t.insert(key.clone());
+            }
+            for e in effects {
+                self.perform(&key, e, now);
+            }
+        }
+    }
+
+    fn perform(&mut self, key: &Key, effect: Effect, now: Instant) {
+        let label = label(key);
+        match effect {
+            Effect::Spawn(p) => self.spawn(key, p),
+            Effect::Signal { target, sig } => {
+                if let Err(errno) = self.sys.signal(target, sig)
+                    && errno != libc::ESRCH
+                {
+                    warn!(job = %label, "kill {target:?} {}: errno {errno}", sig.0);
+                }
+                if let (KillTarget::Group(pg), Some(inst)) = (target, self.instances.get_mut(key)) {
+                    inst.groups.insert(pg);
+                }
+            }
+            Effect::SignalStrays { sig } => {
+                let Some(inst) = self.instances.get(key) else {
+                    return;
+                };
+                let pg = inst.job.pgid;
+                let strays: Vec<i32> = inst
+                    .pids
+                    .keys()
+                    .copied()
+                    .filter(|p| Some(*p) != pg)
+                    .collect();
+                for pid in strays {
+                    let _ = self.sys.signal(KillTarget::Pid(pid), sig);
+                }
+            }
+            Effect::SetTimer(t, d) => self.timers.set((key.clone(), TimerKind::Job(t)), now + d),
+            Effect::CancelTimer(t) => self.timers.cancel(&(key.clone(), TimerKind::Job(t))),
+            Effect::Emit { name, env } => {
+                let mut full = vec![
+                    ("JOB".to_string(), key.0.clone()),
+                    ("INSTANCE".to_string(), key.1.clone()),
+                ];
+                full.extend(env);
+                self.dispatch(&Event {
+                    name: name.to_string(),
+                    env: full,
+                });
+            }
+            Effect::StartReadiness => self.start_probe(key, now),
+            Effect::StopReadiness => self.stop_probe(key),
+            Effect::Log(m) => info!(job = %label, "{m}"),
+            Effect::Ignored(m) => warn!(job = %label, "{m}"),
+        }
+    }
+
+    fn spawn(&mut self, key: &Key, p: Process) {
+        let (Some(def), Some(inst)) = (self.defs.get(&key.0), self.instances.get(key)) else {
+            return;
+        };
+        let u = &def.unit;
+        let cmd = match p {
+            Process::Main => Some(&u.exec),
+            Process::PreStart => u.pre_start.as_ref(),
+            Process::PostStart => u.post_start.as_ref(),
+            Process::PreStop => u.pre_stop.as_ref(),
+            Process::PostStop => u.post_stop.as_ref(),
+        };
+        let mut spec_env = inst.env.clone();
+        if p == Process::Main && u.ready == crate::unit::Ready::Notify {
+            match super::readiness::bind_notify(&self.runtime_dir, key) {
+                Ok((path, sock)) => {
+                    env::set(&mut spec_env, "NOTIFY_SOCKET", &path.to_string_lossy());
+                    self.probe_out.push(ProbeCmd::Notify {
+                        key: key.clone(),
+                        sock,
+                    });
+                }
+                Err(e) => warn!(job = %label(key), "notify socket: {e}"),
+            }
+        }
+        let spec = match cmd {
+            None => Err("no such command".to_string()),
+            Some(c) => {
+                env::argv(c, &spec_env).map(|argv| spec(&self.log_dir, u, key, argv, spec_env))
+            }
+        };
+        let result = spec.and_then(|spec| self.sys.spawn(&spec).map_err(|e| e.to_string()));
+        let input = match result {
+            Ok(pid) => {
+                self.pids.insert(pid, (key.clone(), ProcKind::Job(p)));
+                if let Some(inst) = self.instances.get_mut(key) {
+                    inst.pids.insert(pid, ProcKind::Job(p));
+                    if p == Process::Main {
+                        inst.groups.insert(pid);
+                    }
+                }
+                Input::Spawned { process: p, pid }
+            }
+            Err(reason) => {
+                warn!(job = %label(key), "{} could not start: {reason}", p.as_str());
+                Input::SpawnFailed { process: p, reason }
+            }
+        };
+        self.queue.push_front((key.clone(), input));
+    }
+}
+
+/// The spawn spec of one process of `unit`'s instance `key`.
+pub fn spec(
+    log_dir: &Path,
+    u: &Unit,
+    key: &Key,
+    argv: Vec<String>,
+    env: Vec<(String, String)>,
+) -> SpawnSpec {
+    let stdio = match u.console {
+        Console::Log => Stdio::File(log_path(log_dir, &key.0, &key.1)),
+        Console::Inherit => Stdio::Inherit,
+        Console::None => Stdio::Null,
+    };
+    SpawnSpec {
+        argv,
+        env,
+        user: u.user.clone(),
+        group: u.group.clone(),
+        chdir: u.chdir.clone(),
+        umask: u.umask,
+        nice: u.nice,
+        oom_score_adj: u.oom_score_adj,
+        limits: u.limits.clone(),
+        stdio,
+    }
+}
+
+impl Supervisor {
+    /// Feeds an event to every job's `stop_on`, then `start_on`, matcher.
+    pub fn dispatch(&mut self, ev: &Event) {
+        info!(event = %ev.name, env = ?ev.env, "event");
+        let mut stops = Vec::new();
+        let mut starts = Vec::new();
+        for def in self.defs.values_mut() {
+            if let Some(m) = def.stop_on.as_mut()
+                && m.feed(ev).is_some()
+            {
+                stops.push(def.name.clone());
+            }
+            if let Some(m) = def.start_on.as_mut()
+                && let Some(env) = m.feed(ev)
+            {
+                starts.push((def.name.clone(), env));
+            }
+        }
+        for name in stops {
+            let keys: Vec<Key> = self
+                .instances
+                .keys()
+                .filter(|k| k.0 == name)
+                .cloned()
+                .collect();
+            for k in keys {
+                self.queue.push_back((k, Input::Stop));
+            }
+        }
+        for (name, env) in starts {
+            if self.shutdown.is_some() {
+                continue;
+            }
+            if let Err(e) = self.start_job(&name, &env) {
+                warn!(job = %name, "not started by {}: {e}", ev.name);
+            }
+        }
+    }
+
+    /// Routes reaped children to their jobs; unknown pids were reaped silently.
+    pub fn on_reaped(&mut self, reaped: Vec<(i32, crate::job::Exit)>, now: Instant) {
+        for (pid, exit) in reaped {
+            let Some((key, kind)) = self.pids.remove(&pid) else {
+                debug!(
+                    pid,
+                    "reaped an unknown process ({})",
+                    machine::exit_text(exit)
+                );
+                continue;
+            };
+            let Some(inst) = self.instances.get_mut(&key) else {
+                continue;
+            };
+            inst.pids.remove(&pid);
+            match kind {
+                ProcKind::Probe => self.probe_exited(&key, exit, now),
+                ProcKind::Job(Process::Main) if inst.job.main_pid != Some(pid) => {
+                    info!(job = %label(&key), "former main process {pid} ended ({})", machine::exit_text(exit));
+                }
+                ProcKind::Job(p) => self
+                    .queue
+                    .push_back((key, Input::Exited { process: p, exit })),
+            }
+        }
+        self.drain(now);
+    }
+
+    /// Feeds every expired timer to its job.
+    pub fn on_timers(&mut self, now: Instant) {
+        for (key, kind) in self.timers.expire(now) {
+            match kind {
+                TimerKind::Job(t) => self.queue.push_back((key, Input::Timer(t))),
+                TimerKind::ProbeRetry => self.run_exec_probe(&key),
+            }
+        }
+        self.drain(now);
+    }
+
+    /// A readiness probe (tcp or notify) succeeded for `key`.
+    pub fn on_probe_ready(&mut self, key: Key, now: Instant) {
+        self.queue.push_back((key, Input::Ready));
+        self.drain(now);
+    }
+
+    fn start_probe(&mut self, key: &Key, _now: Instant) {
+        let Some(def) = self.defs.get(&key.0) else {
+            return;
+        };
+        match Probe::of(&def.unit.ready) {
+            Probe::None => self.queue.push_back((key.clone(), Input::Ready)),
+            Probe::Tcp(addr) => self.probe_out.push(ProbeCmd::Tcp {
+                key: key.clone(),
+                addr,
+            }),
+            Probe::Exec => self.run_exec_probe(key),
+            Probe::Notify => {}
+        }
+    }
+
+    fn stop_probe(&mut self, key: &Key) {
+        self.timers.cancel(&(key.clone(), TimerKind::ProbeRetry));
+        self.probe_out.push(ProbeCmd::Stop { key: key.clone() });
+        if let Some(inst) = self.instances.get_mut(key) {
+            let probes: Vec<i32> = inst
+                .pids
+                .iter()
+                .filter(|(_, k)| **k == ProcKind::Probe)
+                .map(|(p, _)| *p)
+                .collect();
+            for pid in probes {
+                let _ = self
+                    .sys
+                    .signal(KillTarget::Group(pid), crate::unit::Signal::KILL);
+            }
+        }
+    }
+
+    fn run_exec_probe(&mut self, key: &Key) {
+        let (Some(def), Some(inst)) = (self.defs.get(&key.0), self.instances.get(key)) else {
+            return;
+        };
+        if inst.job.state != State::Spawned || inst.job.ready {
+            return;
+        }
+        let crate::unit::Ready::Exec(cmd) = &def.unit.ready else {
+            return;
+        };
+        let env = inst.env.clone();
+        let spec = env::argv(cmd, &env).map(|argv| spec(&self.log_dir, &def.unit, key, argv, env));
+        let result = spec.and_then(|spec| self.sys.spawn(&spec).map_err(|e| e.to_string()));
+        match result {
+            Ok(pid) => {
+                self.pids.insert(pid, (key.clone(), ProcKind::Probe));
+                if let Some(inst) = self.instances.get_mut(key) {
+                    inst.pids.insert(pid, ProcKind::Probe);
+                }
+            }
+            Err(e) => warn!(job = %label(key), "ready probe could not start: {e}"),
+        }
+    }
+
+    fn probe_exited(&mut self, key: &Key, exit: crate::job::Exit, now: Instant) {
+        if exit == crate::job::Exit::Code(0) {
+            self.queue.push_back((key.clone(), Input::Ready));
+        } else {
+            let at = now + super::readiness::RETRY;
+            self.timers.set((key.clone(), TimerKind::ProbeRetry), at);
+        }
+    }
+}
+
+/// A fresh `stop/waiting` instance of `unit`.
+pub fn new_instance(unit: &Unit) -> Instance {
+    Instance {
+        job: Job::new(Policy::from_unit(unit)),
+        env: Vec::new(),
+        pids: BTreeMap::new(),
+        groups: BTreeSet::new(),
+    }
+}
+
+/// `JOB` or `JOB (INSTANCE)`, as log lines and status lines name an instance.
+pub fn label(key: &Key) -> String {
+    if key.1.is_empty() {
+        key.0.clone()
+    } else {
+        format!("{} ({})", key.0, key.1)
+    }
+}
+
+/// Where an instance's output goes: `LOG_DIR/JOB.log` (slashes kept as folders).
+pub fn log_path(log_dir: &Path, job: &str, instance: &str) -> PathBuf {
+    // TODO: use `logs::job_log_path` once the spawn helper's logs land on main.
+    if instance.is_empty() {
+        log_dir.join(format!("{job}.log"))
+    } else {
+        log_dir.join(format!("{job}.{instance}.log"))
+    }
+}

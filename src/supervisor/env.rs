@@ -1,0 +1,83 @@
+//! A job's clean environment (SPEC section 1) and the expansion of its templates.
+//! Builds values only; it never spawns and never reads the daemon's own environment.
+
+use crate::unit::{Command, Unit};
+
+/// The fixed `PATH` every job gets.
+pub const JOB_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// `PATH`, `GSUP_JOB`, `GSUP_INSTANCE`, the starting event's (or command's)
+/// variables, then the unit's `env`: later entries override earlier ones.
+pub fn job_env(
+    name: &str,
+    instance: &str,
+    start_env: &[(String, String)],
+    unit: &Unit,
+) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = Vec::with_capacity(3 + start_env.len() + unit.env.len());
+    set(&mut env, "PATH", JOB_PATH);
+    set(&mut env, "GSUP_JOB", name);
+    set(&mut env, "GSUP_INSTANCE", instance);
+    for (k, v) in start_env.iter().chain(unit.env.iter()) {
+        set(&mut env, k, v);
+    }
+    env
+}
+
+/// Sets `key` to `value`, replacing an earlier binding in place.
+pub fn set(env: &mut Vec<(String, String)>, key: &str, value: &str) {
+    match env.iter_mut().find(|(k, _)| k == key) {
+        Some(slot) => slot.1 = value.to_string(),
+        None => env.push((key.to_string(), value.to_string())),
+    }
+}
+
+/// The instance name of a job started with `env`: its `instance` template
+/// expanded, or empty for a single-instance job.
+pub fn instance_name(unit: &Unit, env: &[(String, String)]) -> Result<String, String> {
+    match &unit.instance {
+        None => Ok(String::new()),
+        Some(t) => expand_str(t, env).map_err(|e| format!("instance {t}: {e}")),
+    }
+}
+
+/// A command's argv expanded from the job's environment.
+pub fn argv(cmd: &Command, env: &[(String, String)]) -> Result<Vec<String>, String> {
+    let argv = cmd
+        .words
+        .iter()
+        .map(|w| expand_str(w, env))
+        .collect::<Result<Vec<_>, _>>()?;
+    if argv.first().is_none_or(|a| a.is_empty()) {
+        return Err("empty command".to_string());
+    }
+    Ok(argv)
+}
+
+/// TEMPORARY stand-in until the unit helper's `unit::expand_str` is on main.
+fn expand_str(t: &str, env: &[(String, String)]) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = t;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let (name, tail) = if let Some(b) = after.strip_prefix('{') {
+            let end = b.find('}').ok_or("unclosed ${")?;
+            (&b[..end], &b[end + 1..])
+        } else {
+            let end = after
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(after.len());
+            (&after[..end], &after[end..])
+        };
+        let v = env
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .ok_or_else(|| format!("undefined variable {name}"))?;
+        out.push_str(&v.1);
+        rest = tail;
+    }
+    out.push_str(rest);
+    Ok(out)
+}

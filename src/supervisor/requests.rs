@@ -1,0 +1,337 @@
+//! Control requests: turns each `Request` into job inputs and answers it, at once
+//! or once the jobs concerned have settled. It never blocks the loop.
+
+use super::core::{Key, Supervisor, label};
+use crate::control::Call;
+use crate::control::proto::{JobStatus, Request, Response};
+use crate::expr::Event;
+use crate::job::machine::{Input, exit_text};
+use crate::job::{Goal, State};
+use crate::sys::KillTarget;
+use std::time::Instant;
+use tokio::sync::oneshot;
+use tracing::info;
+
+/// What a waiting client asked for, which decides its exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitKind {
+    Start,
+    Stop,
+    Emit,
+}
+
+/// A client waiting until every instance in `keys` has settled.
+#[derive(Debug)]
+pub struct Waiter {
+    pub keys: Vec<Key>,
+    pub kind: WaitKind,
+    pub reply: oneshot::Sender<Response>,
+}
+
+impl Supervisor {
+    /// Handles one control call; the reply may come later (`wait`).
+    pub fn handle(&mut self, call: Call, now: Instant) {
+        let Call { request, reply, .. } = call;
+        info!(?request, "request");
+        match request {
+            Request::Start { job, env, wait } => match self.start_job(&job, &env) {
+                Ok(key) => self.wait_for(vec![key], WaitKind::Start, wait, reply, now),
+                Err(e) => answer(reply, self.missing(&job, e)),
+            },
+            Request::Stop { job, env, wait } => match self.select(&job, &env) {
+                Ok(keys) => {
+                    for k in &keys {
+                        self.feed(k.clone(), Input::Stop);
+                    }
+                    self.wait_for(keys, WaitKind::Stop, wait, reply, now);
+                }
+                Err(e) => answer(reply, e),
+            },
+            Request::Restart { job, env, wait } => {
+                let keys = match self.select(&job, &env) {
+                    Ok(k) if !k.is_empty() => k,
+                    Ok(_) => match self.start_job(&job, &env) {
+                        Ok(k) => vec![k],
+                        Err(e) => return answer(reply, Response::err(1, e)),
+                    },
+                    Err(e) => return answer(reply, e),
+                };
+                for k in &keys {
+                    self.feed(k.clone(), Input::Stop);
+                    self.feed(k.clone(), Input::Start);
+                }
+                self.wait_for(keys, WaitKind::Start, wait, reply, now);
+            }
+            Request::Reload { job, env } => {
+                let r = self.reload(&job, &env);
+                answer(reply, r);
+            }
+            Request::Status { jobs } => {
+                let r = self.status(&jobs, now);
+                answer(reply, r);
+            }
+            Request::List => {
+                let r = Response::ok(self.statuses(None, now));
+                answer(reply, r);
+            }
+            Request::Emit { event, env, wait } => {
+                if event.is_empty() || event.contains(char::is_whitespace) {
+                    return answer(reply, Response::err(2, format!("bad event name `{event}`")));
+                }
+                self.touched = Some(Default::default());
+                self.dispatch(&Event { name: event, env });
+                self.drain(now);
+                let keys = self
+                    .touched
+                    .take()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect();
+                self.wait_for(keys, WaitKind::Emit, wait, reply, now);
+            }
+            Request::ReloadConfig => answer(
+                reply,
+                Response::err(1, "reload-config is not implemented yet"),
+            ),
+            Request::Shutdown { reboot } => {
+                answer(reply, Response::ok(Vec::new()));
+                self.begin_shutdown(reboot, now);
+            }
+            Request::LogPath { job } => {
+                if self.defs.contains_key(&job) {
+                    let mut r = Response::ok(Vec::new());
+                    r.log_path = Some(super::core::log_path(&self.log_dir, &job, ""));
+                    answer(reply, r);
+                } else {
+                    answer(reply, Response::err(4, format!("{job}: no such job")));
+                }
+            }
+        }
+    }
+
+    /// "No such job" (4) when the job is unknown, else the error as a failure (1).
+    fn missing(&self, job: &str, e: String) -> Response {
+        if self.defs.contains_key(job) {
+            Response::err(1, e)
+        } else {
+            Response::err(4, format!("{job}: no such job"))
+        }
+    }
+
+    /// The instances a `stop`/`restart JOB [K=V]...` names: the one its env
+    /// selects, or every instance when no variable is given.
+    fn select(&self, job: &str, env: &[(String, String)]) -> Result<Vec<Key>, Response> {
+        let def = self
+            .defs
+            .get(job)
+            .ok_or_else(|| Response::err(4, format!("{job}: no such job")))?;
+        let all: Vec<Key> = self
+            .instances
+            .keys()
+            .filter(|k| k.0 == job)
+            .cloned()
+            .collect();
+        if def.unit.instance.is_none() || env.is_empty() {
+            return Ok(all);
+        }
+        let inst = super::env::instance_name(&def.unit, env)
+            .map_err(|e| Response::err(1, format!("{job}: {e}")))?;
+        let key = (job.to_string(), inst);
+        if all.contains(&key) {
+            Ok(vec![key])
+        } else {
+            Err(Response::err(
+                1,
+                format!("{}: no such instance", label(&key)),
+            ))
+        }
+    }
+
+    fn reload(&mut self, job: &str, env: &[(String, String)]) -> Response {
+        let keys = match self.select(job, env) {
+            Ok(k) => k,
+            Err(r) => return r,
+        };
+        let Some(def) = self.defs.get(job) else {
+            return Response::err(4, format!("{job}: no such job"));
+        };
+        let sig = def.unit.reload_signal;
+        let mut sent = Vec::new();
+        for k in keys {
+            let Some(pid) = self.instances.get(&k).and_then(|i| i.job.main_pid) else {
+                continue;
+            };
+            if self.sys.signal(KillTarget::Pid(pid), sig).is_ok() {
+                info!(job = %label(&k), "reload: signal {} to {pid}", sig.0);
+                sent.push(k);
+            }
+        }
+        if sent.is_empty() {
+            return Response::err(1, format!("{job}: not running"));
+        }
+        let now = Instant::now();
+        Response::ok(sent.iter().filter_map(|k| self.status_of(k, now)).collect())
+    }
+
+    fn status(&self, jobs: &[String], now: Instant) -> Response {
+        if jobs.is_empty() {
+            return Response::ok(self.statuses(None, now));
+        }
+        let mut out = Vec::new();
+        for j in jobs {
+            if !self.defs.contains_key(j) {
+                let mut r = Response::err(4, format!("{j}: no such job"));
+                r.statuses = out;
+                return r;
+            }
+            out.extend(self.statuses(Some(j), now));
+        }
+        let code = if out
+            .iter()
+            .all(|s| s.goal == Goal::Start && s.state == State::Running)
+        {
+            0
+        } else {
+            3
+        };
+        Response {
+            code,
+            ..Response::ok(out)
+        }
+    }
+
+    /// Status lines of one job's instances (or of every job), sorted by name;
+    /// a job with instances but none running shows one `stop/waiting` line.
+    pub fn statuses(&self, job: Option<&str>, now: Instant) -> Vec<JobStatus> {
+        let mut out = Vec::new();
+        for name in self
+            .defs
+            .keys()
+            .filter(|n| job.is_none_or(|j| j == n.as_str()))
+        {
+            let keys: Vec<&Key> = self.instances.keys().filter(|k| &k.0 == name).collect();
+            if keys.is_empty() {
+                out.push(JobStatus {
+                    name: name.clone(),
+                    instance: String::new(),
+                    goal: Goal::Stop,
+                    state: State::Waiting,
+                    pid: None,
+                    memory_bytes: None,
+                    cpu_percent: None,
+                    uptime_s: None,
+                    restarts: 0,
+                    last_exit: None,
+                    failing_checks: Vec::new(),
+                    reason: None,
+                });
+            }
+            out.extend(keys.into_iter().filter_map(|k| self.status_of(k, now)));
+        }
+        out
+    }
+
+    /// One instance's status.
+    pub fn status_of(&self, key: &Key, now: Instant) -> Option<JobStatus> {
+        let j = &self.instances.get(key)?.job;
+        Some(JobStatus {
+            name: key.0.clone(),
+            instance: key.1.clone(),
+            goal: j.goal,
+            state: j.state,
+            pid: j.main_pid,
+            memory_bytes: j.main_pid.and_then(rss_bytes),
+            cpu_percent: None,
+            uptime_s: j
+                .main_pid
+                .and(j.spawned_at)
+                .map(|t| now.saturating_duration_since(t).as_secs()),
+            restarts: j.restarts,
+            last_exit: j.last_exit.map(exit_text),
+            failing_checks: Vec::new(),
+            reason: j.reason.clone(),
+        })
+    }
+
+    fn wait_for(
+        &mut self,
+        keys: Vec<Key>,
+        kind: WaitKind,
+        wait: bool,
+        reply: oneshot::Sender<Response>,
+        now: Instant,
+    ) {
+        self.drain(now);
+        let w = Waiter { keys, kind, reply };
+        if !wait {
+            let r = self.settled_response(&w, now);
+            return answer(w.reply, r);
+        }
+        self.waiters.push(w);
+        self.answer_waiters(now);
+    }
+
+    /// Answers every waiter whose instances have all settled.
+    pub fn answer_waiters(&mut self, now: Instant) {
+        let waiters = std::mem::take(&mut self.waiters);
+        for w in waiters {
+            let settled = w
+                .keys
+                .iter()
+                .all(|k| self.instances.get(k).is_none_or(|i| i.job.is_settled()));
+            if settled {
+                let r = self.settled_response(&w, now);
+                answer(w.reply, r);
+            } else {
+                self.waiters.push(w);
+            }
+        }
+    }
+
+    fn settled_response(&self, w: &Waiter, now: Instant) -> Response {
+        let statuses: Vec<JobStatus> = w
+            .keys
+            .iter()
+            .filter_map(|k| self.status_of(k, now))
+            .collect();
+        let ok = w.keys.iter().all(|k| {
+            let Some(i) = self.instances.get(k) else {
+                return true;
+            };
+            match w.kind {
+                WaitKind::Start if i.job.policy.task => i.job.state == State::Waiting,
+                WaitKind::Start => i.job.state == State::Running,
+                WaitKind::Stop => matches!(i.job.state, State::Waiting | State::Failed),
+                WaitKind::Emit => true,
+            }
+        });
+        let mut r = Response::ok(statuses);
+        if !ok {
+            r.code = 1;
+            let failed: Vec<String> = w.keys.iter().map(label).collect();
+            r.error = Some(format!(
+                "{}: did not {}",
+                failed.join(", "),
+                if w.kind == WaitKind::Stop {
+                    "stop"
+                } else {
+                    "start"
+                }
+            ));
+        }
+        r
+    }
+}
+
+/// Sends a reply; a client that went away is no error.
+fn answer(reply: oneshot::Sender<Response>, r: Response) {
+    let _ = reply.send(r);
+}
+
+/// Resident memory of one process from `/proc/PID/statm`, cheap enough for a
+/// status request (the watchdog will measure whole trees).
+fn rss_bytes(pid: i32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
+    let pages: u64 = s.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}

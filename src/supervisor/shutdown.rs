@@ -1,0 +1,112 @@
+//! Shutdown: `runlevel 0` (6 for reboot), then jobs stopped in reverse
+//! dependency order, wave by wave. It decides order only; the machine kills.
+
+use super::core::{Key, Supervisor};
+use crate::expr::Event;
+use crate::job::State;
+use crate::job::machine::Input;
+use crate::sys::KillTarget;
+use crate::unit::Signal;
+use std::collections::VecDeque;
+use std::time::Instant;
+use tracing::info;
+
+/// Shutdown in progress: the waves still to stop, and the one being stopped.
+#[derive(Debug)]
+pub struct Shutdown {
+    pub waves: VecDeque<Vec<String>>,
+    pub current: Vec<Key>,
+}
+
+impl Supervisor {
+    /// Starts shutting down (a second request changes nothing).
+    pub fn begin_shutdown(&mut self, reboot: bool, now: Instant) {
+        if self.shutdown.is_some() {
+            return;
+        }
+        info!(reboot, "shutting down");
+        let level = if reboot { "6" } else { "0" };
+        let waves: VecDeque<Vec<String>> = super::stop_waves(self).into();
+        self.dispatch(&Event {
+            name: "runlevel".into(),
+            env: vec![
+                ("RUNLEVEL".into(), level.into()),
+                ("PREVLEVEL".into(), "2".into()),
+            ],
+        });
+        self.shutdown = Some(Shutdown {
+            waves,
+            current: Vec::new(),
+        });
+        self.drain(now);
+    }
+
+    /// After every batch of inputs: answer waiters, forget settled instances of
+    /// instance jobs, and move shutdown on to its next wave when one is done.
+    pub(super) fn after_drain(&mut self, now: Instant) {
+        self.answer_waiters(now);
+        let gone: Vec<Key> = self
+            .instances
+            .iter()
+            .filter(|(k, i)| !k.1.is_empty() && i.job.state == State::Waiting && i.pids.is_empty())
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in gone {
+            if !self.waiters.iter().any(|w| w.keys.contains(&k)) {
+                self.instances.remove(&k);
+            }
+        }
+        loop {
+            let Some(sd) = self.shutdown.as_ref() else {
+                return;
+            };
+            let current = sd.current.clone();
+            if !current.iter().all(|k| self.instance_gone(k)) {
+                return;
+            }
+            let Some(sd) = self.shutdown.as_mut() else {
+                return;
+            };
+            let Some(wave) = sd.waves.pop_front() else {
+                info!("every job stopped");
+                self.finished = true;
+                return;
+            };
+            let keys: Vec<Key> = self
+                .instances
+                .keys()
+                .filter(|k| wave.contains(&k.0))
+                .cloned()
+                .collect();
+            info!(wave = ?wave, "stopping wave");
+            sd.current = keys.clone();
+            for k in keys {
+                self.feed(k, Input::Stop);
+            }
+            self.drain_inner(now);
+        }
+    }
+
+    /// True when the instance rests stopped and no process of it is left:
+    /// no known pid, and every group it used is empty.
+    fn instance_gone(&mut self, key: &Key) -> bool {
+        let Some(inst) = self.instances.get_mut(key) else {
+            return true;
+        };
+        if !inst.job.is_settled() || !inst.pids.is_empty() {
+            return false;
+        }
+        let groups: Vec<i32> = inst.groups.iter().copied().collect();
+        for pg in groups {
+            match self.sys.signal(KillTarget::Group(pg), Signal(0)) {
+                Err(libc::ESRCH) => {
+                    if let Some(i) = self.instances.get_mut(key) {
+                        i.groups.remove(&pg);
+                    }
+                }
+                _ => return false,
+            }
+        }
+        true
+    }
+}
