@@ -415,13 +415,10 @@ pub fn step(job: &mut Job, input: Input, now: Instant) -> Vec<Effect> {
             fx_ref.push(Effect::Log(format!("check: {reason}")));
             match action {
                 CheckAction::Restart => {
+                    // Goal stays start: stopping, killed, post-stop, then starting.
                     job.restarts += 1;
-                    if job.state == Running {
-                        go(job, PreStop, now, fx_ref);
-                    } else {
-                        stop_readiness(job, fx_ref);
-                        go(job, Stopping, now, fx_ref);
-                    }
+                    stop_readiness(job, fx_ref);
+                    go(job, Stopping, now, fx_ref);
                 }
                 CheckAction::Stop => {
                     fail(job, format!("stopped by check: {reason}"), fx_ref);
