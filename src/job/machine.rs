@@ -625,7 +625,6 @@ fn advance(job: &mut Job, now: Instant, fx: &mut Vec<Effect>) {
 /// Enters `to` and keeps moving while the entered state has nothing to wait for.
 fn go(job: &mut Job, to: State, now: Instant, fx: &mut Vec<Effect>) {
     job.state = to;
-    fx.push(Effect::Log(format!("{}/{}", job.goal, to)));
     let rests = match to {
         State::Waiting => {
             emit_end(job, "stopped", fx);

@@ -136,6 +136,9 @@ impl Supervisor {
     /// Starts (creating if needed) the instance of `name` selected by `start_env`;
     /// returns its key. The instance keeps `start_env` for its processes.
     pub fn start_job(&mut self, name: &str, start_env: &[(String, String)]) -> Result<Key, String> {
+        if self.shutdown.is_some() {
+            return Err(format!("{name}: not started: the daemon is shutting down"));
+        }
         let def = self
             .defs
             .get(name)
@@ -169,8 +172,11 @@ impl Supervisor {
                 debug!(job = %key.0, "input for a gone instance: {input:?}");
                 continue;
             };
-            let goal_before = inst.job.goal;
+            let (goal_before, state_before) = (inst.job.goal, inst.job.state);
             let effects = machine::step(&mut inst.job, input, now);
+            if (inst.job.goal, inst.job.state) != (goal_before, state_before) {
+                info!(job = %label(&key), "{}/{}", inst.job.goal, inst.job.state);
+            }
             if inst.job.goal != goal_before
                 && let Some(t) = self.touched.as_mut()
             {
@@ -313,7 +319,7 @@ pub fn spec(
 impl Supervisor {
     /// Feeds an event to every job's `stop_on`, then `start_on`, matcher.
     pub fn dispatch(&mut self, ev: &Event) {
-        info!(event = %ev.name, env = ?ev.env, "event");
+        debug!(event = %ev.name, env = ?ev.env, "event");
         let mut stops = Vec::new();
         let mut starts = Vec::new();
         for def in self.defs.values_mut() {
