@@ -15,13 +15,12 @@ pub fn validate(pattern: &str) -> Result<(), GlobError> {
     let mut chars = pattern.char_indices().enumerate().peekable();
     while let Some((ci, (bi, c))) = chars.next() {
         match c {
-            '\\' => {
-                if chars.next().is_none() {
-                    return Err(GlobError {
-                        index: ci,
-                        message: "a backslash at the end of a value escapes nothing".into(),
-                    });
-                }
+            // The guard consumes the escaped char; only a missing one is an error.
+            '\\' if chars.next().is_none() => {
+                return Err(GlobError {
+                    index: ci,
+                    message: "a backslash at the end of a value escapes nothing".into(),
+                });
             }
             '[' => {
                 let end = match bracket(pattern, bi + 1) {
@@ -129,7 +128,11 @@ enum Token {
     Any,
     Char(char),
     /// A bracket expression: byte range of its inside (after `[`, `!`/`^`), negated.
-    Set { start: usize, end: usize, negated: bool },
+    Set {
+        start: usize,
+        end: usize,
+        negated: bool,
+    },
 }
 
 impl Token {
@@ -161,7 +164,14 @@ fn next_token(pattern: &str, p: usize) -> (usize, Token) {
             Ok(end) => {
                 let negated = matches!(pattern[p + 1..].chars().next(), Some('!' | '^'));
                 let start = p + 1 + usize::from(negated);
-                (end - p, Token::Set { start, end: end - 1, negated })
+                (
+                    end - p,
+                    Token::Set {
+                        start,
+                        end: end - 1,
+                        negated,
+                    },
+                )
             }
             Err(_) => (1, Token::Char('[')),
         },
@@ -333,14 +343,20 @@ mod tests {
         let e = validate("x\\").expect_err("trailing backslash");
         assert_eq!(e.index, 1);
         let e = validate("[[:nope:]]").expect_err("bad class");
-        assert_eq!(e.message, "unknown character class `[:nope:]` in `[[:nope:]]`");
+        assert_eq!(
+            e.message,
+            "unknown character class `[:nope:]` in `[[:nope:]]`"
+        );
         // A malformed pattern still never panics when matched.
         assert!(matches("[06", "[06"));
     }
 
     #[test]
     fn literals() {
-        assert_eq!(literal("gitorious/unicorn").as_deref(), Some("gitorious/unicorn"));
+        assert_eq!(
+            literal("gitorious/unicorn").as_deref(),
+            Some("gitorious/unicorn")
+        );
         assert_eq!(literal(r"a\*b").as_deref(), Some("a*b"));
         assert_eq!(literal("gitorious/*"), None);
         assert_eq!(literal("x[12]"), None);

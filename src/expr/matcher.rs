@@ -38,8 +38,16 @@ pub(super) enum Node {
         /// The first event that matched since the last reset.
         event: Option<Event>,
     },
-    And { left: usize, right: usize, value: bool },
-    Or { left: usize, right: usize, value: bool },
+    And {
+        left: usize,
+        right: usize,
+        value: bool,
+    },
+    Or {
+        left: usize,
+        right: usize,
+        value: bool,
+    },
 }
 
 impl Node {
@@ -62,9 +70,17 @@ pub(super) fn flatten(expr: &Expr, out: &mut Vec<Node>) -> usize {
             let left = flatten(l, out);
             let right = flatten(r, out);
             out.push(if matches!(expr, Expr::And(..)) {
-                Node::And { left, right, value: false }
+                Node::And {
+                    left,
+                    right,
+                    value: false,
+                }
             } else {
-                Node::Or { left, right, value: false }
+                Node::Or {
+                    left,
+                    right,
+                    value: false,
+                }
             });
         }
     }
@@ -82,7 +98,13 @@ pub(super) fn handle(nodes: &mut [Node], event: &Event) -> bool {
             Node::Or { left, right, .. } => Some(nodes[*left].value() || nodes[*right].value()),
         };
         match (&mut nodes[i], value) {
-            (Node::Match { pattern, event: kept }, _) => {
+            (
+                Node::Match {
+                    pattern,
+                    event: kept,
+                },
+                _,
+            ) => {
                 if kept.is_none() && matches(pattern, event) {
                     *kept = Some(event.clone());
                 }

@@ -46,7 +46,11 @@ fn lex(src: &[char]) -> Result<Vec<Tok>, ParseError> {
             continue;
         }
         if c == '(' || c == ')' {
-            toks.push(if c == '(' { Tok::Open(i) } else { Tok::Close(i) });
+            toks.push(if c == '(' {
+                Tok::Open(i)
+            } else {
+                Tok::Close(i)
+            });
             i += 1;
             continue;
         }
@@ -126,14 +130,19 @@ impl Parser {
     fn expr(&mut self, after: Option<(usize, &'static str)>) -> Result<Expr, ParseError> {
         let mut left = self.primary(after)?;
         loop {
-            let Some(tok) = self.peek() else { return Ok(left) };
+            let Some(tok) = self.peek() else {
+                return Ok(left);
+            };
             match tok {
                 Tok::Close(_) => return Ok(left),
                 Tok::Open(at) => return Err(err(*at, "expected `and` or `or` before `(`")),
                 Tok::Word(w) => {
                     let Some(op) = operator(tok) else {
                         let found: String = w.text.iter().collect();
-                        return Err(err(w.start, format!("expected `and` or `or`, found `{found}`")));
+                        return Err(err(
+                            w.start,
+                            format!("expected `and` or `or`, found `{found}`"),
+                        ));
                     };
                     let at = w.start;
                     self.pos += 1;
@@ -163,7 +172,10 @@ impl Parser {
                 let at = *at;
                 self.depth += 1;
                 if self.depth > MAX_DEPTH {
-                    return Err(err(at, format!("parentheses nested deeper than {MAX_DEPTH}")));
+                    return Err(err(
+                        at,
+                        format!("parentheses nested deeper than {MAX_DEPTH}"),
+                    ));
                 }
                 self.pos += 1;
                 let inner = self.expr(Some((at, "(")))?;
@@ -178,7 +190,10 @@ impl Parser {
             }
             Tok::Word(w) => {
                 if let Some(op) = operator(tok) {
-                    return Err(err(w.start, format!("expected an event name, found operator `{op}`")));
+                    return Err(err(
+                        w.start,
+                        format!("expected an event name, found operator `{op}`"),
+                    ));
                 }
                 self.operand()
             }
@@ -192,14 +207,23 @@ impl Parser {
         };
         self.operands += 1;
         if self.operands > MAX_OPERANDS {
-            return Err(err(w.start, format!("more than {MAX_OPERANDS} events in one expression")));
+            return Err(err(
+                w.start,
+                format!("more than {MAX_OPERANDS} events in one expression"),
+            ));
         }
         let name: String = w.text.iter().collect();
         if w.eq.is_some() {
-            return Err(err(w.start, format!("expected an event name, found the argument `{name}`")));
+            return Err(err(
+                w.start,
+                format!("expected an event name, found the argument `{name}`"),
+            ));
         }
         if w.quoted || name.contains(['\\', '"', '\'']) || name.is_empty() {
-            return Err(err(w.start, "an event name is a bare word: no quotes or backslashes"));
+            return Err(err(
+                w.start,
+                "an event name is a bare word: no quotes or backslashes",
+            ));
         }
         self.pos += 1;
         let mut args = Vec::new();
@@ -225,7 +249,9 @@ fn argument(w: &Word, named: bool) -> Result<ArgMatch, ParseError> {
         if named {
             return Err(err(
                 w.start,
-                format!("positional argument `{value}` after KEY=VALUE arguments: positional ones come first"),
+                format!(
+                    "positional argument `{value}` after KEY=VALUE arguments: positional ones come first"
+                ),
             ));
         }
         check_glob(w, 0)?;
@@ -233,12 +259,17 @@ fn argument(w: &Word, named: bool) -> Result<ArgMatch, ParseError> {
     };
     let negated = eq > 0 && w.text[eq - 1] == '!';
     let key: String = w.text[..eq - usize::from(negated)].iter().collect();
-    let valid = key.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    let valid = key
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !valid {
         return Err(err(
             w.start,
-            format!("invalid variable name `{key}`: use letters, digits and `_`, not starting with a digit"),
+            format!(
+                "invalid variable name `{key}`: use letters, digits and `_`, not starting with a digit"
+            ),
         ));
     }
     check_glob(w, eq + 1)?;

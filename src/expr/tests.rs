@@ -27,11 +27,17 @@ fn or(l: Expr, r: Expr) -> Expr {
 fn ev(name: &str, env: &[(&str, &str)]) -> Event {
     Event {
         name: name.into(),
-        env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        env: env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
     }
 }
 fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 fn p(text: &str) -> Expr {
     parse(text).expect("parses")
@@ -46,9 +52,15 @@ fn job(name: &str, j: &str) -> Event {
 
 #[test]
 fn parses_seed_expressions() {
-    assert_eq!(p("started gitorious/unicorn"), m("started", vec![pos("gitorious/unicorn")]));
+    assert_eq!(
+        p("started gitorious/unicorn"),
+        m("started", vec![pos("gitorious/unicorn")])
+    );
     assert_eq!(p("runlevel [06]"), m("runlevel", vec![pos("[06]")]));
-    assert_eq!(p("stopped gitorious/git-daemons"), m("stopped", vec![pos("gitorious/git-daemons")]));
+    assert_eq!(
+        p("stopped gitorious/git-daemons"),
+        m("stopped", vec![pos("gitorious/git-daemons")])
+    );
 }
 
 #[test]
@@ -57,8 +69,14 @@ fn parses_arguments_and_quotes() {
         p("stopped JOB=web RESULT!=ok"),
         m("stopped", vec![eq("JOB", "web"), ne("RESULT", "ok")])
     );
-    assert_eq!(p("queue QUEUE=high*"), m("queue", vec![eq("QUEUE", "high*")]));
-    assert_eq!(p("x \"a b\" K='c d'"), m("x", vec![pos("a b"), eq("K", "c d")]));
+    assert_eq!(
+        p("queue QUEUE=high*"),
+        m("queue", vec![eq("QUEUE", "high*")])
+    );
+    assert_eq!(
+        p("x \"a b\" K='c d'"),
+        m("x", vec![pos("a b"), eq("K", "c d")])
+    );
     assert_eq!(p("x \"and\""), m("x", vec![pos("and")]));
     assert_eq!(p("x \"a=b\""), m("x", vec![pos("a=b")]));
     assert_eq!(p("x K=a=b"), m("x", vec![eq("K", "a=b")]));
@@ -74,7 +92,10 @@ fn and_or_are_left_associative_with_equal_precedence() {
     let (a, b, c) = (m("a", vec![]), m("b", vec![]), m("c", vec![]));
     assert_eq!(p("a or b and c"), and(or(a.clone(), b.clone()), c.clone()));
     assert_eq!(p("a and b or c"), or(and(a.clone(), b.clone()), c.clone()));
-    assert_eq!(p("a or (b and c)"), or(a.clone(), and(b.clone(), c.clone())));
+    assert_eq!(
+        p("a or (b and c)"),
+        or(a.clone(), and(b.clone(), c.clone()))
+    );
     assert_eq!(p("(a)"), a.clone());
     assert_eq!(p("a and(b)or c"), or(and(a, b), c));
 }
@@ -83,32 +104,76 @@ fn and_or_are_left_associative_with_equal_precedence() {
 fn parse_errors_name_the_offset() {
     assert_eq!(perr(""), (0, "empty event expression".into()));
     assert_eq!(perr("   "), (0, "empty event expression".into()));
-    assert_eq!(perr("(a and b"), (0, "unclosed `(`: no matching `)`".into()));
+    assert_eq!(
+        perr("(a and b"),
+        (0, "unclosed `(`: no matching `)`".into())
+    );
     assert_eq!(perr("a and b)"), (7, "unmatched `)`".into()));
     assert_eq!(perr("a and"), (2, "expected an event after `and`".into()));
     assert_eq!(perr("a or "), (2, "expected an event after `or`".into()));
-    assert_eq!(perr("or a"), (0, "expected an event name, found operator `or`".into()));
-    assert_eq!(perr("a and or b"), (6, "expected an event name, found operator `or`".into()));
+    assert_eq!(
+        perr("or a"),
+        (0, "expected an event name, found operator `or`".into())
+    );
+    assert_eq!(
+        perr("a and or b"),
+        (6, "expected an event name, found operator `or`".into())
+    );
     assert_eq!(perr("()"), (1, "expected an event name, found `)`".into()));
-    assert_eq!(perr("(a) b"), (4, "expected `and` or `or`, found `b`".into()));
-    assert_eq!(perr("a (b)"), (2, "expected `and` or `or` before `(`".into()));
+    assert_eq!(
+        perr("(a) b"),
+        (4, "expected `and` or `or`, found `b`".into())
+    );
+    assert_eq!(
+        perr("a (b)"),
+        (2, "expected `and` or `or` before `(`".into())
+    );
     assert_eq!(
         perr("stopped JOB=x web"),
-        (14, "positional argument `web` after KEY=VALUE arguments: positional ones come first".into())
+        (
+            14,
+            "positional argument `web` after KEY=VALUE arguments: positional ones come first"
+                .into()
+        )
     );
-    assert_eq!(perr("runlevel [06"), (9, "unterminated `[` in `[06`".into()));
-    assert_eq!(perr("q QUEUE=ab[c"), (10, "unterminated `[` in `ab[c`".into()));
+    assert_eq!(
+        perr("runlevel [06"),
+        (9, "unterminated `[` in `[06`".into())
+    );
+    assert_eq!(
+        perr("q QUEUE=ab[c"),
+        (10, "unterminated `[` in `ab[c`".into())
+    );
     assert_eq!(perr("x \"abc"), (2, "unterminated \" quote".into()));
-    assert_eq!(perr("x ab\\"), (4, "a backslash at the end escapes nothing".into()));
-    assert_eq!(perr("K=v"), (0, "expected an event name, found the argument `K=v`".into()));
-    assert_eq!(perr("\"ev\""), (0, "an event name is a bare word: no quotes or backslashes".into()));
+    assert_eq!(
+        perr("x ab\\"),
+        (4, "a backslash at the end escapes nothing".into())
+    );
+    assert_eq!(
+        perr("K=v"),
+        (0, "expected an event name, found the argument `K=v`".into())
+    );
+    assert_eq!(
+        perr("\"ev\""),
+        (
+            0,
+            "an event name is a bare word: no quotes or backslashes".into()
+        )
+    );
     assert_eq!(
         perr("x 1K=v"),
-        (2, "invalid variable name `1K`: use letters, digits and `_`, not starting with a digit".into())
+        (
+            2,
+            "invalid variable name `1K`: use letters, digits and `_`, not starting with a digit"
+                .into()
+        )
     );
     assert_eq!(perr("x =v").0, 2);
     let deep = format!("{}a{}", "(".repeat(40), ")".repeat(40));
-    assert_eq!(perr(&deep), (32, "parentheses nested deeper than 32".into()));
+    assert_eq!(
+        perr(&deep),
+        (32, "parentheses nested deeper than 32".into())
+    );
     let long = vec!["a"; 300].join(" or ");
     assert_eq!(perr(&long).1, "more than 256 events in one expression");
     // Offsets count chars, not bytes.
@@ -135,7 +200,9 @@ fn display_is_canonical_and_parses_back() {
 
 #[test]
 fn job_references_for_the_dependency_graph() {
-    let e = p("started gitorious/git-daemons and stopping JOB=web or stopped gitorious/* or runlevel [06] or starting db");
+    let e = p(
+        "started gitorious/git-daemons and stopping JOB=web or stopped gitorious/* or runlevel [06] or starting db",
+    );
     assert_eq!(
         e.job_references(),
         vec![
@@ -145,7 +212,10 @@ fn job_references_for_the_dependency_graph() {
         ]
     );
     assert_eq!(p("started a and started a").job_references().len(), 1);
-    assert_eq!(p(r"started a\*b").job_references(), vec![("started".into(), "a*b".into())]);
+    assert_eq!(
+        p(r"started a\*b").job_references(),
+        vec![("started".into(), "a*b".into())]
+    );
     assert_eq!(p("started").job_references(), vec![]);
 }
 
@@ -161,12 +231,20 @@ fn positional_arguments_match_values_in_order() {
     // The second positional matches the second variable, whatever its name.
     let e = p("started web \"\"");
     assert!(matches_expr(&e, &job("started", "web")));
-    assert!(!matches_expr(&e, &ev("started", &[("JOB", "web"), ("INSTANCE", "x")])));
-    assert!(!matches_expr(&p("started web x y"), &ev("started", &[("JOB", "web"), ("I", "x")])));
+    assert!(!matches_expr(
+        &e,
+        &ev("started", &[("JOB", "web"), ("INSTANCE", "x")])
+    ));
+    assert!(!matches_expr(
+        &p("started web x y"),
+        &ev("started", &[("JOB", "web"), ("I", "x")])
+    ));
 }
 
 fn matches_expr(e: &Expr, event: &Event) -> bool {
-    let Expr::Match(em) = e else { panic!("not an operand") };
+    let Expr::Match(em) = e else {
+        panic!("not an operand")
+    };
     matches(em, event)
 }
 
@@ -187,7 +265,10 @@ fn key_value_and_negation() {
         env.extend(r.map(|r| ("RESULT", r)));
         ev("stopped", &env)
     };
-    assert!(matches_expr(&e, &stopped("gitorious/unicorn", Some("failed"))));
+    assert!(matches_expr(
+        &e,
+        &stopped("gitorious/unicorn", Some("failed"))
+    ));
     assert!(!matches_expr(&e, &stopped("gitorious/unicorn", Some("ok"))));
     assert!(!matches_expr(&e, &stopped("nginx", Some("failed"))));
     // Absent variable: neither `=` nor `!=` matches (Upstart's rule).
@@ -195,7 +276,10 @@ fn key_value_and_negation() {
     assert!(!matches_expr(&p("x K=*"), &ev("x", &[])));
     assert!(!matches_expr(&p("x K!=a"), &ev("x", &[])));
     assert!(matches_expr(&p("x K!=a"), &ev("x", &[("K", "b")])));
-    assert!(matches_expr(&p("q QUEUE=high*"), &ev("q", &[("QUEUE", "high-io")])));
+    assert!(matches_expr(
+        &p("q QUEUE=high*"),
+        &ev("q", &[("QUEUE", "high-io")])
+    ));
 }
 
 #[test]
@@ -217,7 +301,9 @@ fn and_needs_both_in_any_order_with_env_from_both() {
 fn env_is_in_tree_order_later_overriding_earlier() {
     let mut mt = Matcher::new(p("b and a"));
     assert_eq!(mt.feed(&ev("a", &[("X", "from-a"), ("A", "1")])), None);
-    let fired = mt.fire(&ev("b", &[("X", "from-b"), ("B", "2")])).expect("fires");
+    let fired = mt
+        .fire(&ev("b", &[("X", "from-b"), ("B", "2")]))
+        .expect("fires");
     // b is left in the tree, so it comes first and a overrides its X.
     assert_eq!(fired.env, env(&[("X", "from-a"), ("B", "2"), ("A", "1")]));
     assert_eq!(fired.events, vec!["b".to_string(), "a".to_string()]);
@@ -283,6 +369,12 @@ fn one_event_can_satisfy_several_operands() {
 #[test]
 fn stop_on_works_the_same() {
     let mut mt = Matcher::new(p("stopped gitorious/git-daemons"));
-    let got = mt.feed(&ev("stopped", &[("JOB", "gitorious/git-daemons"), ("RESULT", "ok")]));
-    assert_eq!(got, Some(env(&[("JOB", "gitorious/git-daemons"), ("RESULT", "ok")])));
+    let got = mt.feed(&ev(
+        "stopped",
+        &[("JOB", "gitorious/git-daemons"), ("RESULT", "ok")],
+    ));
+    assert_eq!(
+        got,
+        Some(env(&[("JOB", "gitorious/git-daemons"), ("RESULT", "ok")]))
+    );
 }

@@ -52,10 +52,15 @@ impl fmt::Display for Value {
             Value::Count(n) => write!(f, "{n}"),
             Value::Duration(d) => {
                 let ms = d.as_millis();
-                let (n, unit) = [(86_400_000u128, "d"), (3_600_000, "h"), (60_000, "m"), (1000, "s")]
-                    .into_iter()
-                    .find(|&(m, _)| ms != 0 && ms % m == 0)
-                    .map_or((ms, "ms"), |(m, u)| (ms / m, u));
+                let (n, unit) = [
+                    (86_400_000u128, "d"),
+                    (3_600_000, "h"),
+                    (60_000, "m"),
+                    (1000, "s"),
+                ]
+                .into_iter()
+                .find(|&(m, _)| ms != 0 && ms % m == 0)
+                .map_or((ms, "ms"), |(m, u)| (ms / m, u));
                 write!(f, "{n}{unit}")
             }
         }
@@ -102,7 +107,9 @@ impl fmt::Display for Check {
         match self.window {
             Window::Once => {}
             Window::Consecutive(n) => write!(f, " for {n} {}", cycles(n))?,
-            Window::Within { times, cycles: m } => write!(f, " {times} times within {m} {}", cycles(m))?,
+            Window::Within { times, cycles: m } => {
+                write!(f, " {times} times within {m} {}", cycles(m))?
+            }
         }
         write!(f, " then {}", self.action)
     }

@@ -40,7 +40,9 @@ impl Parser<'_> {
         while i < src.len() && src[i].is_whitespace() {
             i += 1;
         }
-        let Some(&c) = src.get(i) else { return Ok(None) };
+        let Some(&c) = src.get(i) else {
+            return Ok(None);
+        };
         let start = i;
         let take = |mut j: usize, f: &dyn Fn(char) -> bool| {
             while j < src.len() && f(src[j]) {
@@ -49,7 +51,10 @@ impl Parser<'_> {
             j
         };
         let (kind, end) = if c.is_ascii_alphabetic() || c == '_' {
-            (Kind::Word, take(i, &|c| c.is_ascii_alphanumeric() || c == '_'))
+            (
+                Kind::Word,
+                take(i, &|c| c.is_ascii_alphanumeric() || c == '_'),
+            )
         } else if c.is_ascii_digit() {
             let mut j = take(i, &|c| c.is_ascii_digit());
             if src.get(j) == Some(&'.') && src.get(j + 1).is_some_and(char::is_ascii_digit) {
@@ -105,7 +110,11 @@ impl Parser<'_> {
     fn expect_word(&mut self, words: &[&str], what: &str) -> Result<Tok, ParseError> {
         let at = self.here();
         match self.next()? {
-            Some(t) if t.kind == Kind::Word && words.iter().any(|w| t.text.eq_ignore_ascii_case(w)) => Ok(t),
+            Some(t)
+                if t.kind == Kind::Word && words.iter().any(|w| t.text.eq_ignore_ascii_case(w)) =>
+            {
+                Ok(t)
+            }
             Some(t) => Err(err(t.at, format!("expected {what}, found `{}`", t.text))),
             None => Err(err(at, format!("expected {what} at the end"))),
         }
@@ -118,9 +127,15 @@ impl Parser<'_> {
             Some(t) if t.kind == Kind::Number => match t.text.parse::<u32>() {
                 Ok(0) => Err(err(t.at, format!("{what} must be at least 1"))),
                 Ok(n) => Ok(n),
-                Err(_) => Err(err(t.at, format!("expected a whole number for {what}, found `{}`", t.text))),
+                Err(_) => Err(err(
+                    t.at,
+                    format!("expected a whole number for {what}, found `{}`", t.text),
+                )),
             },
-            Some(t) => Err(err(t.at, format!("expected a number for {what}, found `{}`", t.text))),
+            Some(t) => Err(err(
+                t.at,
+                format!("expected a number for {what}, found `{}`", t.text),
+            )),
             None => Err(err(at, format!("expected a number for {what} at the end"))),
         }
     }
@@ -186,7 +201,12 @@ fn value(p: &mut Parser, res: Resource, ctx: &str) -> Result<Value, ParseError> 
     let at = p.here();
     let num = match p.next()? {
         Some(t) if t.kind == Kind::Number => t,
-        Some(t) => return Err(err(t.at, format!("expected {example} after `{ctx}`, found `{}`", t.text))),
+        Some(t) => {
+            return Err(err(
+                t.at,
+                format!("expected {example} after `{ctx}`, found `{}`", t.text),
+            ));
+        }
         None => return Err(err(at, format!("expected {example} after `{ctx}`"))),
     };
     let too_large = || err(num.at, format!("`{}` is too large", num.text));
@@ -195,24 +215,41 @@ fn value(p: &mut Parser, res: Resource, ctx: &str) -> Result<Value, ParseError> 
         Resource::Mem | Resource::TotalMem => {
             let Some(u) = unit else {
                 let at = p.here();
-                return Err(err(at, format!("expected a size unit (B, KB, MB, GB) after `{ctx} {}`", num.text)));
+                return Err(err(
+                    at,
+                    format!(
+                        "expected a size unit (B, KB, MB, GB) after `{ctx} {}`",
+                        num.text
+                    ),
+                ));
             };
             if u.text == "%" {
-                return Err(err(u.at, "memory as a percentage is not supported: give a size such as `300 MB`"));
+                return Err(err(
+                    u.at,
+                    "memory as a percentage is not supported: give a size such as `300 MB`",
+                ));
             }
-            let mult = SIZE_UNITS.iter().find(|(n, _)| u.kind == Kind::Word && u.text.eq_ignore_ascii_case(n));
+            let mult = SIZE_UNITS
+                .iter()
+                .find(|(n, _)| u.kind == Kind::Word && u.text.eq_ignore_ascii_case(n));
             let Some(&(_, mult)) = mult else {
                 return Err(err(
                     u.at,
-                    format!("expected a size unit (B, KB, MB, GB) after `{ctx} {}`, found `{}`", num.text, u.text),
+                    format!(
+                        "expected a size unit (B, KB, MB, GB) after `{ctx} {}`, found `{}`",
+                        num.text, u.text
+                    ),
                 ));
             };
             p.next()?;
             Ok(Value::Bytes(scale(&num, mult).ok_or_else(too_large)?))
         }
         Resource::Cpu | Resource::TotalCpu => {
-            if !unit.is_some_and(|u| u.text == "%") {
-                return Err(err(p.here(), format!("expected `%` after `{ctx} {}`", num.text)));
+            if unit.is_none_or(|u| u.text != "%") {
+                return Err(err(
+                    p.here(),
+                    format!("expected `%` after `{ctx} {}`", num.text),
+                ));
             }
             p.next()?;
             let v: f64 = num.text.parse().map_err(|_| too_large())?;
@@ -225,7 +262,13 @@ fn value(p: &mut Parser, res: Resource, ctx: &str) -> Result<Value, ParseError> 
             let n = num.text.parse::<u64>();
             n.map(Value::Count).map_err(|_| {
                 if num.text.contains('.') {
-                    err(num.at, format!("expected a whole number after `{ctx}`, found `{}`", num.text))
+                    err(
+                        num.at,
+                        format!(
+                            "expected a whole number after `{ctx}`, found `{}`",
+                            num.text
+                        ),
+                    )
                 } else {
                     too_large()
                 }
@@ -262,16 +305,32 @@ fn window(p: &mut Parser) -> Result<Window, ParseError> {
         let m = p.count("the cycle count")?;
         p.cycles()?;
         if m < n {
-            return Err(err(m_at, format!("`{n} times within {m} cycles` can never happen: {m} must be at least {n}")));
+            return Err(err(
+                m_at,
+                format!("`{n} times within {m} cycles` can never happen: {m} must be at least {n}"),
+            ));
         }
-        return Ok(Window::Within { times: n, cycles: m });
+        return Ok(Window::Within {
+            times: n,
+            cycles: m,
+        });
     }
     match p.peek()? {
-        Some(t) if t.kind == Kind::Word && (t.text.eq_ignore_ascii_case("cycles") || t.text.eq_ignore_ascii_case("cycle")) => {
+        Some(t)
+            if t.kind == Kind::Word
+                && (t.text.eq_ignore_ascii_case("cycles")
+                    || t.text.eq_ignore_ascii_case("cycle")) =>
+        {
             p.next()?;
             Ok(Window::Consecutive(n))
         }
-        Some(t) => Err(err(t.at, format!("expected `cycles` or `times within M cycles` after `{n}`, found `{}`", t.text))),
+        Some(t) => Err(err(
+            t.at,
+            format!(
+                "expected `cycles` or `times within M cycles` after `{n}`, found `{}`",
+                t.text
+            ),
+        )),
         None => Err(err(n_at, format!("expected `cycles` after `{n}`"))),
     }
 }
@@ -286,7 +345,13 @@ fn action(p: &mut Parser, child: bool, restarts: bool) -> Result<Action, ParseEr
     };
     let name = tok.text.to_ascii_lowercase();
     if restarts && name != "stop" && name != "alert" {
-        return Err(err(tok.at, format!("`if N restarts within M cycles` allows only `stop` or `alert`, not `{}`", tok.text)));
+        return Err(err(
+            tok.at,
+            format!(
+                "`if N restarts within M cycles` allows only `stop` or `alert`, not `{}`",
+                tok.text
+            ),
+        ));
     }
     Ok(match name.as_str() {
         "restart" => Action::Restart,
@@ -294,17 +359,37 @@ fn action(p: &mut Parser, child: bool, restarts: bool) -> Result<Action, ParseEr
         "alert" => Action::Alert,
         "kill" if child => Action::Kill,
         "kill" => {
-            return Err(err(tok.at, "`kill` is only allowed in child_checks; use `restart`, `stop` or `signal NAME`"));
+            return Err(err(
+                tok.at,
+                "`kill` is only allowed in child_checks; use `restart`, `stop` or `signal NAME`",
+            ));
         }
         "signal" => {
             let at = p.here();
             let sig = match p.next()? {
                 Some(t) if t.kind != Kind::Sym => t,
-                Some(t) => return Err(err(t.at, format!("expected a signal name such as `TERM`, found `{}`", t.text))),
-                None => return Err(err(at, "expected a signal name such as `TERM` after `signal`")),
+                Some(t) => {
+                    return Err(err(
+                        t.at,
+                        format!("expected a signal name such as `TERM`, found `{}`", t.text),
+                    ));
+                }
+                None => {
+                    return Err(err(
+                        at,
+                        "expected a signal name such as `TERM` after `signal`",
+                    ));
+                }
             };
-            let signal = parse_signal(&sig.text)
-                .ok_or_else(|| err(sig.at, format!("unknown signal `{}`: use a name such as `TERM`, `USR1` or a number 1-64", sig.text)))?;
+            let signal = parse_signal(&sig.text).ok_or_else(|| {
+                err(
+                    sig.at,
+                    format!(
+                        "unknown signal `{}`: use a name such as `TERM`, `USR1` or a number 1-64",
+                        sig.text
+                    ),
+                )
+            })?;
             Action::Signal(signal)
         }
         "exec" => {
@@ -317,7 +402,12 @@ fn action(p: &mut Parser, child: bool, restarts: bool) -> Result<Action, ParseEr
             }
             Action::Exec(words)
         }
-        _ => return Err(err(tok.at, format!("expected {what}, found `{}`", tok.text))),
+        _ => {
+            return Err(err(
+                tok.at,
+                format!("expected {what}, found `{}`", tok.text),
+            ));
+        }
     })
 }
 
@@ -326,7 +416,10 @@ pub(super) fn parse(text: &str, child: bool) -> Result<Check, ParseError> {
     let src: Vec<char> = text.chars().collect();
     let mut p = Parser { src: &src, pos: 0 };
     if p.peek()?.is_none() {
-        return Err(err(0, "empty check: expected `if RESOURCE OP VALUE then ACTION`"));
+        return Err(err(
+            0,
+            "empty check: expected `if RESOURCE OP VALUE then ACTION`",
+        ));
     }
     p.expect_word(&["if"], "`if` at the start of a check")?;
     let at = p.here();
@@ -334,8 +427,16 @@ pub(super) fn parse(text: &str, child: bool) -> Result<Check, ParseError> {
     let (condition, restarts) = match first {
         Some(t) if t.kind == Kind::Number => {
             let count = t.text.parse::<u32>().ok().filter(|&n| n >= 1);
-            let count = count.ok_or_else(|| err(t.at, "the restart count must be a whole number of at least 1"))?;
-            p.expect_word(&["restarts", "restart"], &format!("`restarts` after `if {count}`"))?;
+            let count = count.ok_or_else(|| {
+                err(
+                    t.at,
+                    "the restart count must be a whole number of at least 1",
+                )
+            })?;
+            p.expect_word(
+                &["restarts", "restart"],
+                &format!("`restarts` after `if {count}`"),
+            )?;
             p.expect_word(&["within"], "`within`")?;
             let cycles = p.count("the cycle count")?;
             p.cycles()?;
@@ -347,22 +448,55 @@ pub(super) fn parse(text: &str, child: bool) -> Result<Check, ParseError> {
             })?;
             let op_at = p.here();
             let op_tok = p.next()?;
-            let Some((o, op_text)) = op_tok.as_ref().and_then(|o| op(o).map(|x| (x, o.text.clone()))) else {
-                let found = op_tok.map(|o| format!(", found `{}`", o.text)).unwrap_or_default();
-                return Err(err(op_at, format!("expected a comparison such as `>` after `{}`{found}", t.text)));
+            let Some((o, op_text)) = op_tok
+                .as_ref()
+                .and_then(|o| op(o).map(|x| (x, o.text.clone())))
+            else {
+                let found = op_tok
+                    .map(|o| format!(", found `{}`", o.text))
+                    .unwrap_or_default();
+                return Err(err(
+                    op_at,
+                    format!(
+                        "expected a comparison such as `>` after `{}`{found}",
+                        t.text
+                    ),
+                ));
             };
             let ctx = format!("{} {op_text}", t.text);
             let value = value(&mut p, res, &ctx)?;
-            (Condition::Resource { resource: res, op: o, value }, false)
+            (
+                Condition::Resource {
+                    resource: res,
+                    op: o,
+                    value,
+                },
+                false,
+            )
         }
-        Some(t) => return Err(err(t.at, format!("expected a resource or `N restarts` after `if`, found `{}`", t.text))),
+        Some(t) => {
+            return Err(err(
+                t.at,
+                format!(
+                    "expected a resource or `N restarts` after `if`, found `{}`",
+                    t.text
+                ),
+            ));
+        }
         None => return Err(err(at, "expected a resource or `N restarts` after `if`")),
     };
-    let window = if restarts { Window::Once } else { window(&mut p)? };
+    let window = if restarts {
+        Window::Once
+    } else {
+        window(&mut p)?
+    };
     p.expect_word(&["then"], "`then`")?;
     let action = action(&mut p, child, restarts)?;
     if let Some(t) = p.peek()? {
-        return Err(err(t.at, format!("unexpected `{}` after the action", t.text)));
+        return Err(err(
+            t.at,
+            format!("unexpected `{}` after the action", t.text),
+        ));
     }
     Ok(Check {
         source: text.trim().to_string(),

@@ -47,7 +47,10 @@ pub fn parse_signal(text: &str) -> Option<Signal> {
     }
     let upper = text.to_ascii_uppercase();
     let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
-    NAMES.iter().find(|(n, _)| *n == bare).map(|&(_, s)| Signal(s))
+    NAMES
+        .iter()
+        .find(|(n, _)| *n == bare)
+        .map(|&(_, s)| Signal(s))
 }
 
 /// The canonical name of a signal (`TERM`), or `None` for one without a name.

@@ -9,7 +9,9 @@ pub fn split_words(text: &str) -> Result<Vec<String>, (usize, String)> {
     let (words, whole_dq) = split(text)?;
     if words.len() == 1 && whole_dq {
         let start = text.chars().take_while(|c| c.is_whitespace()).count();
-        return split(&words[0]).map(|(w, _)| w).map_err(|(_, m)| (start, m));
+        return split(&words[0])
+            .map(|(w, _)| w)
+            .map_err(|(_, m)| (start, m));
     }
     Ok(words)
 }
@@ -45,7 +47,9 @@ fn split(text: &str) -> Result<(Vec<String>, bool), (usize, String)> {
                         match chars.get(i) {
                             None => return Err((open, "unterminated \" quote".into())),
                             Some('"') => break,
-                            Some('\\') if matches!(chars.get(i + 1), Some('"' | '\\' | '$' | '`')) => {
+                            Some('\\')
+                                if matches!(chars.get(i + 1), Some('"' | '\\' | '$' | '`')) =>
+                            {
                                 word.push(chars[i + 1]);
                                 i += 2;
                             }
@@ -103,7 +107,10 @@ mod tests {
     #[test]
     fn splits_like_posix() {
         assert_eq!(w("/bin/echo a  b"), ["/bin/echo", "a", "b"]);
-        assert_eq!(w(r#"cmd 'a b' "c \"d\"" e\ f"#), ["cmd", "a b", "c \"d\"", "e f"]);
+        assert_eq!(
+            w(r#"cmd 'a b' "c \"d\"" e\ f"#),
+            ["cmd", "a b", "c \"d\"", "e f"]
+        );
         assert_eq!(w(r#"cmd "a\nb""#), ["cmd", r"a\nb"]);
         assert_eq!(w("cmd ''"), ["cmd", ""]);
         assert_eq!(w("  "), Vec::<String>::new());
@@ -111,7 +118,10 @@ mod tests {
 
     #[test]
     fn monit_form_is_split_again() {
-        assert_eq!(w(r#""/usr/bin/alert.sh high 'two words'""#), ["/usr/bin/alert.sh", "high", "two words"]);
+        assert_eq!(
+            w(r#""/usr/bin/alert.sh high 'two words'""#),
+            ["/usr/bin/alert.sh", "high", "two words"]
+        );
         // Single quotes keep one word.
         assert_eq!(w("'/opt/my dir/cmd'"), ["/opt/my dir/cmd"]);
         assert_eq!(w(r#""/bin/a" b"#), ["/bin/a", "b"]);
@@ -120,16 +130,29 @@ mod tests {
     #[test]
     fn errors() {
         assert_eq!(split_words("a 'b"), Err((2, "unterminated ' quote".into())));
-        assert_eq!(split_words("a \"b"), Err((2, "unterminated \" quote".into())));
-        assert_eq!(split_words("a b\\"), Err((3, "a backslash at the end escapes nothing".into())));
-        assert_eq!(split_words(" \"a 'b\""), Err((1, "unterminated ' quote".into())));
+        assert_eq!(
+            split_words("a \"b"),
+            Err((2, "unterminated \" quote".into()))
+        );
+        assert_eq!(
+            split_words("a b\\"),
+            Err((3, "a backslash at the end escapes nothing".into()))
+        );
+        assert_eq!(
+            split_words(" \"a 'b\""),
+            Err((1, "unterminated ' quote".into()))
+        );
     }
 
     #[test]
     fn quoting_round_trips() {
         for word in ["plain", "", "two words", "it's", "a\"b", "$HOME/x", "\\"] {
             let q = quote_word(word);
-            assert_eq!(split_words(&format!("cmd {q}")).expect("splits"), ["cmd", word], "{q}");
+            assert_eq!(
+                split_words(&format!("cmd {q}")).expect("splits"),
+                ["cmd", word],
+                "{q}"
+            );
         }
         assert_eq!(quote_word("$HOME/x"), "$HOME/x");
         assert_eq!(quote_word("it's"), r"'it'\''s'");
