@@ -4,6 +4,7 @@
 mod display;
 mod parse;
 mod signal;
+mod value;
 mod words;
 
 pub use signal::{parse_signal, signal_name};

@@ -2,39 +2,39 @@
 //! `Check`, with char-precise errors that say what was expected. No evaluation here.
 
 use super::signal::parse_signal;
+use super::value::value;
 use super::words::split_words;
-use super::{Action, Check, Condition, Op, ParseError, Resource, Value, Window};
-use std::time::Duration;
+use super::{Action, Check, Condition, Op, ParseError, Resource, Window};
 
 #[derive(Debug, Clone, PartialEq)]
-enum Kind {
+pub(super) enum Kind {
     Word,
     Number,
     Sym,
 }
 
 #[derive(Debug, Clone)]
-struct Tok {
-    kind: Kind,
-    text: String,
-    at: usize,
+pub(super) struct Tok {
+    pub(super) kind: Kind,
+    pub(super) text: String,
+    pub(super) at: usize,
 }
 
-fn err(offset: usize, message: impl Into<String>) -> ParseError {
+pub(super) fn err(offset: usize, message: impl Into<String>) -> ParseError {
     ParseError {
         offset,
         message: message.into(),
     }
 }
 
-struct Parser<'a> {
+pub(super) struct Parser<'a> {
     src: &'a [char],
     pos: usize,
 }
 
 impl Parser<'_> {
     /// The next token, without consuming it.
-    fn peek(&self) -> Result<Option<Tok>, ParseError> {
+    pub(super) fn peek(&self) -> Result<Option<Tok>, ParseError> {
         let src = self.src;
         let mut i = self.pos;
         while i < src.len() && src[i].is_whitespace() {
@@ -79,7 +79,7 @@ impl Parser<'_> {
         }))
     }
 
-    fn next(&mut self) -> Result<Option<Tok>, ParseError> {
+    pub(super) fn next(&mut self) -> Result<Option<Tok>, ParseError> {
         let tok = self.peek()?;
         if let Some(t) = &tok {
             self.pos = t.at + t.text.chars().count();
@@ -88,7 +88,7 @@ impl Parser<'_> {
     }
 
     /// Where the next token starts, or the end of the text.
-    fn here(&self) -> usize {
+    pub(super) fn here(&self) -> usize {
         let mut i = self.pos;
         while i < self.src.len() && self.src[i].is_whitespace() {
             i += 1;
@@ -168,126 +168,6 @@ fn op(tok: &Tok) -> Option<Op> {
         "!=" | "ne" => Op::Ne,
         _ => return None,
     })
-}
-
-/// A number times a unit, exactly for whole numbers, rounded for decimals.
-fn scale(num: &Tok, unit: u64) -> Option<u64> {
-    match num.text.parse::<u64>() {
-        Ok(n) => n.checked_mul(unit),
-        Err(_) => {
-            let v = num.text.parse::<f64>().ok()? * unit as f64;
-            (v.is_finite() && v < u64::MAX as f64).then(|| v.round() as u64)
-        }
-    }
-}
-
-const SIZE_UNITS: [(&str, u64); 4] = [("b", 1), ("kb", 1 << 10), ("mb", 1 << 20), ("gb", 1 << 30)];
-const TIME_UNITS: [(&[&str], u64); 5] = [
-    (&["ms"], 1),
-    (&["s", "sec", "secs", "second", "seconds"], 1000),
-    (&["m", "min", "mins", "minute", "minutes"], 60_000),
-    (&["h", "hour", "hours"], 3_600_000),
-    (&["d", "day", "days"], 86_400_000),
-];
-
-/// The threshold after `RESOURCE OP`, typed by the resource.
-fn value(p: &mut Parser, res: Resource, ctx: &str) -> Result<Value, ParseError> {
-    let example = match res {
-        Resource::Mem | Resource::TotalMem => "a size such as `300 MB`",
-        Resource::Cpu | Resource::TotalCpu => "a percentage such as `90%`",
-        Resource::Children => "a count such as `20`",
-        Resource::Uptime => "a duration such as `10m`",
-    };
-    let at = p.here();
-    let num = match p.next()? {
-        Some(t) if t.kind == Kind::Number => t,
-        Some(t) => {
-            return Err(err(
-                t.at,
-                format!("expected {example} after `{ctx}`, found `{}`", t.text),
-            ));
-        }
-        None => return Err(err(at, format!("expected {example} after `{ctx}`"))),
-    };
-    let too_large = || err(num.at, format!("`{}` is too large", num.text));
-    let unit = p.peek()?;
-    match res {
-        Resource::Mem | Resource::TotalMem => {
-            let Some(u) = unit else {
-                let at = p.here();
-                return Err(err(
-                    at,
-                    format!(
-                        "expected a size unit (B, KB, MB, GB) after `{ctx} {}`",
-                        num.text
-                    ),
-                ));
-            };
-            if u.text == "%" {
-                return Err(err(
-                    u.at,
-                    "memory as a percentage is not supported: give a size such as `300 MB`",
-                ));
-            }
-            let mult = SIZE_UNITS
-                .iter()
-                .find(|(n, _)| u.kind == Kind::Word && u.text.eq_ignore_ascii_case(n));
-            let Some(&(_, mult)) = mult else {
-                return Err(err(
-                    u.at,
-                    format!(
-                        "expected a size unit (B, KB, MB, GB) after `{ctx} {}`, found `{}`",
-                        num.text, u.text
-                    ),
-                ));
-            };
-            p.next()?;
-            Ok(Value::Bytes(scale(&num, mult).ok_or_else(too_large)?))
-        }
-        Resource::Cpu | Resource::TotalCpu => {
-            if unit.is_none_or(|u| u.text != "%") {
-                return Err(err(
-                    p.here(),
-                    format!("expected `%` after `{ctx} {}`", num.text),
-                ));
-            }
-            p.next()?;
-            let v: f64 = num.text.parse().map_err(|_| too_large())?;
-            if !v.is_finite() {
-                return Err(too_large());
-            }
-            Ok(Value::Percent(v))
-        }
-        Resource::Children => {
-            let n = num.text.parse::<u64>();
-            n.map(Value::Count).map_err(|_| {
-                if num.text.contains('.') {
-                    err(
-                        num.at,
-                        format!(
-                            "expected a whole number after `{ctx}`, found `{}`",
-                            num.text
-                        ),
-                    )
-                } else {
-                    too_large()
-                }
-            })
-        }
-        Resource::Uptime => {
-            let mult = unit.and_then(|u| {
-                TIME_UNITS
-                    .iter()
-                    .find(|(names, _)| names.iter().any(|n| u.text.eq_ignore_ascii_case(n)))
-                    .map(|&(_, m)| m)
-            });
-            if mult.is_some() {
-                p.next()?;
-            }
-            let ms = scale(&num, mult.unwrap_or(1000)).ok_or_else(too_large)?;
-            Ok(Value::Duration(Duration::from_millis(ms)))
-        }
-    }
 }
 
 /// `for N cycles` | `[for] N times within M cycles` | nothing.
