@@ -175,25 +175,20 @@ pub fn load(text: &str) -> Result<Node, (usize, usize, String)> {
                 format!("YAML syntax: {}", m.escape_debug())
             }
         };
-        let (line, col) = tab_position(text, line, col, &message).unwrap_or((line, col));
+        let (line, col) = tab_position(text, line, &message).unwrap_or((line, col));
         (line.max(1), col.max(1), message)
     })
 }
 
-/// For "found a tab" errors, the position of the first tab at or after the
-/// reported one, which is where the user must look.
-fn tab_position(text: &str, line: usize, col: usize, message: &str) -> Option<(usize, usize)> {
+/// For "found a tab" errors, the position of the first tab on or after the
+/// reported line, which is where the user must look.
+fn tab_position(text: &str, line: usize, message: &str) -> Option<(usize, usize)> {
     if !message.contains("tab") {
         return None;
     }
     for (n, l) in text.lines().enumerate().skip(line.saturating_sub(1)) {
-        let skip = if n + 1 == line {
-            col.saturating_sub(1)
-        } else {
-            0
-        };
-        if let Some(c) = l.chars().skip(skip).position(|c| c == '\t') {
-            return Some((n + 1, skip + c + 1));
+        if let Some(c) = l.chars().position(|c| c == '\t') {
+            return Some((n + 1, c + 1));
         }
     }
     None
