@@ -569,3 +569,23 @@ fn parse_never_panics_on_truncated_units() {
         }
     }
 }
+
+/// `gsup check` budget: 1000 unit files in well under 100 ms (release build).
+/// Run: `cargo test --release --test unit_corpus -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn load_1000_units_timing() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let full = fs::read(corpus("good/full.yaml")).expect("read");
+    for i in 0..1000 {
+        write(t.path(), &format!("d{}/job{i}.yaml", i % 10), &full);
+    }
+    let mut best = Duration::MAX;
+    for _ in 0..5 {
+        let start = std::time::Instant::now();
+        let r = loader::load_dir(t.path());
+        best = best.min(start.elapsed());
+        assert_eq!(r.jobs.len(), 1000);
+    }
+    println!("load_dir of 1000 full units: best of 5 = {best:?}");
+}

@@ -1,6 +1,7 @@
 //! The unit-file model: one job's typed configuration, as SPEC section 1 lists it.
 //! Pure data and parsing from text; it never touches the file system (see `loader`).
 
+mod compound;
 mod convert;
 pub mod expand;
 mod fields;
