@@ -588,4 +588,22 @@ fn load_1000_units_timing() {
         assert_eq!(r.jobs.len(), 1000);
     }
     println!("load_dir of 1000 full units: best of 5 = {best:?}");
+    let full = String::from_utf8(full).expect("utf8");
+    let typical = "description: Run a Resque worker on all queues\nenv:\n  QUEUE: \"*\"\n  PIDFILE: /srv/gitorious/pids/resque-worker1.pid\nexec: [/srv/gitorious/bin/rake, resque:work]\nrespawn: true\nkill_timeout: 30s\nuser: git\nlimits: {nofile: 4096}\n";
+    let minimal = "exec: /bin/sleep 1000\nrespawn: true\n";
+    for (what, text) in [
+        ("full.yaml (41 keys)", full.as_str()),
+        ("a 9-line unit", typical),
+        ("a 2-key unit", minimal),
+    ] {
+        let mut best = Duration::MAX;
+        for _ in 0..5 {
+            let start = std::time::Instant::now();
+            for _ in 0..1000 {
+                parse(Path::new("t.yaml"), text).expect("parses");
+            }
+            best = best.min(start.elapsed());
+        }
+        println!("parse of {what} x1000: best of 5 = {best:?}");
+    }
 }

@@ -154,6 +154,8 @@ pub fn load(text: &str) -> Result<Node, (usize, usize, String)> {
             max_replay_stack_depth: 16,
             max_alias_expansions_per_anchor: 1_000,
         },
+        // Comments are never read; not collecting them is ~10% faster.
+        emit_comments: false,
         with_snippet: false,
         leading_zero_numbers_as_strings: true,
         underscored_numbers_as_strings: true,
