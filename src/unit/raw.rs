@@ -168,10 +168,7 @@ pub fn load(text: &str) -> Result<Node, (usize, usize, String)> {
             .map(|l| (l.line() as usize, l.column() as usize))
             .unwrap_or((1, 1));
         let message = match e {
-            serde_saphyr::Error::Budget {
-                breach: serde_saphyr::budget::BudgetBreach::Documents { .. },
-                ..
-            } => "a unit file holds one YAML document; found a second one (`---`)".to_owned(),
+            serde_saphyr::Error::Budget { breach, .. } => budget_message(breach),
             _ => {
                 let m = serde_saphyr::UserMessageFormatter.format_message(e);
                 format!("YAML syntax: {}", m.escape_debug())
@@ -180,6 +177,24 @@ pub fn load(text: &str) -> Result<Node, (usize, usize, String)> {
         let (line, col) = tab_position(text, line, &message).unwrap_or((line, col));
         (line.max(1), col.max(1), message)
     })
+}
+
+/// A budget breach in words a unit-file author understands.
+fn budget_message(breach: &serde_saphyr::budget::BudgetBreach) -> String {
+    use serde_saphyr::budget::BudgetBreach as B;
+    let what = match breach {
+        B::Documents { .. } => {
+            return "a unit file holds one YAML document; found a second one (`---`)".to_owned();
+        }
+        B::Depth { .. } => "nested deeper than 32 levels".to_owned(),
+        B::Aliases { .. } | B::Anchors { .. } | B::AliasAnchorRatio { .. } => {
+            "too many anchors or aliases (limit 1000)".to_owned()
+        }
+        B::Events { .. } | B::Nodes { .. } => "too many YAML nodes".to_owned(),
+        B::ScalarBytes { .. } => "too much text".to_owned(),
+        other => format!("{other:?}"),
+    };
+    format!("YAML document too large or too complex: {what}")
 }
 
 /// For "found a tab" errors, the position of the first tab on or after the
