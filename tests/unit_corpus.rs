@@ -607,3 +607,22 @@ fn load_1000_units_timing() {
         println!("parse of {what} x1000: best of 5 = {best:?}");
     }
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+    /// Arbitrary text, and arbitrary values under every key: errors, never panics.
+    #[test]
+    fn parse_never_panics_on_arbitrary_input(
+        text in "\\PC{0,80}",
+        key in proptest::sample::select(KEYS),
+        value in "[ -~]{0,24}",
+    ) {
+        let _ = parse(Path::new("x.yaml"), &text);
+        let unit = format!("exec: /bin/true\n{key}: {value}\n");
+        if let Err(diags) = parse(Path::new("x.yaml"), &unit) {
+            for d in diags {
+                proptest::prop_assert!(d.line >= 1 && d.col >= 1, "{}", d);
+            }
+        }
+    }
+}

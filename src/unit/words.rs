@@ -166,4 +166,24 @@ mod tests {
         let e = split("é 'x").expect_err("unterminated");
         assert_eq!(e.offset, 2, "offset counts characters, not bytes");
     }
+
+    proptest::proptest! {
+        #[test]
+        fn single_quoting_round_trips(words in proptest::collection::vec("[^\\x00]{0,8}", 1..5)) {
+            // Quote each word the way a shell user would: '...' with ' as '\''.
+            let line: Vec<String> = words
+                .iter()
+                .map(|w| format!("'{}'", w.replace('\'', "'\\''")))
+                .collect();
+            let got = split(&line.join(" ")).expect("quoted words split");
+            let want: Vec<String> = words.iter().map(|w| w.replace('$', "$$")).collect();
+            proptest::prop_assert_eq!(got, want);
+        }
+
+        #[test]
+        fn never_panics(text in "\\PC{0,40}") {
+            let _ = split(&text);
+            let _ = crate::unit::expand::check_template(&text);
+        }
+    }
 }
