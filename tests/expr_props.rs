@@ -21,7 +21,7 @@ fn key() -> impl Strategy<Value = String> {
 fn glob_value() -> impl Strategy<Value = String> {
     let piece = prop_oneof![
         4 => prop::sample::select(vec![
-            "a", "Z", "0", "6", "/", "-", " ", "\t", "(", ")", "\"", "'", "=", "!", "é", "]", "#", "and", "or",
+            "a", "Z", "0", "6", "/", "-", " ", "\t", "(", ")", "\"", "'", "=", "!", "é", "]", "#", "and", "or", "AND", "Or",
         ])
         .prop_map(String::from),
         1 => prop::sample::select(vec!["\\*", "\\[", "\\ ", "\\\"", "\\'", "\\(", "\\\\", "\\=", "\\a"]).prop_map(String::from),

@@ -219,6 +219,13 @@ impl Parser {
                 format!("expected an event name, found the argument `{name}`"),
             ));
         }
+        if name.eq_ignore_ascii_case("and") || name.eq_ignore_ascii_case("or") {
+            let lower = name.to_ascii_lowercase();
+            return Err(err(
+                w.start,
+                format!("expected an event name, found `{name}` (the operator is `{lower}`)"),
+            ));
+        }
         if w.quoted || name.contains(['\\', '"', '\'']) || name.is_empty() {
             return Err(err(
                 w.start,
@@ -232,6 +239,14 @@ impl Parser {
             let Tok::Word(w) = tok else { break };
             if operator(tok).is_some() {
                 break;
+            }
+            let text: String = w.text.iter().collect();
+            if !w.quoted && (text.eq_ignore_ascii_case("and") || text.eq_ignore_ascii_case("or")) {
+                let lower = text.to_ascii_lowercase();
+                return Err(err(
+                    w.start,
+                    format!("`{text}` is not an operator: write `{lower}`, or quote it"),
+                ));
             }
             let arg = argument(w, named)?;
             named |= !matches!(arg, ArgMatch::Positional(_));
@@ -316,7 +331,7 @@ pub(super) fn parse(text: &str) -> Result<Expr, ParseError> {
 /// be, else double-quoted (a literal `"` is written as `"'"'"`).
 fn write_value(f: &mut fmt::Formatter<'_>, v: &str, positional: bool) -> fmt::Result {
     let mut plain = !v.is_empty() || !positional;
-    if positional && (v == "and" || v == "or") {
+    if positional && (v.eq_ignore_ascii_case("and") || v.eq_ignore_ascii_case("or")) {
         plain = false;
     }
     let mut chars = v.chars();

@@ -169,6 +169,21 @@ fn parse_errors_name_the_offset() {
         )
     );
     assert_eq!(perr("x =v").0, 2);
+    assert_eq!(
+        perr("a AND b"),
+        (
+            2,
+            "`AND` is not an operator: write `and`, or quote it".into()
+        )
+    );
+    assert_eq!(
+        perr("a and OR b"),
+        (
+            6,
+            "expected an event name, found `OR` (the operator is `or`)".into()
+        )
+    );
+    assert_eq!(p("a 'OR' b"), m("a", vec![pos("OR"), pos("b")]));
     let deep = format!("{}a{}", "(".repeat(40), ")".repeat(40));
     assert_eq!(
         perr(&deep),
