@@ -108,30 +108,5 @@ pub fn duration_text(d: Duration) -> String {
 
 /// A signal's name without `SIG` (`TERM`), or its number.
 pub fn signal_name(n: i32) -> String {
-    // TODO: use `Signal::name` once the unit helper's values land on main.
-    let names = [
-        (1, "HUP"),
-        (2, "INT"),
-        (3, "QUIT"),
-        (4, "ILL"),
-        (5, "TRAP"),
-        (6, "ABRT"),
-        (7, "BUS"),
-        (8, "FPE"),
-        (9, "KILL"),
-        (10, "USR1"),
-        (11, "SEGV"),
-        (12, "USR2"),
-        (13, "PIPE"),
-        (14, "ALRM"),
-        (15, "TERM"),
-        (17, "CHLD"),
-        (18, "CONT"),
-        (19, "STOP"),
-        (20, "TSTP"),
-    ];
-    names
-        .iter()
-        .find(|(k, _)| *k == n)
-        .map_or_else(|| n.to_string(), |(_, v)| (*v).to_string())
+    Signal(n).name()
 }

@@ -37,47 +37,16 @@ pub fn set(env: &mut Vec<(String, String)>, key: &str, value: &str) {
 pub fn instance_name(unit: &Unit, env: &[(String, String)]) -> Result<String, String> {
     match &unit.instance {
         None => Ok(String::new()),
-        Some(t) => expand_str(t, env).map_err(|e| format!("instance {t}: {e}")),
+        Some(t) => crate::unit::expand_str(t, env).map_err(|e| format!("instance {t}: {e}")),
     }
 }
 
 /// A command's argv expanded from the job's environment.
 pub fn argv(cmd: &Command, env: &[(String, String)]) -> Result<Vec<String>, String> {
-    let argv = cmd
-        .words
-        .iter()
-        .map(|w| expand_str(w, env))
-        .collect::<Result<Vec<_>, _>>()?;
+    let argv = cmd.expand(env)?;
     if argv.first().is_none_or(|a| a.is_empty()) {
         return Err("empty command".to_string());
     }
     Ok(argv)
 }
 
-/// TEMPORARY stand-in until the unit helper's `unit::expand_str` is on main.
-fn expand_str(t: &str, env: &[(String, String)]) -> Result<String, String> {
-    let mut out = String::new();
-    let mut rest = t;
-    while let Some(i) = rest.find('$') {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 1..];
-        let (name, tail) = if let Some(b) = after.strip_prefix('{') {
-            let end = b.find('}').ok_or("unclosed ${")?;
-            (&b[..end], &b[end + 1..])
-        } else {
-            let end = after
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .unwrap_or(after.len());
-            (&after[..end], &after[end..])
-        };
-        let v = env
-            .iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .ok_or_else(|| format!("undefined variable {name}"))?;
-        out.push_str(&v.1);
-        rest = tail;
-    }
-    out.push_str(rest);
-    Ok(out)
-}
