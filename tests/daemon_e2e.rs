@@ -12,11 +12,17 @@ const T: Duration = Duration::from_secs(10);
 
 fn json_status(d: &Daemon, job: &str) -> Vec<serde_json::Value> {
     let (_, out, _) = d.run(&["status", "--json", job]);
-    out.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+    out.lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
 }
 
 fn read_stamps(path: &Path) -> Vec<u128> {
-    fs::read_to_string(path).unwrap_or_default().lines().filter_map(|l| l.trim().parse().ok()).collect()
+    fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
 }
 
 /// A service that writes a timestamp to DIR/NAME.start when it starts and to
@@ -42,12 +48,27 @@ fn spec2_chain_starts_in_order_and_stops_in_reverse() {
         .iter()
         .map(|j| status_pid(&d.run(&["status", j]).1).expect("pid"))
         .collect();
-    let hosts: Vec<i32> = pids.iter().map(|p| d.host_pid(*p).expect("host pid")).collect();
-    let starts: Vec<u128> = ["a", "b", "c"].iter().map(|j| read_stamps(&dir.join(format!("{j}.start")))[0]).collect();
-    assert!(starts[0] <= starts[1] && starts[1] <= starts[2], "start order {starts:?}");
+    let hosts: Vec<i32> = pids
+        .iter()
+        .map(|p| d.host_pid(*p).expect("host pid"))
+        .collect();
+    let starts: Vec<u128> = ["a", "b", "c"]
+        .iter()
+        .map(|j| read_stamps(&dir.join(format!("{j}.start")))[0])
+        .collect();
+    assert!(
+        starts[0] <= starts[1] && starts[1] <= starts[2],
+        "start order {starts:?}"
+    );
     assert_eq!(d.shutdown(), 0);
-    let stops: Vec<u128> = ["a", "b", "c"].iter().map(|j| read_stamps(&dir.join(format!("{j}.stop")))[0]).collect();
-    assert!(stops[2] <= stops[1] && stops[1] <= stops[0], "stop order {stops:?}");
+    let stops: Vec<u128> = ["a", "b", "c"]
+        .iter()
+        .map(|j| read_stamps(&dir.join(format!("{j}.stop")))[0])
+        .collect();
+    assert!(
+        stops[2] <= stops[1] && stops[1] <= stops[0],
+        "stop order {stops:?}"
+    );
     for h in hosts {
         assert!(!alive(h), "job process {h} outlived the daemon");
     }
@@ -81,7 +102,9 @@ fn spec1_respawn_after_sigkill() {
 fn spec1_crash_loop_hits_the_respawn_limit() {
     let d = Daemon::start(&[("crash", "exec: [\"false\"]\nrespawn: true\n")], &[]);
     let _ = d.run(&["start", "crash"]);
-    wait_until(T, "crash failed", || d.run(&["status", "crash"]).1.contains("stop/failed"));
+    wait_until(T, "crash failed", || {
+        d.run(&["status", "crash"]).1.contains("stop/failed")
+    });
     let (code, out, _) = d.run(&["status", "crash"]);
     assert_eq!((code, out.trim()), (3, "crash stop/failed"));
     let st = json_status(&d, "crash");
@@ -104,12 +127,18 @@ fn spec8_five_hundred_crashes_leave_no_zombie() {
     let t0 = Instant::now();
     let _ = d.run(&["start", "loop"]);
     wait_until(Duration::from_secs(30), "500th run keeps running", || {
-        json_status(&d, "loop").first().is_some_and(|s| s["restarts"] == 499 && s["state"] == "running")
+        json_status(&d, "loop")
+            .first()
+            .is_some_and(|s| s["restarts"] == 499 && s["state"] == "running")
     });
     let took = t0.elapsed();
     eprintln!("500 crash cycles took {took:?}");
     d.assert_no_zombies();
-    assert_eq!(d.job_processes().len(), 1, "only the last run's sleep is left");
+    assert_eq!(
+        d.job_processes().len(),
+        1,
+        "only the last run's sleep is left"
+    );
     assert_eq!(d.shutdown(), 0);
 }
 
@@ -118,14 +147,19 @@ fn spec8_five_hundred_crashes_leave_no_zombie() {
 fn spec1_exec_is_not_run_by_a_shell() {
     let out = tempfile::tempdir().expect("tempdir");
     let p = out.path().display();
-    let unit = format!("type: task\nexec: \"echo safe; touch {p}/pwned $(touch {p}/pwned2) 'quoted arg'\"\n");
+    let unit = format!(
+        "type: task\nexec: \"echo safe; touch {p}/pwned $(touch {p}/pwned2) 'quoted arg'\"\n"
+    );
     let d = Daemon::start(&[("echo", &unit)], &[]);
     let (code, _, err) = d.run(&["start", "echo"]);
     assert_eq!(code, 0, "{err}");
     assert!(!out.path().join("pwned").exists());
     assert!(!out.path().join("pwned2").exists());
     let log = fs::read_to_string(d.logs.join("echo.log")).expect("job log");
-    assert_eq!(log, format!("safe; touch {p}/pwned $(touch {p}/pwned2) quoted arg\n"));
+    assert_eq!(
+        log,
+        format!("safe; touch {p}/pwned $(touch {p}/pwned2) quoted arg\n")
+    );
 }
 
 /// SPEC 2/3: `gsup emit deployed SHA=abc` runs the task with SHA=abc and returns after it.
@@ -140,8 +174,14 @@ fn spec3_emit_waits_for_the_task_it_started() {
     let d = Daemon::start(&[("post-deploy", &unit)], &[]);
     let (code, _, err) = d.run(&["emit", "deployed", "SHA=abc"]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(fs::read_to_string(&f).expect("task ran before emit returned"), "abc-post-deploy\n");
-    assert_eq!(d.run(&["status", "post-deploy"]).1.trim(), "post-deploy stop/waiting");
+    assert_eq!(
+        fs::read_to_string(&f).expect("task ran before emit returned"),
+        "abc-post-deploy\n"
+    );
+    assert_eq!(
+        d.run(&["status", "post-deploy"]).1.trim(),
+        "post-deploy stop/waiting"
+    );
 }
 
 /// SPEC 1 (env): the job's environment is clean.
@@ -149,12 +189,23 @@ fn spec3_emit_waits_for_the_task_it_started() {
 fn spec1_job_environment_is_clean() {
     let out = tempfile::tempdir().expect("tempdir");
     let f = out.path().join("env");
-    let unit = format!("type: task\nenv:\n  A: b\nexec: [sh, -c, \"env | sort > {}\"]\n", f.display());
+    let unit = format!(
+        "type: task\nenv:\n  A: b\nexec: [sh, -c, \"env | sort > {}\"]\n",
+        f.display()
+    );
     let d = Daemon::start(&[("envy", &unit)], &[]);
     assert_eq!(d.run(&["start", "envy", "K=v"]).0, 0);
     let env = fs::read_to_string(&f).expect("env file");
-    let names: Vec<&str> = env.lines().filter_map(|l| l.split('=').next()).filter(|n| !["PWD", "SHLVL", "_"].contains(n)).collect();
-    assert_eq!(names, vec!["A", "GSUP_INSTANCE", "GSUP_JOB", "K", "PATH"], "{env}");
+    let names: Vec<&str> = env
+        .lines()
+        .filter_map(|l| l.split('=').next())
+        .filter(|n| !["PWD", "SHLVL", "_"].contains(n))
+        .collect();
+    assert_eq!(
+        names,
+        vec!["A", "GSUP_INSTANCE", "GSUP_JOB", "K", "PATH"],
+        "{env}"
+    );
 }
 
 /// SPEC 1 (instance): two instances of one job run side by side, listed apart.
@@ -167,8 +218,14 @@ fn spec1_two_instances_listed_apart() {
     assert_eq!(code, 0);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 2, "{out}");
-    assert!(lines[0].starts_with("w (high) start/running, process "), "{out}");
-    assert!(lines[1].starts_with("w (low) start/running, process "), "{out}");
+    assert!(
+        lines[0].starts_with("w (high) start/running, process "),
+        "{out}"
+    );
+    assert!(
+        lines[1].starts_with("w (low) start/running, process "),
+        "{out}"
+    );
     assert_ne!(status_pid(lines[0]), status_pid(lines[1]));
     let (code, out, _) = d.run(&["stop", "w", "QUEUE=high"]);
     assert_eq!(code, 0, "{out}");
@@ -197,7 +254,10 @@ fn spec3_start_stop_status() {
 #[test]
 fn spec6_shutdown_leaves_no_process() {
     let d = Daemon::start(
-        &[("a", "start_on: startup\nexec: [sleep, \"1000\"]\n"), ("b", "start_on: started a\nexec: [sleep, \"1000\"]\n")],
+        &[
+            ("a", "start_on: startup\nexec: [sleep, \"1000\"]\n"),
+            ("b", "start_on: started a\nexec: [sleep, \"1000\"]\n"),
+        ],
         &[],
     );
     wait_until(T, "b running", || d.run(&["status", "b"]).0 == 0);

@@ -516,3 +516,170 @@ fn unknown_pids_are_reaped_silently() {
     s.on_reaped(vec![(4242, Exit::Code(0))], Instant::now());
     assert_eq!(s.statuses(None, Instant::now())[0].state, State::Waiting);
 }
+
+fn on(u: &mut Unit, start: Option<&str>, stop: Option<&str>) {
+    u.start_on = start.map(|s| gsup::expr::parse(s).expect("expr"));
+    u.stop_on = stop.map(|s| gsup::expr::parse(s).expect("expr"));
+}
+
+fn emit_req(event: &str, env: &[(&str, &str)]) -> Request {
+    let env = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Request::Emit {
+        event: event.into(),
+        env,
+        wait: true,
+    }
+}
+
+#[test]
+fn events_start_a_chain_and_runlevel_stops_it() {
+    let mut a = unit(&["/a"]);
+    on(&mut a, Some("runlevel [2345]"), Some("runlevel [06]"));
+    let mut b = unit(&["/b"]);
+    on(&mut b, Some("started a"), Some("stopping a"));
+    let (mut s, fake) = sup(vec![("a", a), ("b", b)]);
+    let t0 = Instant::now();
+    let r = reply(&mut call(
+        &mut s,
+        emit_req("runlevel", &[("RUNLEVEL", "2"), ("PREVLEVEL", "N")]),
+        t0,
+    ))
+    .expect("answered");
+    assert_eq!(r.code, 0);
+    assert_eq!(
+        r.statuses
+            .iter()
+            .map(|x| x.name.as_str())
+            .collect::<Vec<_>>(),
+        vec!["a"],
+        "emit reports the jobs it started directly"
+    );
+    assert_eq!(fake.spawned_argv(), vec![vec!["/a"], vec!["/b"]]);
+    let env_b = fake.0.borrow().spawned[1].env.clone();
+    assert!(
+        env_b.contains(&("JOB".to_string(), "a".to_string())),
+        "b gets the started event's env: {env_b:?}"
+    );
+    let mut rx = call(&mut s, emit_req("runlevel", &[("RUNLEVEL", "0")]), t0);
+    assert!(reply(&mut rx).is_none(), "emit waits until a has stopped");
+    let sigs = fake.signals();
+    assert!(
+        sigs.contains(&(KillTarget::Group(1001), libc::SIGTERM)),
+        "{sigs:?}"
+    );
+    assert!(
+        sigs.contains(&(KillTarget::Group(1002), libc::SIGTERM)),
+        "{sigs:?}"
+    );
+    fake.die(1001, Exit::Signal(libc::SIGTERM));
+    fake.die(1002, Exit::Signal(libc::SIGTERM));
+    let reaped = s.sys.reap();
+    s.on_reaped(reaped, t0);
+    let r = reply(&mut rx).expect("answered");
+    assert_eq!((r.code, r.statuses[0].state), (0, State::Waiting));
+}
+
+#[test]
+fn emit_starts_an_instance_from_the_event_env() {
+    let mut w = unit(&["/w", "$QUEUE"]);
+    w.instance = Some("$QUEUE".into());
+    on(&mut w, Some("queue-up"), None);
+    let (mut s, fake) = sup(vec![("w", w)]);
+    let t0 = Instant::now();
+    let r = reply(&mut call(
+        &mut s,
+        emit_req("queue-up", &[("QUEUE", "mail")]),
+        t0,
+    ))
+    .expect("answered");
+    assert_eq!(
+        (r.code, r.statuses[0].instance.as_str(), r.statuses[0].state),
+        (0, "mail", State::Running)
+    );
+    assert_eq!(fake.spawned_argv(), vec![vec!["/w", "mail"]]);
+}
+
+#[test]
+fn exec_readiness_probe_retries_until_exit_0_then_started_fires() {
+    let mut u = unit(&["/app"]);
+    u.ready = Ready::Exec(Command {
+        words: vec!["/probe".into()],
+    });
+    let mut dep = unit(&["/dep"]);
+    on(&mut dep, Some("started app"), None);
+    let (mut s, fake) = sup(vec![("app", u), ("dep", dep)]);
+    let t0 = Instant::now();
+    let mut rx = call(&mut s, start("app", &[]), t0);
+    assert!(reply(&mut rx).is_none(), "not ready yet");
+    assert_eq!(fake.spawned_argv(), vec![vec!["/app"], vec!["/probe"]]);
+    fake.die(1002, Exit::Code(1));
+    let reaped = s.sys.reap();
+    s.on_reaped(reaped, t0);
+    assert_eq!(
+        s.next_deadline(),
+        Some(t0 + Duration::from_millis(25)),
+        "probe retry armed"
+    );
+    s.on_timers(t0 + Duration::from_millis(25));
+    assert_eq!(fake.spawned_argv().len(), 3);
+    fake.die(1003, Exit::Code(0));
+    let reaped = s.sys.reap();
+    s.on_reaped(reaped, t0 + Duration::from_millis(30));
+    let r = reply(&mut rx).expect("answered once ready");
+    assert_eq!((r.code, r.statuses[0].state), (0, State::Running));
+    assert_eq!(
+        fake.spawned_argv()[3],
+        vec!["/dep"],
+        "started app fired only when ready"
+    );
+    assert_eq!(s.next_deadline(), None);
+}
+
+#[test]
+fn ready_timeout_fails_the_start() {
+    let mut u = unit(&["/app"]);
+    u.ready = Ready::Tcp("127.0.0.1:1".into());
+    u.ready_timeout = Duration::from_secs(2);
+    let (mut s, fake) = sup(vec![("app", u)]);
+    let t0 = Instant::now();
+    let mut rx = call(&mut s, start("app", &[]), t0);
+    s.on_timers(t0 + Duration::from_secs(2));
+    assert!(
+        fake.signals()
+            .contains(&(KillTarget::Group(1001), libc::SIGTERM))
+    );
+    fake.die(1001, Exit::Signal(libc::SIGTERM));
+    let reaped = s.sys.reap();
+    s.on_reaped(reaped, t0 + Duration::from_secs(2));
+    let r = reply(&mut rx).expect("answered");
+    assert_eq!((r.code, r.statuses[0].state), (1, State::Failed));
+    assert_eq!(r.statuses[0].reason.as_deref(), Some("not ready within 2s"));
+}
+
+#[test]
+fn restart_stops_then_starts_with_a_new_pid() {
+    let (mut s, fake) = sup(vec![("app", unit(&["/app"]))]);
+    let t0 = Instant::now();
+    call(&mut s, start("app", &[]), t0);
+    let mut rx = call(
+        &mut s,
+        Request::Restart {
+            job: "app".into(),
+            env: Vec::new(),
+            wait: true,
+        },
+        t0,
+    );
+    assert!(reply(&mut rx).is_none());
+    fake.die(1001, Exit::Signal(libc::SIGTERM));
+    let reaped = s.sys.reap();
+    s.on_reaped(reaped, t0);
+    let r = reply(&mut rx).expect("answered");
+    assert_eq!(
+        (r.code, r.statuses[0].state, r.statuses[0].pid),
+        (0, State::Running, Some(1002))
+    );
+}

@@ -70,7 +70,7 @@ pub struct Supervisor {
     queue: VecDeque<(Key, Input)>,
     /// Probe commands for the async loop (tcp connects, notify sockets).
     pub probe_out: Vec<ProbeCmd>,
-    /// Instances whose goal an event changed, while an `emit` records them.
+    /// Instances an event started or stopped directly, while `emit` records them.
     pub touched: Option<BTreeSet<Key>>,
     pub(super) waiters: Vec<super::requests::Waiter>,
     pub(super) shutdown: Option<super::shutdown::Shutdown>,
@@ -176,11 +176,6 @@ impl Supervisor {
             let effects = machine::step(&mut inst.job, input, now);
             if (inst.job.goal, inst.job.state) != (goal_before, state_before) {
                 info!(job = %label(&key), "{}/{}", inst.job.goal, inst.job.state);
-            }
-            if inst.job.goal != goal_before
-                && let Some(t) = self.touched.as_mut()
-            {
-                t.insert(key.clone());
             }
             for e in effects {
                 self.perform(&key, e, now);
@@ -342,6 +337,9 @@ impl Supervisor {
                 .cloned()
                 .collect();
             for k in keys {
+                if let Some(t) = self.touched.as_mut() {
+                    t.insert(k.clone());
+                }
                 self.queue.push_back((k, Input::Stop));
             }
         }
@@ -349,8 +347,13 @@ impl Supervisor {
             if self.shutdown.is_some() {
                 continue;
             }
-            if let Err(e) = self.start_job(&name, &env) {
-                warn!(job = %name, "not started by {}: {e}", ev.name);
+            match self.start_job(&name, &env) {
+                Ok(k) => {
+                    if let Some(t) = self.touched.as_mut() {
+                        t.insert(k);
+                    }
+                }
+                Err(e) => warn!(job = %name, "not started by {}: {e}", ev.name),
             }
         }
     }

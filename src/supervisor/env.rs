@@ -49,4 +49,3 @@ pub fn argv(cmd: &Command, env: &[(String, String)]) -> Result<Vec<String>, Stri
     }
     Ok(argv)
 }
-

@@ -80,7 +80,6 @@ impl Supervisor {
                 }
                 self.touched = Some(Default::default());
                 self.dispatch(&Event { name: event, env });
-                self.drain(now);
                 let keys = self
                     .touched
                     .take()

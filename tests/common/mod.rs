@@ -30,7 +30,10 @@ pub fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool)
 
 /// A fresh temporary directory holding `services.d/`, `log/` and the socket.
 pub fn temp_root() -> tempfile::TempDir {
-    tempfile::Builder::new().prefix("gsup-test-").tempdir().expect("tempdir")
+    tempfile::Builder::new()
+        .prefix("gsup-test-")
+        .tempdir()
+        .expect("tempdir")
 }
 
 /// Writes unit files: `(job name, YAML text)`; the name may hold slashes.
@@ -65,21 +68,37 @@ impl Daemon {
         write_units(&config, units);
         let stderr = fs::File::create(root.path().join("daemon.stderr")).expect("stderr file");
         let mut cmd = Command::new("unshare");
-        cmd.args(["--pid", "--fork", "--mount-proc", "--kill-child", "sh", "-c", "\"$@\" & wait $!", "sh"])
-            .arg(gsup_bin())
-            .arg("daemon")
-            .arg("--config-dir")
-            .arg(&config)
-            .arg("--log-dir")
-            .arg(&logs)
-            .arg("--socket")
-            .arg(&socket)
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr);
+        cmd.args([
+            "--pid",
+            "--fork",
+            "--mount-proc",
+            "--kill-child",
+            "sh",
+            "-c",
+            "\"$@\" & wait $!",
+            "sh",
+        ])
+        .arg(gsup_bin())
+        .arg("daemon")
+        .arg("--config-dir")
+        .arg(&config)
+        .arg("--log-dir")
+        .arg(&logs)
+        .arg("--socket")
+        .arg(&socket)
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr);
         let child = cmd.spawn().expect("spawn unshare");
-        let mut d = Daemon { root, config, logs, socket, child, finished: false };
+        let mut d = Daemon {
+            root,
+            config,
+            logs,
+            socket,
+            child,
+            finished: false,
+        };
         let sock = d.socket.clone();
         let bin = gsup_bin();
         wait_until(Duration::from_secs(10), "daemon socket answers", || {
@@ -163,7 +182,9 @@ impl Daemon {
 
     /// Sends `sig` to the process the daemon calls `ns_pid`.
     pub fn kill(&self, ns_pid: i32, sig: i32) {
-        let host = self.host_pid(ns_pid).unwrap_or_else(|| panic!("no process {ns_pid} in the namespace"));
+        let host = self
+            .host_pid(ns_pid)
+            .unwrap_or_else(|| panic!("no process {ns_pid} in the namespace"));
         // SAFETY: kill(2) on a pid verified to be in our own test namespace.
         let rc = unsafe { libc::kill(host, sig) };
         assert_eq!(rc, 0, "kill({host}, {sig})");
@@ -173,7 +194,9 @@ impl Daemon {
     pub fn job_processes(&self) -> Vec<i32> {
         let init = self.ns_init_host_pid();
         let daemon = self.daemon_host_pid();
-        let Some(ns) = pid_ns(init) else { return Vec::new() };
+        let Some(ns) = pid_ns(init) else {
+            return Vec::new();
+        };
         all_pids()
             .into_iter()
             .filter(|&p| p != init && p != daemon && pid_ns(p) == Some(ns))
@@ -183,7 +206,9 @@ impl Daemon {
     /// Zombies in the namespace (state `Z`).
     pub fn zombies(&self) -> Vec<i32> {
         let init = self.ns_init_host_pid();
-        let Some(ns) = pid_ns(init) else { return Vec::new() };
+        let Some(ns) = pid_ns(init) else {
+            return Vec::new();
+        };
         all_pids()
             .into_iter()
             .filter(|&p| pid_ns(p) == Some(ns) && proc_state(p) == Some('Z'))
@@ -193,7 +218,11 @@ impl Daemon {
     /// Asserts that no zombie is left, polling briefly (a just-killed process is
     /// a zombie until gsup reaps it).
     pub fn assert_no_zombies(&self) {
-        wait_until(Duration::from_secs(5), "no zombies in the namespace", || self.zombies().is_empty());
+        wait_until(
+            Duration::from_secs(5),
+            "no zombies in the namespace",
+            || self.zombies().is_empty(),
+        );
     }
 
     /// `gsup shutdown`, then waits for the daemon to exit; returns its exit code.
@@ -212,7 +241,10 @@ impl Daemon {
                 return status.code().unwrap_or(-1);
             }
             if Instant::now() > deadline {
-                panic!("daemon did not exit within {timeout:?}; stderr:\n{}", self.stderr());
+                panic!(
+                    "daemon did not exit within {timeout:?}; stderr:\n{}",
+                    self.stderr()
+                );
             }
             std::thread::sleep(Duration::from_millis(5));
         }
@@ -231,14 +263,19 @@ impl Drop for Daemon {
 
 /// Every pid in the host's /proc.
 pub fn all_pids() -> Vec<i32> {
-    let Ok(rd) = fs::read_dir("/proc") else { return Vec::new() };
-    rd.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect()
+    let Ok(rd) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    rd.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect()
 }
 
 /// Children of `pid` (from /proc/PID/task/*/children).
 pub fn children_of(pid: i32) -> Vec<i32> {
     let mut out = Vec::new();
-    let Ok(rd) = fs::read_dir(format!("/proc/{pid}/task")) else { return out };
+    let Ok(rd) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
     for t in rd.flatten() {
         if let Ok(s) = fs::read_to_string(t.path().join("children")) {
             out.extend(s.split_whitespace().filter_map(|w| w.parse::<i32>().ok()));
@@ -249,15 +286,24 @@ pub fn children_of(pid: i32) -> Vec<i32> {
 
 /// Inode of the pid namespace of `pid`.
 pub fn pid_ns(pid: i32) -> Option<u64> {
-    fs::metadata(format!("/proc/{pid}/ns/pid")).ok().map(|m| m.ino())
+    fs::metadata(format!("/proc/{pid}/ns/pid"))
+        .ok()
+        .map(|m| m.ino())
 }
 
 /// The `NSpid:` line of /proc/PID/status: the pid in each nested namespace.
 pub fn nspid_chain(pid: i32) -> Vec<i32> {
-    let Ok(s) = fs::read_to_string(format!("/proc/{pid}/status")) else { return Vec::new() };
+    let Ok(s) = fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return Vec::new();
+    };
     s.lines()
         .find(|l| l.starts_with("NSpid:"))
-        .map(|l| l[6..].split_whitespace().filter_map(|w| w.parse().ok()).collect())
+        .map(|l| {
+            l[6..]
+                .split_whitespace()
+                .filter_map(|w| w.parse().ok())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -275,5 +321,10 @@ pub fn alive(pid: i32) -> bool {
 
 /// Parses the pid out of a status line (`NAME start/running, process 42`).
 pub fn status_pid(line: &str) -> Option<i32> {
-    line.split("process ").nth(1)?.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+    line.split("process ")
+        .nth(1)?
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
 }
