@@ -683,3 +683,68 @@ fn restart_stops_then_starts_with_a_new_pid() {
         (0, State::Running, Some(1002))
     );
 }
+
+#[test]
+fn reload_config_adds_defers_keeps_and_removes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |name: &str, text: &str| {
+        std::fs::write(dir.path().join(format!("{name}.yaml")), text).expect("write")
+    };
+    write("run", "exec: [/bin/run, one]\n");
+    write("idle", "exec: [/bin/idle, one]\n");
+    write("bad", "exec: [/bin/bad, one]\n");
+    write("gone", "exec: [/bin/gone]\n");
+    let fake = Fake::default();
+    let mut s = Supervisor::new(
+        Box::new(fake.clone()),
+        PathBuf::from("/logs"),
+        PathBuf::from("/run/gsup.d"),
+    );
+    s.config_dir = Some(dir.path().to_path_buf());
+    let (report, _) = gsup::supervisor::load_checked(dir.path());
+    assert!(report.diagnostics.is_empty(), "{:?}", report.diagnostics);
+    s.add_jobs(report.jobs);
+    let t0 = Instant::now();
+    call(&mut s, start("run", &[]), t0);
+
+    write("run", "exec: [/bin/run, two]\n");
+    write("idle", "exec: [/bin/idle, two]\n");
+    write("bad", "exec: [/bin/bad, two]\nbogus_key: 1\n");
+    write("new", "exec: [/bin/new]\n");
+    std::fs::remove_file(dir.path().join("gone.yaml")).expect("rm");
+    let r = reply(&mut call(&mut s, Request::ReloadConfig, t0)).expect("answered");
+    assert_eq!(r.code, 1, "the bad file is reported");
+    assert!(
+        r.error.as_deref().is_some_and(|e| e.contains("bad.yaml:")),
+        "{r:?}"
+    );
+    let names: Vec<String> = s.defs.keys().cloned().collect();
+    assert_eq!(names, vec!["bad", "idle", "new", "run"]);
+    assert_eq!(s.defs["idle"].unit.exec.words, vec!["/bin/idle", "two"]);
+    assert_eq!(
+        s.defs["bad"].unit.exec.words,
+        vec!["/bin/bad", "one"],
+        "a bad file never replaces a good definition"
+    );
+    assert_eq!(
+        s.defs["run"].unit.exec.words,
+        vec!["/bin/run", "one"],
+        "running: old definition until it stops"
+    );
+    assert_eq!(
+        s.statuses(Some("run"), t0)[0].state,
+        State::Running,
+        "a running job is never touched"
+    );
+
+    call(&mut s, stop("run"), t0);
+    fake.die(1001, Exit::Signal(libc::SIGTERM));
+    let reaped = s.sys.reap();
+    s.on_reaped(reaped, t0);
+    assert_eq!(s.defs["run"].unit.exec.words, vec!["/bin/run", "two"]);
+    call(&mut s, start("run", &[]), t0);
+    assert_eq!(
+        fake.spawned_argv().last().expect("spawned"),
+        &vec!["/bin/run", "two"]
+    );
+}

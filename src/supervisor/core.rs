@@ -75,6 +75,12 @@ pub struct Supervisor {
     pub(super) waiters: Vec<super::requests::Waiter>,
     pub(super) shutdown: Option<super::shutdown::Shutdown>,
     pub(super) finished: bool,
+    /// The config dir `reload-config` reads (None in tests that load by hand).
+    pub config_dir: Option<PathBuf>,
+    /// New definitions of running jobs, applied when they stop.
+    pub(super) deferred: BTreeMap<String, LoadedJob>,
+    /// Jobs whose file is gone, removed when they stop.
+    pub(super) doomed: BTreeSet<String>,
 }
 
 impl Supervisor {
@@ -94,6 +100,9 @@ impl Supervisor {
             waiters: Vec::new(),
             shutdown: None,
             finished: false,
+            config_dir: None,
+            deferred: BTreeMap::new(),
+            doomed: BTreeSet::new(),
         }
     }
 

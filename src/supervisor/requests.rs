@@ -88,10 +88,10 @@ impl Supervisor {
                     .collect();
                 self.wait_for(keys, WaitKind::Emit, wait, reply, now);
             }
-            Request::ReloadConfig => answer(
-                reply,
-                Response::err(1, "reload-config is not implemented yet"),
-            ),
+            Request::ReloadConfig => {
+                let r = self.reload_request();
+                answer(reply, r);
+            }
             Request::Shutdown { reboot } => {
                 answer(reply, Response::ok(Vec::new()));
                 self.begin_shutdown(reboot, now);
@@ -104,6 +104,26 @@ impl Supervisor {
                 } else {
                     answer(reply, Response::err(4, format!("{job}: no such job")));
                 }
+            }
+        }
+    }
+
+    fn reload_request(&mut self) -> Response {
+        let Some(dir) = self.config_dir.clone() else {
+            return Response::err(1, "no config dir to reload");
+        };
+        let (report, cycle) = super::load_checked(&dir);
+        let sum = self.reload_config(&dir, report, &cycle);
+        match sum.errors.first() {
+            None => Response::ok(Vec::new()),
+            Some(first) => {
+                let more = sum.errors.len() - 1;
+                let tail = if more > 0 {
+                    format!(" (and {more} more)")
+                } else {
+                    String::new()
+                };
+                Response::err(1, format!("{first}{tail}"))
             }
         }
     }

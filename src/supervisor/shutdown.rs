@@ -45,6 +45,7 @@ impl Supervisor {
     /// instance jobs, and move shutdown on to its next wave when one is done.
     pub(super) fn after_drain(&mut self, now: Instant) {
         self.answer_waiters(now);
+        self.apply_deferred();
         let gone: Vec<Key> = self
             .instances
             .iter()
