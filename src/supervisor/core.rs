@@ -2,17 +2,17 @@
 //! queue of inputs. Synchronous and clock-free (`now` is passed in); never awaits.
 
 use super::env;
-use super::readiness::{Probe, ProbeCmd};
+use super::readiness::ProbeCmd;
 use super::timers::Timers;
 use crate::expr::{Event, Matcher};
 use crate::job::machine::{self, Effect, Input, Job, Process, Timer};
 use crate::job::{Policy, State};
 use crate::loader::LoadedJob;
-use crate::spawn::{SpawnSpec, Stdio};
+
 use crate::sys::{KillTarget, Sys};
-use crate::unit::{Console, Unit};
+use crate::unit::Unit;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 use tracing::{debug, info, warn};
 
@@ -67,7 +67,7 @@ pub struct Supervisor {
     pub instances: BTreeMap<Key, Instance>,
     pub pids: HashMap<i32, (Key, ProcKind)>,
     pub timers: Timers<(Key, TimerKind)>,
-    queue: VecDeque<(Key, Input)>,
+    pub(super) queue: VecDeque<(Key, Input)>,
     /// Probe commands for the async loop (tcp connects, notify sockets).
     pub probe_out: Vec<ProbeCmd>,
     /// Instances an event started or stopped directly, while `emit` records them.
@@ -234,7 +234,7 @@ impl Supervisor {
                     env: full,
                 });
             }
-            Effect::StartReadiness => self.start_probe(key, now),
+            Effect::StartReadiness => self.start_probe(key),
             Effect::StopReadiness => self.stop_probe(key),
             Effect::Log(m) => info!(job = %label, "{m}"),
             Effect::Ignored(m) => warn!(job = %label, "{m}"),
@@ -269,7 +269,7 @@ impl Supervisor {
         let spec = match cmd {
             None => Err("no such command".to_string()),
             Some(c) => {
-                env::argv(c, &spec_env).map(|argv| spec(&self.log_dir, u, key, argv, spec_env))
+                env::argv(c, &spec_env).map(|argv| env::spec(&self.log_dir, u, key, argv, spec_env))
             }
         };
         let result = spec.and_then(|spec| self.sys.spawn(&spec).map_err(|e| e.to_string()));
@@ -290,33 +290,6 @@ impl Supervisor {
             }
         };
         self.queue.push_front((key.clone(), input));
-    }
-}
-
-/// The spawn spec of one process of `unit`'s instance `key`.
-pub fn spec(
-    log_dir: &Path,
-    u: &Unit,
-    key: &Key,
-    argv: Vec<String>,
-    env: Vec<(String, String)>,
-) -> SpawnSpec {
-    let stdio = match u.console {
-        Console::Log => Stdio::File(log_path(log_dir, &key.0, &key.1)),
-        Console::Inherit => Stdio::Inherit,
-        Console::None => Stdio::Null,
-    };
-    SpawnSpec {
-        argv,
-        env,
-        user: u.user.clone(),
-        group: u.group.clone(),
-        chdir: u.chdir.clone(),
-        umask: u.umask,
-        nice: u.nice,
-        oom_score_adj: u.oom_score_adj,
-        limits: u.limits.clone(),
-        stdio,
     }
 }
 
@@ -405,78 +378,6 @@ impl Supervisor {
         }
         self.drain(now);
     }
-
-    /// A readiness probe (tcp or notify) succeeded for `key`.
-    pub fn on_probe_ready(&mut self, key: Key, now: Instant) {
-        self.queue.push_back((key, Input::Ready));
-        self.drain(now);
-    }
-
-    fn start_probe(&mut self, key: &Key, _now: Instant) {
-        let Some(def) = self.defs.get(&key.0) else {
-            return;
-        };
-        match Probe::of(&def.unit.ready) {
-            Probe::None => self.queue.push_back((key.clone(), Input::Ready)),
-            Probe::Tcp(addr) => self.probe_out.push(ProbeCmd::Tcp {
-                key: key.clone(),
-                addr,
-            }),
-            Probe::Exec => self.run_exec_probe(key),
-            Probe::Notify => {}
-        }
-    }
-
-    fn stop_probe(&mut self, key: &Key) {
-        self.timers.cancel(&(key.clone(), TimerKind::ProbeRetry));
-        self.probe_out.push(ProbeCmd::Stop { key: key.clone() });
-        if let Some(inst) = self.instances.get_mut(key) {
-            let probes: Vec<i32> = inst
-                .pids
-                .iter()
-                .filter(|(_, k)| **k == ProcKind::Probe)
-                .map(|(p, _)| *p)
-                .collect();
-            for pid in probes {
-                let _ = self
-                    .sys
-                    .signal(KillTarget::Group(pid), crate::unit::Signal::KILL);
-            }
-        }
-    }
-
-    fn run_exec_probe(&mut self, key: &Key) {
-        let (Some(def), Some(inst)) = (self.defs.get(&key.0), self.instances.get(key)) else {
-            return;
-        };
-        if inst.job.state != State::Spawned || inst.job.ready {
-            return;
-        }
-        let crate::unit::Ready::Exec(cmd) = &def.unit.ready else {
-            return;
-        };
-        let env = inst.env.clone();
-        let spec = env::argv(cmd, &env).map(|argv| spec(&self.log_dir, &def.unit, key, argv, env));
-        let result = spec.and_then(|spec| self.sys.spawn(&spec).map_err(|e| e.to_string()));
-        match result {
-            Ok(pid) => {
-                self.pids.insert(pid, (key.clone(), ProcKind::Probe));
-                if let Some(inst) = self.instances.get_mut(key) {
-                    inst.pids.insert(pid, ProcKind::Probe);
-                }
-            }
-            Err(e) => warn!(job = %label(key), "ready probe could not start: {e}"),
-        }
-    }
-
-    fn probe_exited(&mut self, key: &Key, exit: crate::job::Exit, now: Instant) {
-        if exit == crate::job::Exit::Code(0) {
-            self.queue.push_back((key.clone(), Input::Ready));
-        } else {
-            let at = now + super::readiness::RETRY;
-            self.timers.set((key.clone(), TimerKind::ProbeRetry), at);
-        }
-    }
 }
 
 /// A fresh `stop/waiting` instance of `unit`.
@@ -495,15 +396,5 @@ pub fn label(key: &Key) -> String {
         key.0.clone()
     } else {
         format!("{} ({})", key.0, key.1)
-    }
-}
-
-/// Where an instance's output goes: `LOG_DIR/JOB.log` (slashes kept as folders).
-pub fn log_path(log_dir: &Path, job: &str, instance: &str) -> PathBuf {
-    // TODO: use `logs::job_log_path` once the spawn helper's logs land on main.
-    if instance.is_empty() {
-        log_dir.join(format!("{job}.log"))
-    } else {
-        log_dir.join(format!("{job}.{instance}.log"))
     }
 }

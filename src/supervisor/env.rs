@@ -1,7 +1,10 @@
 //! A job's clean environment (SPEC section 1) and the expansion of its templates.
 //! Builds values only; it never spawns and never reads the daemon's own environment.
 
-use crate::unit::{Command, Unit};
+use super::core::Key;
+use crate::spawn::{SpawnSpec, Stdio};
+use crate::unit::{Command, Console, Unit};
+use std::path::{Path, PathBuf};
 
 /// The fixed `PATH` every job gets.
 pub const JOB_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -48,4 +51,41 @@ pub fn argv(cmd: &Command, env: &[(String, String)]) -> Result<Vec<String>, Stri
         return Err("empty command".to_string());
     }
     Ok(argv)
+}
+
+/// The spawn spec of one process of `unit`'s instance `key`.
+pub fn spec(
+    log_dir: &Path,
+    u: &Unit,
+    key: &Key,
+    argv: Vec<String>,
+    env: Vec<(String, String)>,
+) -> SpawnSpec {
+    let stdio = match u.console {
+        Console::Log => Stdio::File(log_path(log_dir, &key.0, &key.1)),
+        Console::Inherit => Stdio::Inherit,
+        Console::None => Stdio::Null,
+    };
+    SpawnSpec {
+        argv,
+        env,
+        user: u.user.clone(),
+        group: u.group.clone(),
+        chdir: u.chdir.clone(),
+        umask: u.umask,
+        nice: u.nice,
+        oom_score_adj: u.oom_score_adj,
+        limits: u.limits.clone(),
+        stdio,
+    }
+}
+
+/// Where an instance's output goes: `LOG_DIR/JOB.log` (slashes kept as folders).
+pub fn log_path(log_dir: &Path, job: &str, instance: &str) -> PathBuf {
+    // TODO: use `logs::job_log_path` once the spawn helper's logs land on main.
+    if instance.is_empty() {
+        log_dir.join(format!("{job}.log"))
+    } else {
+        log_dir.join(format!("{job}.{instance}.log"))
+    }
 }

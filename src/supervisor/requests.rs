@@ -99,7 +99,7 @@ impl Supervisor {
             Request::LogPath { job } => {
                 if self.defs.contains_key(&job) {
                     let mut r = Response::ok(Vec::new());
-                    r.log_path = Some(super::core::log_path(&self.log_dir, &job, ""));
+                    r.log_path = Some(super::env::log_path(&self.log_dir, &job, ""));
                     answer(reply, r);
                 } else {
                     answer(reply, Response::err(4, format!("{job}: no such job")));
