@@ -161,14 +161,13 @@ impl TreeSample {
         let tree = self.subtree(pid);
         let root = *tree.first()?;
         let cpu_of = |p: &ProcStat| prev.and_then(|prev| self.cpu_percent(prev, p));
-        let totalcpu = match prev {
-            Some(_) => Some(tree.iter().filter_map(|p| cpu_of(p)).sum()),
-            None => None,
-        };
+        let cpu = cpu_of(root);
+        // Known whenever the root's is (same two instants for the whole tree).
+        let totalcpu = cpu.map(|_| tree.iter().filter_map(|p| cpu_of(p)).sum());
         Some(Values {
             mem: root.rss_bytes,
             totalmem: tree.iter().map(|p| p.rss_bytes).sum(),
-            cpu: cpu_of(root),
+            cpu,
             totalcpu,
             children: tree.iter().skip(1).filter(|p| !p.is_zombie()).count() as u64,
             uptime: self.age(root),
