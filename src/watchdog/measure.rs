@@ -53,13 +53,17 @@ pub fn parse_stat(text: &str, page_size: u64) -> Option<ProcStat> {
     let open = text.find('(')?;
     let close = text.rfind(')')?;
     let pid: i32 = text.get(..open)?.trim().parse().ok()?;
-    let rest: Vec<&str> = text.get(close + 1..)?.split_ascii_whitespace().collect();
-    // rest[0] is field 3 (state); field N is rest[N - 3].
-    let field = |n: usize| -> Option<u64> { rest.get(n - 3)?.parse().ok() };
-    let signed = |n: usize| -> Option<i32> { rest.get(n - 3)?.parse().ok() };
+    // Fields 3 (state) to 24 (rss), in one pass without allocating.
+    let mut fields = [""; 22];
+    let mut words = text.get(close + 1..)?.split_ascii_whitespace();
+    for f in fields.iter_mut() {
+        *f = words.next()?;
+    }
+    let field = |n: usize| -> Option<u64> { fields[n - 3].parse().ok() };
+    let signed = |n: usize| -> Option<i32> { fields[n - 3].parse().ok() };
     Some(ProcStat {
         pid,
-        state: rest.first()?.chars().next()?,
+        state: fields[0].chars().next()?,
         ppid: signed(4)?,
         pgrp: signed(5)?,
         cpu_ticks: field(14)? + field(15)?,
@@ -87,6 +91,11 @@ impl ProcReader {
     /// Clock ticks per second.
     pub fn hz(&self) -> u64 {
         self.hz
+    }
+
+    /// Bytes per page (the unit of the rss field).
+    pub fn page_size(&self) -> u64 {
+        self.page_size
     }
 
     /// One process's stat, or None when it is gone.

@@ -7,18 +7,20 @@
 //! ```text
 //! watch (Watchdog: per-job state, run_cycle) ──> eval (pure Monit semantics)
 //!        │                                   └──> sample (pure tree arithmetic)
-//!        └── Sampler ── measure (/proc reads: effects)
+//!        └── Sampler ── fdcache (kept-open /proc descriptors) ── measure (/proc parsing)
 //! alert (log line, alert-command SpawnSpec)     kill (one child's tree, via Sys)
 //! ```
 
 pub mod alert;
 pub mod eval;
+pub mod fdcache;
 pub mod kill;
 pub mod measure;
 pub mod sample;
 pub mod watch;
 
 pub use eval::{CheckState, Observation, RestartLog, Values, Verdict, evaluate};
+pub use fdcache::CachedReader;
 pub use measure::{ProcReader, sample_tree, tree_descendants};
 pub use sample::{MeasureError, ProcStat, Sampler, TreeSample};
 pub use watch::{JobKey, Target, WatchAction, WatchEvent, WatchSpec, WatchStatus, Watchdog};
@@ -29,8 +31,9 @@ use std::time::Duration;
 pub const DEFAULT_CYCLE: Duration = Duration::from_secs(5);
 
 impl Watchdog {
-    /// A watchdog reading /proc, with the daemon's `--cycle` as default.
+    /// A watchdog reading /proc through kept-open descriptors, with the daemon's
+    /// `--cycle` as default.
     pub fn new(default_cycle: Duration) -> Watchdog {
-        Watchdog::with_sampler(default_cycle, Box::new(ProcReader::new()))
+        Watchdog::with_sampler(default_cycle, Box::new(CachedReader::new()))
     }
 }

@@ -7,6 +7,9 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::time::Duration;
 
+/// Trees up to this size are searched linearly (cheaper than building an index).
+const SMALL: usize = 16;
+
 /// One process as read from `/proc/PID/stat`, already in bytes and ticks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProcStat {
@@ -49,6 +52,11 @@ impl fmt::Display for MeasureError {
 pub trait Sampler {
     /// Measures `main_pid` and all its descendants now.
     fn sample(&mut self, main_pid: i32) -> Result<TreeSample, MeasureError>;
+
+    /// The tree rooted at `main_pid` is no longer watched: release what was kept for it.
+    fn forget(&mut self, main_pid: i32) {
+        let _ = main_pid;
+    }
 }
 
 /// One measurement of a main process and all its descendants, at one instant.
@@ -68,7 +76,11 @@ pub struct TreeSample {
 impl TreeSample {
     /// Builds a sample; `procs` must start with the root.
     pub fn new(root: i32, procs: Vec<ProcStat>, boot_time: Duration, hz: u64) -> TreeSample {
-        let index = procs.iter().enumerate().map(|(i, p)| (p.pid, i)).collect();
+        let index = if procs.len() > SMALL {
+            procs.iter().enumerate().map(|(i, p)| (p.pid, i)).collect()
+        } else {
+            HashMap::new()
+        };
         TreeSample {
             root,
             procs,
@@ -80,6 +92,9 @@ impl TreeSample {
 
     /// The process `pid`, when it is in this tree.
     pub fn get(&self, pid: i32) -> Option<&ProcStat> {
+        if self.procs.len() <= SMALL {
+            return self.procs.iter().find(|p| p.pid == pid);
+        }
         self.index.get(&pid).and_then(|&i| self.procs.get(i))
     }
 
@@ -93,29 +108,20 @@ impl TreeSample {
     }
 
     /// `pid` and all its descendants, `pid` first (empty when `pid` is not in the tree).
+    /// `procs` is in discovery order, so a parent always comes before its children.
     pub fn subtree(&self, pid: i32) -> Vec<&ProcStat> {
-        let mut out: Vec<&ProcStat> = Vec::new();
-        let Some(first) = self.get(pid) else {
-            return out;
-        };
-        let mut children: HashMap<i32, Vec<&ProcStat>> = HashMap::new();
-        for p in &self.procs {
-            if p.pid != pid {
-                children.entry(p.ppid).or_default().push(p);
-            }
+        if pid == self.root {
+            return self.procs.iter().collect();
         }
-        out.push(first);
-        let mut seen: HashSet<i32> = HashSet::from([pid]);
-        let mut i = 0;
-        while i < out.len() {
-            if let Some(kids) = children.get(&out[i].pid) {
-                for k in kids {
-                    if seen.insert(k.pid) {
-                        out.push(k);
-                    }
-                }
+        let Some(at) = self.procs.iter().position(|p| p.pid == pid) else {
+            return Vec::new();
+        };
+        let mut members: HashSet<i32> = HashSet::from([pid]);
+        let mut out = vec![&self.procs[at]];
+        for p in &self.procs[at + 1..] {
+            if members.contains(&p.ppid) && members.insert(p.pid) {
+                out.push(p);
             }
-            i += 1;
         }
         out
     }

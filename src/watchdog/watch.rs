@@ -156,7 +156,9 @@ impl Watchdog {
 
     /// Stops watching `job` (it stopped, failed, or was removed from the config).
     pub fn unwatch(&mut self, job: &JobKey) {
-        self.jobs.remove(job);
+        if let Some((pid, _)) = self.jobs.remove(job).and_then(|w| w.main) {
+            self.sampler.forget(pid);
+        }
     }
 
     /// Whether `job` is watched.
@@ -180,43 +182,47 @@ impl Watchdog {
     /// watchdog sees the increase). A due job missing from `jobs` is only rescheduled.
     pub fn run_cycle(&mut self, now: Instant, jobs: &[(JobKey, i32, u32)]) -> Vec<WatchAction> {
         let mut actions = Vec::new();
-        let running: HashMap<&JobKey, (i32, u32)> =
-            jobs.iter().map(|(k, p, r)| (k, (*p, *r))).collect();
-        let mut keys: Vec<JobKey> = self
-            .jobs
-            .iter()
-            .filter(|(_, w)| w.next_due <= now)
-            .map(|(k, _)| k.clone())
-            .collect();
-        keys.sort();
-        for key in keys {
-            let Some(w) = self.jobs.get_mut(&key) else {
+        // Running jobs, in the supervisor's order.
+        for (key, pid, restarts) in jobs {
+            let Some(w) = self.jobs.get_mut(key) else {
                 continue;
             };
-            let mut next = w.next_due + w.cycle;
-            if next <= now {
-                next = now + w.cycle;
+            if w.next_due > now {
+                continue;
             }
-            w.next_due = next;
-            match running.get(&key) {
-                Some(&(pid, restarts)) => {
-                    let sample = self.sampler.sample(pid);
-                    match sample {
-                        Ok(sample) => w.cycle(&key, pid, restarts, sample, &mut actions),
-                        Err(_) => w.prev = None,
-                    }
-                }
-                None => {
-                    w.prev = None;
-                    w.status = None;
-                }
+            w.reschedule(now);
+            if let Some((old, _)) = w.main.filter(|&(old, _)| old != *pid) {
+                // The tree of a main process that was replaced is released.
+                self.sampler.forget(old);
             }
+            match self.sampler.sample(*pid) {
+                Ok(sample) => w.cycle(key, *pid, *restarts, sample, &mut actions),
+                Err(_) => w.prev = None,
+            }
+        }
+        // Due but not running: only rescheduled (never a busy loop), its tree released.
+        for w in self.jobs.values_mut().filter(|w| w.next_due <= now) {
+            w.reschedule(now);
+            if let Some((old, _)) = w.main.take() {
+                self.sampler.forget(old);
+            }
+            w.prev = None;
+            w.status = None;
         }
         actions
     }
 }
 
 impl JobWatch {
+    /// The next due time: one cycle on, or one cycle from `now` when running late.
+    fn reschedule(&mut self, now: Instant) {
+        let mut next = self.next_due + self.cycle;
+        if next <= now {
+            next = now + self.cycle;
+        }
+        self.next_due = next;
+    }
+
     fn cycle(
         &mut self,
         key: &JobKey,
@@ -345,8 +351,13 @@ fn run_checks(
     out: &mut Vec<WatchAction>,
 ) {
     for (check, state) in checks.iter().zip(states.iter_mut()) {
-        let text = value_text(check, obs, state);
+        // The restarts rule's text needs the counts from before firing resets them.
+        let before = matches!(check.condition, Condition::Restarts { .. }).then(|| state.clone());
         let verdict = eval::evaluate(check, state, obs);
+        if matches!(verdict, Verdict::Ok | Verdict::Unknown) {
+            continue;
+        }
+        let text = value_text(check, obs, before.as_ref().unwrap_or(state));
         let event = match verdict {
             Verdict::Ok | Verdict::Unknown => continue,
             Verdict::Failing { count, of } => {
