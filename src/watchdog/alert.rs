@@ -10,38 +10,15 @@ use crate::unit::Signal;
 /// The `PATH` every job gets (SPEC section 1); alert commands get the same.
 pub const CLEAN_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// A signal's name without `SIG` (`TERM`), or its number when it has no common name.
+/// A signal's name without `SIG` (`TERM`), or its number when it has no name.
 pub fn signal_name(sig: Signal) -> String {
-    let name = match sig.0 {
-        libc::SIGHUP => "HUP",
-        libc::SIGINT => "INT",
-        libc::SIGQUIT => "QUIT",
-        libc::SIGKILL => "KILL",
-        libc::SIGUSR1 => "USR1",
-        libc::SIGUSR2 => "USR2",
-        libc::SIGTERM => "TERM",
-        libc::SIGCONT => "CONT",
-        libc::SIGSTOP => "STOP",
-        libc::SIGTTIN => "TTIN",
-        libc::SIGTTOU => "TTOU",
-        libc::SIGWINCH => "WINCH",
-        libc::SIGALRM => "ALRM",
-        libc::SIGABRT => "ABRT",
-        _ => return sig.0.to_string(),
-    };
-    name.to_string()
+    crate::rule::signal_name(sig).map_or_else(|| sig.0.to_string(), str::to_string)
 }
 
-/// The action as the check language writes it: `restart`, `signal USR2`, `exec /x y`.
+/// The action as the check language writes it: `restart`, `signal USR2`, `exec /x y`
+/// (the rule module's canonical text).
 pub fn action_text(action: &Action) -> String {
-    match action {
-        Action::Restart => "restart".into(),
-        Action::Stop => "stop".into(),
-        Action::Alert => "alert".into(),
-        Action::Kill => "kill".into(),
-        Action::Signal(s) => format!("signal {}", signal_name(*s)),
-        Action::Exec(argv) => format!("exec {}", argv.join(" ")),
-    }
+    action.to_string()
 }
 
 /// The one word of `GSUP_ACTION`.

@@ -254,30 +254,6 @@ fn format_percent(p: f64) -> String {
     format!("{text}%")
 }
 
-/// The check-language word of a resource.
-pub fn resource_name(r: Resource) -> &'static str {
-    match r {
-        Resource::Mem => "mem",
-        Resource::TotalMem => "totalmem",
-        Resource::Cpu => "cpu",
-        Resource::TotalCpu => "totalcpu",
-        Resource::Children => "children",
-        Resource::Uptime => "uptime",
-    }
-}
-
-/// The operator as written.
-pub fn op_symbol(op: Op) -> &'static str {
-    match op {
-        Op::Gt => ">",
-        Op::Lt => "<",
-        Op::Ge => ">=",
-        Op::Le => "<=",
-        Op::Eq => "==",
-        Op::Ne => "!=",
-    }
-}
-
 /// A number printed in the style of `value` (bytes, percent, count, duration).
 fn format_as(measured: f64, value: Value) -> String {
     match value {
@@ -305,12 +281,7 @@ pub fn value_text(check: &Check, obs: &Observation, state: &CheckState) -> Strin
                 Some(m) => format_as(m, *value),
                 None => "unknown".to_string(),
             };
-            let name = resource_name(*resource);
-            format!(
-                "{name} {measured} {} {}",
-                op_symbol(*op),
-                format_value(*value)
-            )
+            format!("{resource} {measured} {op} {}", format_value(*value))
         }
         Condition::Restarts { cycles, .. } => {
             let n = obs.restarts.count(obs.cycle, *cycles, state.restarts_after);
