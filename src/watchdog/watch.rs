@@ -203,6 +203,8 @@ impl Watchdog {
         // Due but not running: only rescheduled (never a busy loop), its tree released.
         for w in self.jobs.values_mut().filter(|w| w.next_due <= now) {
             w.reschedule(now);
+            // A cycle passes for the restarts rule too while the job is down.
+            w.cycle_no += 1;
             if let Some((old, _)) = w.main.take() {
                 self.sampler.forget(old);
             }

@@ -244,3 +244,32 @@ fn a_new_main_process_resets_resource_counters_and_a_gone_one_is_skipped() {
     // The script is empty now: the sampler fails, as for an exited process.
     assert!(w.run_cycle(t0 + Duration::from_secs(15), &jobs).is_empty());
 }
+
+#[test]
+fn cycles_spent_down_count_for_the_restarts_rule() {
+    let spec = WatchSpec {
+        cycle: Some(Duration::from_secs(1)),
+        checks: vec![Check {
+            source: "if 2 restarts within 3 cycles then stop".into(),
+            condition: Condition::Restarts {
+                count: 2,
+                cycles: 3,
+            },
+            window: Window::Once,
+            action: Action::Stop,
+        }],
+        child_checks: vec![],
+    };
+    let (mut w, t0) = setup(spec, vec![tree(1, &[]), tree(4, &[])]);
+    let at = |s: u64| t0 + Duration::from_secs(s);
+    assert!(w.run_cycle(at(1), &[(key(), 100, 0)]).is_empty());
+    // Cycles 2 and 3: the job is down (restarting); no sample is taken.
+    assert!(w.run_cycle(at(2), &[]).is_empty());
+    assert!(w.run_cycle(at(3), &[]).is_empty());
+    assert_eq!(w.status(&key()), None);
+    // Cycle 4: two restarts seen, within the last 3 cycles.
+    let acts = w.run_cycle(at(4), &[(key(), 100, 2)]);
+    assert_eq!(acts.len(), 1);
+    assert_eq!(acts[0].action, Action::Stop);
+    assert_eq!(acts[0].value_text, "2 restarts within 3 cycles");
+}
