@@ -55,9 +55,11 @@ pub fn run(opts: DaemonOptions) -> i32 {
 }
 
 fn init_logging(json: bool) {
+    use std::io::IsTerminal;
     let b = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_target(false);
+        .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal());
     let _ = if json {
         b.json().try_init()
     } else {

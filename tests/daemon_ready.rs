@@ -1,0 +1,189 @@
+//! End to end, SPEC section 1 (`ready`, `kill_timeout`, `reload_signal`) and
+//! restart latency: the real daemon in a PID namespace with real processes.
+
+mod common;
+
+use common::{Daemon, status_pid, wait_until};
+use std::fs;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const T: Duration = Duration::from_secs(10);
+
+fn json_status(d: &Daemon, job: &str) -> serde_json::Value {
+    let (_, out, _) = d.run(&["status", "--json", job]);
+    out.lines()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_default()
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+#[test]
+fn ready_tcp_start_returns_once_the_port_accepts() {
+    let port = free_port();
+    let unit = format!(
+        "exec: [perl, -MIO::Socket::INET, -e, 'select(undef,undef,undef,0.4); $s = IO::Socket::INET->new(LocalAddr => \"127.0.0.1:{port}\", Listen => 5, ReuseAddr => 1) or die $!; sleep 1000']\nready: {{tcp: \"127.0.0.1:{port}\"}}\n"
+    );
+    let d = Daemon::start(&[("web", &unit)], &[]);
+    let t0 = Instant::now();
+    let (code, out, err) = d.run(&["start", "web"]);
+    let took = t0.elapsed();
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("web start/running, process "), "{out}");
+    assert!(
+        took >= Duration::from_millis(350),
+        "start returned before the port was open: {took:?}"
+    );
+    std::net::TcpStream::connect(("127.0.0.1", port)).expect("port accepts right after start");
+    assert_eq!(d.shutdown(), 0);
+}
+
+#[test]
+fn ready_notify_start_returns_after_ready_1() {
+    let unit = "exec: [perl, -MIO::Socket::UNIX, -e, 'select(undef,undef,undef,0.4); $s = IO::Socket::UNIX->new(Type => SOCK_DGRAM(), Peer => $ENV{NOTIFY_SOCKET}) or die $!; $s->send(\"STATUS=up\\nREADY=1\\n\"); sleep 1000']\nready: notify\n";
+    let d = Daemon::start(&[("n", unit)], &[]);
+    let t0 = Instant::now();
+    let (code, out, err) = d.run(&["start", "n"]);
+    let took = t0.elapsed();
+    assert_eq!(code, 0, "{out}{err}\n{}", d.stderr());
+    assert!(
+        took >= Duration::from_millis(350),
+        "start returned before READY=1: {took:?}"
+    );
+    assert_eq!(json_status(&d, "n")["state"], "running");
+    assert_eq!(d.shutdown(), 0);
+}
+
+#[test]
+fn ready_exec_timeout_fails_the_job_and_kills_it() {
+    let unit = "exec: [sleep, \"1000\"]\nready: {exec: [\"false\"]}\nready_timeout: 500ms\n";
+    let d = Daemon::start(&[("slow", unit)], &[]);
+    let t0 = Instant::now();
+    let (code, _, _) = d.run(&["start", "slow"]);
+    assert_eq!(code, 1);
+    assert!(t0.elapsed() >= Duration::from_millis(450));
+    let st = json_status(&d, "slow");
+    assert_eq!(
+        (st["goal"].as_str(), st["state"].as_str()),
+        (Some("stop"), Some("failed"))
+    );
+    assert_eq!(st["reason"], "not ready within 500ms");
+    d.assert_no_zombies();
+    wait_until(T, "no process left", || d.job_processes().is_empty());
+}
+
+#[test]
+fn kill_timeout_escalates_to_sigkill_and_stop_is_ok() {
+    let unit =
+        "exec: [sh, -c, \"trap '' TERM; while :; do sleep 0.1; done\"]\nkill_timeout: 500ms\n";
+    let d = Daemon::start(&[("stubborn", unit)], &[]);
+    assert_eq!(d.run(&["start", "stubborn"]).0, 0);
+    let t0 = Instant::now();
+    let (code, out, _) = d.run(&["stop", "stubborn"]);
+    let took = t0.elapsed();
+    assert_eq!((code, out.trim()), (0, "stubborn stop/waiting"));
+    assert!(
+        took >= Duration::from_millis(450),
+        "SIGKILL came before kill_timeout: {took:?}"
+    );
+    assert_eq!(json_status(&d, "stubborn")["last_exit"], "signal KILL");
+    d.assert_no_zombies();
+    assert!(d.job_processes().is_empty(), "{:?}", d.job_processes());
+}
+
+#[test]
+fn reload_sends_reload_signal_to_the_main_process() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let f = out.path().join("reloaded");
+    let unit = format!(
+        "exec: [sh, -c, \"trap 'echo hup >> {}' HUP; while :; do sleep 0.05; done\"]\n",
+        f.display()
+    );
+    let d = Daemon::start(&[("r", &unit)], &[]);
+    assert_eq!(d.run(&["reload", "r"]).0, 1, "not running");
+    assert_eq!(d.run(&["start", "r"]).0, 0);
+    let pid = status_pid(&d.run(&["status", "r"]).1);
+    assert_eq!(d.run(&["reload", "r"]).0, 0);
+    wait_until(T, "the job saw SIGHUP", || {
+        fs::read_to_string(&f).is_ok_and(|s| s == "hup\n")
+    });
+    assert_eq!(
+        status_pid(&d.run(&["status", "r"]).1),
+        pid,
+        "reload does not restart"
+    );
+    assert_eq!(d.shutdown(), 0);
+}
+
+/// Wall-clock time (ns since the epoch) of a daemon log line's timestamp.
+fn log_time_ns(line: &str) -> Option<u128> {
+    // `2026-11-27T03:04:04.778713Z  INFO ...`
+    let ts = line.split_whitespace().next()?;
+    let (date, time) = ts.trim_end_matches('Z').split_once('T')?;
+    let d: Vec<i64> = date.split('-').filter_map(|x| x.parse().ok()).collect();
+    let (hms, frac) = time.split_once('.')?;
+    let t: Vec<i64> = hms.split(':').filter_map(|x| x.parse().ok()).collect();
+    if d.len() != 3 || t.len() != 3 {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let (y, m) = if d[1] <= 2 {
+        (d[0] - 1, d[1] + 9)
+    } else {
+        (d[0], d[1] - 3)
+    };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + d[2] - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + t[0] * 3600 + t[1] * 60 + t[2];
+    let frac_ns: u128 = format!("{frac:0<9}")[..9].parse().ok()?;
+    Some(secs as u128 * 1_000_000_000 + frac_ns)
+}
+
+/// SIGKILL of the main process to the new process spawned (exec done), as the
+/// daemon logs it; the tenth quick restart is as fast as the first.
+#[test]
+fn restart_latency_after_sigkill() {
+    let d = Daemon::start(
+        &[(
+            "fast",
+            "exec: [sleep, \"1000\"]\nrespawn: true\nrespawn_limit: {count: 100, interval: 1s}\n",
+        )],
+        &[],
+    );
+    assert_eq!(d.run(&["start", "fast"]).0, 0);
+    let mut pid = status_pid(&d.run(&["status", "fast"]).1).expect("pid");
+    let mut lat = Vec::new();
+    for _ in 0..10 {
+        let sent = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("clock")
+            .as_nanos();
+        d.kill(pid, libc::SIGKILL);
+        let old = pid;
+        wait_until(T, "respawned", || {
+            pid = status_pid(&d.run(&["status", "fast"]).1).unwrap_or(old);
+            pid != old
+        });
+        let log = d.stderr();
+        let line = log
+            .lines()
+            .find(|l| l.contains(&format!("main process {pid} spawned")))
+            .expect("spawn logged");
+        let at = log_time_ns(line).expect("timestamp");
+        lat.push(Duration::from_nanos(at.saturating_sub(sent) as u64));
+    }
+    eprintln!("SIGKILL -> new main spawned: {lat:?}");
+    assert_eq!(json_status(&d, "fast")["restarts"], 10);
+    let max = lat.iter().max().copied().unwrap_or_default();
+    assert!(
+        max < Duration::from_millis(100),
+        "restart too slow: {lat:?}"
+    );
+    assert_eq!(d.shutdown(), 0);
+}
