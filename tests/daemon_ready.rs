@@ -25,7 +25,7 @@ fn free_port() -> u16 {
 fn ready_tcp_start_returns_once_the_port_accepts() {
     let port = free_port();
     let unit = format!(
-        "exec: [perl, -MIO::Socket::INET, -e, 'select(undef,undef,undef,0.4); $s = IO::Socket::INET->new(LocalAddr => \"127.0.0.1:{port}\", Listen => 5, ReuseAddr => 1) or die $!; sleep 1000']\nready: {{tcp: \"127.0.0.1:{port}\"}}\n"
+        "exec: [perl, -MIO::Socket::INET, -e, 'select(undef,undef,undef,0.4); $$s = IO::Socket::INET->new(LocalAddr => \"127.0.0.1:{port}\", Listen => 5, ReuseAddr => 1) or die $!; sleep 1000']\nready: {{tcp: \"127.0.0.1:{port}\"}}\n"
     );
     let d = Daemon::start(&[("web", &unit)], &[]);
     let t0 = Instant::now();
@@ -43,7 +43,7 @@ fn ready_tcp_start_returns_once_the_port_accepts() {
 
 #[test]
 fn ready_notify_start_returns_after_ready_1() {
-    let unit = "exec: [perl, -MIO::Socket::UNIX, -e, 'select(undef,undef,undef,0.4); $s = IO::Socket::UNIX->new(Type => SOCK_DGRAM(), Peer => $ENV{NOTIFY_SOCKET}) or die $!; $s->send(\"STATUS=up\\nREADY=1\\n\"); sleep 1000']\nready: notify\n";
+    let unit = "exec: [perl, -MIO::Socket::UNIX, -e, 'select(undef,undef,undef,0.4); $$s = IO::Socket::UNIX->new(Type => SOCK_DGRAM(), Peer => $$ENV{NOTIFY_SOCKET}) or die $!; $$s->send(\"STATUS=up\\nREADY=1\\n\"); sleep 1000']\nready: notify\n";
     let d = Daemon::start(&[("n", unit)], &[]);
     let t0 = Instant::now();
     let (code, out, err) = d.run(&["start", "n"]);
