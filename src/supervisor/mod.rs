@@ -136,6 +136,7 @@ async fn daemon(opts: DaemonOptions) -> i32 {
             _ = sleep => sup.on_timers(Instant::now()),
         }
     }
+    kill_leftovers(&mut sup);
     let _ = std::fs::remove_file(&opts.socket);
     info!("exiting");
     0
@@ -165,6 +166,44 @@ pub fn load_checked(dir: &std::path::Path) -> (crate::loader::LoadReport, Vec<St
 pub fn stop_waves(sup: &Supervisor) -> Vec<Vec<String>> {
     // TODO: `graph::DepGraph::stop_waves` once the graph helper's module is on main.
     vec![sup.defs.keys().cloned().collect()]
+}
+
+/// After the last wave: SIGKILL to every child still left (orphans of jobs
+/// re-parented to us, which left their job's group), then reap them, so that
+/// the daemon exits leaving no process behind. Only our own children are touched.
+fn kill_leftovers(sup: &mut Supervisor) {
+    let mut left = own_children();
+    if left.is_empty() {
+        return;
+    }
+    warn!(pids = ?left, "killing processes left after the last job stopped");
+    for &pid in &left {
+        let _ = sup
+            .sys
+            .signal(crate::sys::KillTarget::Pid(pid), crate::unit::Signal::KILL);
+    }
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !left.is_empty() && Instant::now() < deadline {
+        let reaped = sup.sys.reap();
+        left.retain(|p| !reaped.iter().any(|(r, _)| r == p));
+        if !left.is_empty() {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+}
+
+/// Pids of this process's children, from /proc/self/task/*/children.
+fn own_children() -> Vec<i32> {
+    let mut out = Vec::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    for t in tasks.flatten() {
+        if let Ok(s) = std::fs::read_to_string(t.path().join("children")) {
+            out.extend(s.split_whitespace().filter_map(|w| w.parse::<i32>().ok()));
+        }
+    }
+    out
 }
 
 fn access_policy(opts: &DaemonOptions) -> AccessPolicy {
