@@ -26,11 +26,11 @@ fn read_stamps(path: &Path) -> Vec<u128> {
 }
 
 /// A service that writes a timestamp to DIR/NAME.start when it starts and to
-/// DIR/NAME.stop when it gets SIGTERM.
+/// DIR/NAME.stop when it gets SIGTERM; it is ready once it wrote the first.
 fn stamping(dir: &Path, name: &str, start_on: &str) -> String {
     let d = dir.display();
     format!(
-        "start_on: {start_on}\nexec: [sh, -c, \"date +%s%N >> {d}/{name}.start; trap 'date +%s%N >> {d}/{name}.stop; exit 0' TERM; while :; do sleep 1; done\"]\n"
+        "start_on: {start_on}\nexec: [sh, -c, \"date +%s%N >> {d}/{name}.start; trap 'date +%s%N >> {d}/{name}.stop; exit 0' TERM; while :; do sleep 1; done\"]\nready: {{exec: [test, -s, {d}/{name}.start]}}\n"
     )
 }
 
@@ -266,5 +266,25 @@ fn spec6_shutdown_leaves_no_process() {
     assert_eq!(d.shutdown(), 0);
     for p in procs {
         assert!(!alive(p));
+    }
+}
+
+/// SPEC 6: a process that left its job's group and session (setsid) is still
+/// gone after shutdown: the daemon, as subreaper, kills what is left.
+#[test]
+fn spec6_shutdown_kills_an_escaped_process() {
+    let d = Daemon::start(
+        &[(
+            "esc",
+            "exec: [sh, -c, \"setsid sleep 1000 & exec sleep 1000\"]\n",
+        )],
+        &[],
+    );
+    assert_eq!(d.run(&["start", "esc"]).0, 0);
+    wait_until(T, "two processes", || d.job_processes().len() == 2);
+    let procs = d.job_processes();
+    assert_eq!(d.shutdown(), 0);
+    for p in procs {
+        assert!(!alive(p), "process {p} outlived the daemon");
     }
 }
