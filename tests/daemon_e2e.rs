@@ -288,3 +288,25 @@ fn spec6_shutdown_kills_an_escaped_process() {
         assert!(!alive(p), "process {p} outlived the daemon");
     }
 }
+
+/// SPEC 1/3: the daemon watches its config dir: a new file loads, a bad edit
+/// of a running job's file changes nothing, `reload-config` reports the error.
+#[test]
+fn spec3_config_dir_changes_are_picked_up() {
+    let d = Daemon::start(&[("svc", "exec: [sleep, \"1000\"]\n")], &[]);
+    assert_eq!(d.run(&["start", "svc"]).0, 0);
+    let pid = status_pid(&d.run(&["status", "svc"]).1);
+    common::write_units(&d.config, &[("added", "exec: [sleep, \"1000\"]\n")]);
+    wait_until(T, "new job loaded", || d.run(&["status", "added"]).0 == 3);
+    common::write_units(&d.config, &[("svc", "exec: [sleep, \"1000\"]\nbogus: 1\n")]);
+    let (code, _, err) = d.run(&["reload-config"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("svc.yaml:2:1"), "{err}");
+    let (code, out, _) = d.run(&["status", "svc"]);
+    assert_eq!(
+        (code, status_pid(&out)),
+        (0, pid),
+        "the running job is untouched"
+    );
+    assert_eq!(d.shutdown(), 0);
+}

@@ -186,6 +186,9 @@ fn restart_latency_after_sigkill() {
     // whether the respawn path is fast (debug build: a few ms on an idle machine).
     let mut sorted = lat.clone();
     sorted.sort();
-    assert!(sorted[sorted.len() / 2] < Duration::from_millis(100), "restart too slow: {lat:?}");
+    assert!(
+        sorted[sorted.len() / 2] < Duration::from_millis(100),
+        "restart too slow: {lat:?}"
+    );
     assert_eq!(d.shutdown(), 0);
 }

@@ -16,6 +16,10 @@ use std::path::PathBuf;
 use std::time::Instant;
 use tracing::{debug, info, warn};
 
+/// How long the config dir must be quiet before a change is reloaded (an
+/// editor writes a file in several steps).
+pub const CONFIG_SETTLE: std::time::Duration = std::time::Duration::from_millis(300);
+
 /// A job instance: `(job name, instance value)`; the value is empty for a
 /// job without `instance`.
 pub type Key = (String, String);
@@ -55,6 +59,8 @@ pub struct Instance {
 pub enum TimerKind {
     Job(Timer),
     ProbeRetry,
+    /// The config dir changed: reload once it has been quiet for a moment.
+    ConfigReload,
 }
 
 /// The supervisor state. The async loop in `mod.rs` feeds it; tests drive it
@@ -374,6 +380,12 @@ impl Supervisor {
             match kind {
                 TimerKind::Job(t) => self.queue.push_back((key, Input::Timer(t))),
                 TimerKind::ProbeRetry => self.run_exec_probe(&key),
+                TimerKind::ConfigReload => {
+                    let r = self.reload_request();
+                    if let Some(e) = r.error {
+                        warn!("config reload: {e}");
+                    }
+                }
             }
         }
         self.drain(now);

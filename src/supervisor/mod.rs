@@ -97,6 +97,8 @@ async fn daemon(opts: DaemonOptions) -> i32 {
     let runtime_dir = opts.socket.with_extension("d");
     let mut sup = Supervisor::new(Box::new(RealSys), opts.log_dir.clone(), runtime_dir);
     load(&mut sup, &opts);
+    let (cfg_tx, mut cfg_rx) = mpsc::unbounded_channel();
+    let _watcher = reload::watch_config(&opts.config_dir, cfg_tx);
     let now = Instant::now();
     sup.dispatch(&Event {
         name: "startup".into(),
@@ -133,6 +135,7 @@ async fn daemon(opts: DaemonOptions) -> i32 {
             _ = usr1.recv() => info!("SIGUSR1: the daemon log is stderr; nothing to reopen"),
             Some(call) = calls.recv() => sup.handle(call, Instant::now()),
             Some(key) = ready_rx.recv() => sup.on_probe_ready(key, Instant::now()),
+            Some(()) = cfg_rx.recv() => sup.on_config_changed(Instant::now()),
             _ = sleep => sup.on_timers(Instant::now()),
         }
     }

@@ -145,3 +145,42 @@ fn name_of(config_dir: &Path, d: &Diagnostic) -> Option<String> {
     }
     rel.with_extension("").to_str().map(str::to_string)
 }
+
+impl Supervisor {
+    /// The config dir changed: reload after `CONFIG_SETTLE` without changes.
+    pub fn on_config_changed(&mut self, now: std::time::Instant) {
+        let key = (String::new(), String::new());
+        let at = now + super::core::CONFIG_SETTLE;
+        self.timers
+            .set((key, super::core::TimerKind::ConfigReload), at);
+    }
+}
+
+/// Watches `dir` (recursively) and sends `()` on every change but a read.
+/// The watcher runs its own thread and only sends; `None` when the dir cannot
+/// be watched (logged; `gsup reload-config` still works).
+pub fn watch_config(
+    dir: &Path,
+    changed: tokio::sync::mpsc::UnboundedSender<()>,
+) -> Option<notify::RecommendedWatcher> {
+    use notify::{EventKind, RecursiveMode, Watcher};
+    let handler = move |res: notify::Result<notify::Event>| {
+        if let Ok(ev) = res
+            && !matches!(ev.kind, EventKind::Access(_))
+        {
+            let _ = changed.send(());
+        }
+    };
+    let mut w = match notify::recommended_watcher(handler) {
+        Ok(w) => w,
+        Err(e) => {
+            warn!("cannot watch the config dir: {e}");
+            return None;
+        }
+    };
+    if let Err(e) = w.watch(dir, RecursiveMode::Recursive) {
+        warn!("cannot watch {}: {e}", dir.display());
+        return None;
+    }
+    Some(w)
+}

@@ -108,7 +108,8 @@ impl Supervisor {
         }
     }
 
-    fn reload_request(&mut self) -> Response {
+    /// Re-reads the config dir (`reload-config`, or the dir changed).
+    pub fn reload_request(&mut self) -> Response {
         let Some(dir) = self.config_dir.clone() else {
             return Response::err(1, "no config dir to reload");
         };
