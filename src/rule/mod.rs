@@ -3,11 +3,9 @@
 
 mod display;
 mod parse;
-mod signal;
 mod value;
 mod words;
 
-pub use signal::{parse_signal, signal_name};
 pub use words::{quote_word, split_words};
 
 use crate::unit::Signal;
