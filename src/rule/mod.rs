@@ -9,7 +9,6 @@ mod words;
 pub use words::{quote_word, split_words};
 
 use crate::unit::Signal;
-use std::fmt;
 use std::time::Duration;
 
 /// One parsed check line, e.g. `if totalmem > 300 MB for 3 cycles then restart`.
@@ -97,17 +96,8 @@ pub enum Action {
 }
 
 /// A parse error: `offset` is the 0-based character offset in the check text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParseError {
-    pub offset: usize,
-    pub message: String,
-}
-
-impl fmt::Display for ParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
+/// The same type as the event-expression parser's, so callers report both alike.
+pub use crate::expr::ParseError;
 
 /// Parses one check line, Monit-style: `if RESOURCE OP VALUE [for N cycles |
 /// N times within M cycles] then ACTION` or `if N restarts within M cycles then
