@@ -8,6 +8,10 @@ mod words;
 
 pub use words::{quote_word, split_words};
 
+/// The canonical name of a signal (`TERM`), or `None` for one without a name;
+/// the one table is in `unit::values`. Kept here for `watchdog` alerts.
+pub use crate::unit::values::signal_name;
+
 use crate::unit::Signal;
 use std::time::Duration;
 

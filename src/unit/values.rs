@@ -141,15 +141,21 @@ pub fn signal_number(n: i64) -> Result<Signal, String> {
     }
 }
 
+/// The canonical name of a signal without `SIG` (`TERM`; `ABRT`, not `IOT`),
+/// or `None` for one without a name (real-time signals). Why: callers that
+/// want no number fallback (`rule::signal_name`, the watchdog's alerts).
+pub fn signal_name(signal: Signal) -> Option<&'static str> {
+    SIGNALS
+        .iter()
+        .find(|(n, num)| *num == signal.0 && *n != "IOT" && *n != "POLL")
+        .map(|&(n, _)| n)
+}
+
 impl Signal {
     /// The signal's name without `SIG` (`TERM`), or its number as text;
     /// for status lines and the `EXIT_SIGNAL` event variable.
     pub fn name(self) -> String {
-        SIGNALS
-            .iter()
-            .find(|(n, num)| *num == self.0 && *n != "IOT" && *n != "POLL")
-            .map(|(n, _)| (*n).to_owned())
-            .unwrap_or_else(|| self.0.to_string())
+        signal_name(self).map_or_else(|| self.0.to_string(), str::to_owned)
     }
 }
 
@@ -277,6 +283,9 @@ mod tests {
         assert_eq!(Signal(libc::SIGABRT).name(), "ABRT");
         assert_eq!(parse_signal("POLL").map(Signal::name), Ok("IO".to_string()));
         assert_eq!(Signal::QUIT.name(), "QUIT");
+        assert_eq!(signal_name(Signal::QUIT), Some("QUIT"));
+        assert_eq!(signal_name(Signal(libc::SIGABRT)), Some("ABRT"));
+        assert_eq!(signal_name(Signal(40)), None);
     }
 
     #[test]
