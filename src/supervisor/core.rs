@@ -199,14 +199,13 @@ impl Supervisor {
     }
 
     fn perform(&mut self, key: &Key, effect: Effect, now: Instant) {
-        let label = label(key);
         match effect {
             Effect::Spawn(p) => self.spawn(key, p),
             Effect::Signal { target, sig } => {
                 if let Err(errno) = self.sys.signal(target, sig)
                     && errno != libc::ESRCH
                 {
-                    warn!(job = %label, "kill {target:?} {}: errno {errno}", sig.0);
+                    warn!(job = %label(key), "kill {target:?} {}: errno {errno}", sig.0);
                 }
                 if let (KillTarget::Group(pg), Some(inst)) = (target, self.instances.get_mut(key)) {
                     inst.groups.insert(pg);
@@ -227,7 +226,12 @@ impl Supervisor {
                     let _ = self.sys.signal(KillTarget::Pid(pid), sig);
                 }
             }
-            Effect::SetTimer(t, d) => self.timers.set((key.clone(), TimerKind::Job(t)), now + d),
+            Effect::SetTimer(t, d) => match now.checked_add(d) {
+                Some(at) => self.timers.set((key.clone(), TimerKind::Job(t)), at),
+                // Too far to represent: a timer that never fires.
+                None => warn!(job = %label(key), "{t:?} of {d:?} is too long; not armed"),
+            },
+
             Effect::CancelTimer(t) => self.timers.cancel(&(key.clone(), TimerKind::Job(t))),
             Effect::Emit { name, env } => {
                 let mut full = vec![
@@ -242,8 +246,8 @@ impl Supervisor {
             }
             Effect::StartReadiness => self.start_probe(key),
             Effect::StopReadiness => self.stop_probe(key),
-            Effect::Log(m) => info!(job = %label, "{m}"),
-            Effect::Ignored(m) => warn!(job = %label, "{m}"),
+            Effect::Log(m) => info!(job = %label(key), "{m}"),
+            Effect::Ignored(m) => warn!(job = %label(key), "{m}"),
         }
     }
 

@@ -353,5 +353,5 @@ fn answer(reply: oneshot::Sender<Response>, r: Response) {
 fn rss_bytes(pid: i32) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
     let pages: u64 = s.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * 4096)
+    Some(pages.saturating_mul(4096))
 }
