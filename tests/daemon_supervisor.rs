@@ -748,3 +748,24 @@ fn reload_config_adds_defers_keeps_and_removes() {
         &vec!["/bin/run", "two"]
     );
 }
+
+#[test]
+fn absurd_durations_never_panic() {
+    let mut u = unit(&["/app"]);
+    u.kill_timeout = Duration::MAX;
+    u.respawn = true;
+    u.respawn_delay = Duration::MAX;
+    let (mut s, fake) = sup(vec![("app", u)]);
+    let t0 = Instant::now();
+    call(&mut s, start("app", &[]), t0);
+    fake.die(1001, Exit::Code(1));
+    let reaped = s.sys.reap();
+    s.on_reaped(reaped, t0);
+    assert_eq!(
+        s.statuses(Some("app"), t0)[0].state,
+        State::Starting,
+        "waits out a delay that never ends"
+    );
+    let mut rx = call(&mut s, stop("app"), t0);
+    assert_eq!(reply(&mut rx).map(|r| r.code), Some(0));
+}
