@@ -769,3 +769,37 @@ fn absurd_durations_never_panic() {
     let mut rx = call(&mut s, stop("app"), t0);
     assert_eq!(reply(&mut rx).map(|r| r.code), Some(0));
 }
+
+#[test]
+fn adopted_main_is_followed_and_killed_on_stop() {
+    let (mut s, fake) = sup(vec![("uni", unit(&["/unicorn"]))]);
+    let t0 = Instant::now();
+    call(&mut s, start("uni", &[]), t0);
+    // The new master (a child of the old one, re-parented to us) takes over.
+    fake.0.borrow_mut().alive.insert(2000, 2000);
+    let key = ("uni".to_string(), String::new());
+    s.adopt_main(&key, 2000, t0);
+    fake.die(1001, Exit::Code(0));
+    let reaped = s.sys.reap();
+    s.on_reaped(reaped, t0);
+    let st = s.statuses(Some("uni"), t0);
+    assert_eq!(
+        (st[0].state, st[0].pid, st[0].restarts),
+        (State::Running, Some(2000), 0),
+        "no restart"
+    );
+    fake.signals();
+    let mut rx = call(&mut s, stop("uni"), t0);
+    let sigs = fake.signals();
+    assert!(
+        sigs.contains(&(KillTarget::Pid(2000), libc::SIGTERM)),
+        "{sigs:?}"
+    );
+    fake.die(2000, Exit::Signal(libc::SIGTERM));
+    let reaped = s.sys.reap();
+    s.on_reaped(reaped, t0);
+    assert_eq!(
+        reply(&mut rx).map(|r| (r.code, r.statuses[0].state)),
+        Some((0, State::Waiting))
+    );
+}
