@@ -1,0 +1,194 @@
+//! Starting a job's process: everything that allocates or looks up happens
+//! here before fork; the child runs only async-signal-safe calls, then exec. No shell, ever.
+//!
+//! Layout: this file holds the public types and `spawn`; `prepare` turns a
+//! `SpawnSpec` into ready C strings, ids and file descriptors; `child` is the
+//! code that runs between fork and exec.
+//!
+//! A failed spawn: the child writes `(stage, errno)` into a close-on-exec pipe
+//! and `_exit(127)`s. `spawn` returns `Err` with that stage and errno and the
+//! child's pid in `SpawnError::pid`, and never waits for it: the one reaper
+//! (`reap::reap_all`) collects it later as `Exit::Code(127)` for a pid the
+//! supervisor does not know (or knows as failed), which it ignores.
+
+mod child;
+mod prepare;
+
+use crate::unit::{Rlimit, UserSpec};
+use std::fmt;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::PathBuf;
+
+pub use prepare::DEFAULT_PATH;
+
+/// Everything needed to start one process, already expanded.
+#[derive(Debug, Clone, Default)]
+pub struct SpawnSpec {
+    /// argv[0] is looked up in the `PATH` of `env` when it has no slash.
+    pub argv: Vec<String>,
+    /// The complete, clean environment.
+    pub env: Vec<(String, String)>,
+    pub user: Option<UserSpec>,
+    pub group: Option<UserSpec>,
+    pub chdir: Option<PathBuf>,
+    pub umask: Option<u32>,
+    pub nice: Option<i32>,
+    pub oom_score_adj: Option<i32>,
+    pub limits: Vec<Rlimit>,
+    pub stdio: Stdio,
+}
+
+/// Where stdout and stderr go (stdin is always /dev/null).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Stdio {
+    /// Appended to this file (created with its parent folders).
+    File(PathBuf),
+    /// The daemon's own stdout/stderr.
+    Inherit,
+    /// /dev/null.
+    #[default]
+    Null,
+}
+
+/// Why a spawn failed: the stage (`fork`, `setuid`, `chdir`, `exec`, ...)
+/// and the errno, reported through a close-on-exec pipe.
+///
+/// Stages before fork: `argv`, `env`, `user`, `group`, `groups`, `log`,
+/// `devnull`, `pipe`, `fork`. Stages in the child: `sigmask`, `setsid`,
+/// `stdio`, `rlimit`, `nice`, `oom_score_adj`, `setgroups`, `setgid`,
+/// `setuid`, `chdir`, `exec`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpawnError {
+    pub stage: String,
+    pub errno: i32,
+    /// The child's pid when the failure happened after fork. That child has
+    /// `_exit(127)`ed and is NOT waited for here: `reap::reap_all` returns it
+    /// later, and the supervisor must drop it as an unknown pid.
+    pub pid: Option<i32>,
+}
+
+impl SpawnError {
+    /// A failure before fork (or in a fake `Sys`): no child exists.
+    pub fn new(stage: &str, errno: i32) -> SpawnError {
+        SpawnError {
+            stage: stage.to_string(),
+            errno,
+            pid: None,
+        }
+    }
+}
+
+impl fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {}",
+            self.stage,
+            std::io::Error::from_raw_os_error(self.errno)
+        )
+    }
+}
+
+impl std::error::Error for SpawnError {}
+
+/// Forks and execs `spec`; returns the child's pid once exec succeeded.
+///
+/// Blocks only until the child has exec'd or failed (the error pipe's EOF or
+/// its 8 bytes), never until the child exits. Never waits for the child.
+pub fn spawn(spec: &SpawnSpec) -> Result<i32, SpawnError> {
+    let prepared = prepare::prepare(spec)?;
+    let (read_end, write_end) = error_pipe()?;
+
+    // Block every signal across fork so no daemon handler runs in the child
+    // before the child has reset the dispositions.
+    let mut all: libc::sigset_t = unsafe { std::mem::zeroed() };
+    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: plain sigset manipulation on local, initialised storage.
+    unsafe {
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+    }
+    // SAFETY: the child branch calls only async-signal-safe functions on
+    // memory prepared above and ends in execve or _exit; it never returns.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // SAFETY: see above; `run` never returns.
+        unsafe { child::run(&prepared, write_end.as_raw_fd()) }
+    }
+    let fork_errno = last_errno();
+    // SAFETY: restores the mask saved above.
+    unsafe {
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+    }
+    drop(write_end);
+    drop(prepared);
+    if pid < 0 {
+        return Err(SpawnError::new("fork", fork_errno));
+    }
+    match read_report(&read_end) {
+        None => Ok(pid),
+        Some((stage, errno)) => Err(SpawnError {
+            stage: child::stage_name(stage).to_string(),
+            errno,
+            pid: Some(pid),
+        }),
+    }
+}
+
+/// The close-on-exec pipe the child reports a failure through. Both ends are
+/// kept above fd 2 so that the child's dup2 onto 0..2 cannot clobber them.
+fn error_pipe() -> Result<(OwnedFd, OwnedFd), SpawnError> {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` is a valid two-int array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(SpawnError::new("pipe", last_errno()));
+    }
+    // SAFETY: pipe2 just returned these two fresh descriptors, owned by nobody else.
+    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let r = prepare::above_stdio(r).map_err(|e| SpawnError::new("pipe", e))?;
+    let w = prepare::above_stdio(w).map_err(|e| SpawnError::new("pipe", e))?;
+    Ok((r, w))
+}
+
+/// Reads the child's report: `None` on EOF (exec succeeded), else the
+/// stage id and errno. A short or failed read counts as an exec failure.
+fn read_report(fd: &OwnedFd) -> Option<(u32, i32)> {
+    let mut buf = [0u8; 8];
+    let mut got = 0;
+    while got < buf.len() {
+        // SAFETY: reads into the unfilled tail of a local buffer.
+        let n = unsafe {
+            libc::read(
+                fd.as_raw_fd(),
+                buf[got..].as_mut_ptr().cast(),
+                buf.len() - got,
+            )
+        };
+        if n == 0 {
+            break;
+        }
+        if n < 0 {
+            if last_errno() == libc::EINTR {
+                continue;
+            }
+            return Some((child::STAGE_EXEC, last_errno()));
+        }
+        got += n as usize;
+    }
+    match got {
+        0 => None,
+        8 => {
+            let stage = u32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]);
+            let errno = i32::from_ne_bytes([buf[4], buf[5], buf[6], buf[7]]);
+            Some((stage, errno))
+        }
+        _ => Some((child::STAGE_EXEC, libc::EIO)),
+    }
+}
+
+/// The calling thread's errno.
+fn last_errno() -> i32 {
+    std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
+}
