@@ -344,3 +344,20 @@ fn null_and_inherit_stdio_run() {
     s.argv = vec!["true".into()];
     assert_eq!(run(&s).0, Exit::Code(0));
 }
+
+#[test]
+fn start_then_wait_reports_like_spawn() {
+    let (_d, log) = tmp();
+    let ok = gsup::spawn::start(&spec(&["echo", "started"], &log)).expect("fork");
+    let missing = gsup::spawn::start(&spec(&["gsup-no-such-binary-xyz"], &log)).expect("fork");
+    let (ok_pid, missing_pid) = (ok.pid, missing.pid);
+    assert_eq!(ok.wait(), Ok(ok_pid));
+    let err = missing.wait().expect_err("exec fails");
+    assert_eq!(
+        (err.stage.as_str(), err.errno, err.pid),
+        ("exec", libc::ENOENT, Some(missing_pid))
+    );
+    assert_eq!(wait_pid(ok_pid), Exit::Code(0));
+    assert_eq!(wait_pid(missing_pid), Exit::Code(127));
+    assert_eq!(fs::read_to_string(&log).expect("log"), "started\n");
+}

@@ -6,7 +6,7 @@
 //! code that runs between fork and exec.
 //!
 //! A failed spawn: the child writes `(stage, errno)` into a close-on-exec pipe
-//! and `_exit(127)`s. `spawn` returns `Err` with that stage and errno and the
+//! and `_exit(127)`s. `spawn` (or `Started::wait`) returns `Err` with that stage and errno and the
 //! child's pid in `SpawnError::pid`, and never waits for it: the one reaper
 //! (`reap::reap_all`) collects it later as `Exit::Code(127)` for a pid the
 //! supervisor does not know (or knows as failed), which it ignores.
@@ -95,7 +95,49 @@ impl std::error::Error for SpawnError {}
 ///
 /// Blocks only until the child has exec'd or failed (the error pipe's EOF or
 /// its 8 bytes), never until the child exits. Never waits for the child.
+/// Equal to `start(spec)?.wait()`.
 pub fn spawn(spec: &SpawnSpec) -> Result<i32, SpawnError> {
+    start(spec)?.wait()
+}
+
+/// A forked child whose exec has not been confirmed yet: the pid, and the
+/// read end of its report pipe.
+///
+/// Why: waiting for each exec before the next fork serialises a cold start
+/// on the scheduler (see docs/performance.md); a supervisor starting many
+/// jobs can fork them all with `start`, then collect each outcome with
+/// `wait` (or when `report_fd` turns readable in its event loop).
+#[derive(Debug)]
+pub struct Started {
+    pub pid: i32,
+    report: OwnedFd,
+}
+
+impl Started {
+    /// Readable once the child has exec'd (EOF) or failed (8 bytes): for
+    /// registering with the supervisor's event loop (e.g. tokio `AsyncFd`).
+    pub fn report_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.report.as_fd()
+    }
+
+    /// Blocks until exec succeeded (`Ok(pid)`) or failed (`Err` with the
+    /// stage, errno and `pid: Some(pid)`; the child is left to the reaper).
+    pub fn wait(self) -> Result<i32, SpawnError> {
+        match read_report(&self.report) {
+            None => Ok(self.pid),
+            Some((stage, errno)) => Err(SpawnError {
+                stage: child::stage_name(stage).to_string(),
+                errno,
+                pid: Some(self.pid),
+            }),
+        }
+    }
+}
+
+/// Forks `spec` and returns at once, before the child has exec'd. Errors
+/// here are those before fork (no child exists); the rest come from `wait`.
+pub fn start(spec: &SpawnSpec) -> Result<Started, SpawnError> {
     let prepared = prepare::prepare(spec)?;
     let (read_end, write_end) = error_pipe()?;
 
@@ -125,14 +167,10 @@ pub fn spawn(spec: &SpawnSpec) -> Result<i32, SpawnError> {
     if pid < 0 {
         return Err(SpawnError::new("fork", fork_errno));
     }
-    match read_report(&read_end) {
-        None => Ok(pid),
-        Some((stage, errno)) => Err(SpawnError {
-            stage: child::stage_name(stage).to_string(),
-            errno,
-            pid: Some(pid),
-        }),
-    }
+    Ok(Started {
+        pid,
+        report: read_end,
+    })
 }
 
 /// The close-on-exec pipe the child reports a failure through. Both ends are
