@@ -1,8 +1,9 @@
 //! The seam between supervisor logic and the kernel: spawning, signalling,
 //! reaping. The supervisor calls only this trait, so tests can use a fake.
 //!
-//! A failed spawn whose error carries `pid: Some(_)` left a child that has
-//! `_exit(127)`ed: `reap` returns it later and the supervisor drops it.
+//! A spawn that fails after fork (stage `exec`, `chdir`, `setuid`, ...) left
+//! a child that has `_exit(127)`ed: `reap` returns its pid later, one the
+//! supervisor never recorded, and the supervisor drops it.
 
 use crate::job::Exit;
 use crate::spawn::{SpawnError, SpawnSpec};

@@ -3,7 +3,7 @@
 //! Each test waits only for its own pids (waitpid(pid)); never reap_all here.
 
 use gsup::job::Exit;
-use gsup::spawn::{SpawnSpec, Stdio, spawn};
+use gsup::spawn::{SpawnError, SpawnSpec, Stdio, spawn, start};
 use gsup::unit::{Rlimit, RlimitResource, RlimitValue, UserSpec};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -38,6 +38,19 @@ fn run(s: &SpawnSpec) -> (Exit, String) {
     (exit, fs::read_to_string(log).unwrap_or_default())
 }
 
+/// Forks `s`, expects its exec to fail after fork; returns the error and the
+/// pid of the child that `_exit(127)`ed (not yet waited for).
+fn fail_after_fork(s: &SpawnSpec) -> (SpawnError, i32) {
+    let started = start(s).expect("fork succeeds");
+    let pid = started.pid;
+    (started.wait().expect_err("must fail after fork"), pid)
+}
+
+/// Expects `s` to fail before fork: `start` itself errs, so no child exists.
+fn fail_before_fork(s: &SpawnSpec) -> SpawnError {
+    start(s).expect_err("must fail before fork")
+}
+
 fn tmp() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
     let log = dir.path().join("out.log");
@@ -67,20 +80,19 @@ fn words_are_never_run_by_a_shell() {
 fn missing_binary_fails_fast_with_enoent() {
     let (_d, log) = tmp();
     let start = Instant::now();
-    let err = spawn(&spec(&["gsup-no-such-binary-xyz"], &log)).expect_err("must fail");
+    let (err, pid) = fail_after_fork(&spec(&["gsup-no-such-binary-xyz"], &log));
     assert_eq!(err.stage, "exec");
     assert_eq!(err.errno, libc::ENOENT);
     assert!(start.elapsed() < Duration::from_secs(2));
-    let pid = err.pid.expect("failed after fork");
     assert_eq!(wait_pid(pid), Exit::Code(127));
     assert_eq!(
         err.to_string(),
         "exec: No such file or directory (os error 2)"
     );
 
-    let err = spawn(&spec(&["/nonexistent/bin/x"], &log)).expect_err("must fail");
+    let (err, pid) = fail_after_fork(&spec(&["/nonexistent/bin/x"], &log));
     assert_eq!((err.stage.as_str(), err.errno), ("exec", libc::ENOENT));
-    wait_pid(err.pid.expect("pid"));
+    wait_pid(pid);
 }
 
 #[test]
@@ -88,18 +100,18 @@ fn not_executable_is_eacces_direct_and_through_path() {
     let (d, log) = tmp();
     let file = d.path().join("gsup-noexec-script");
     fs::write(&file, "#!/bin/sh\necho hi\n").expect("write");
-    let err = spawn(&spec(&[file.to_str().expect("utf8")], &log)).expect_err("must fail");
+    let (err, pid) = fail_after_fork(&spec(&[file.to_str().expect("utf8")], &log));
     assert_eq!((err.stage.as_str(), err.errno), ("exec", libc::EACCES));
-    wait_pid(err.pid.expect("pid"));
+    wait_pid(pid);
 
     let mut s = spec(&["gsup-noexec-script"], &log);
     s.env = vec![(
         "PATH".into(),
         format!("{}:/usr/bin:/bin", d.path().display()),
     )];
-    let err = spawn(&s).expect_err("must fail");
+    let (err, pid) = fail_after_fork(&s);
     assert_eq!((err.stage.as_str(), err.errno), ("exec", libc::EACCES));
-    wait_pid(err.pid.expect("pid"));
+    wait_pid(pid);
 }
 
 #[test]
@@ -112,9 +124,9 @@ fn path_comes_from_the_job_env_not_the_daemon() {
     s.env = vec![("PATH".into(), format!("/nope:{}", bin.display()))];
     assert_eq!(run(&s), (Exit::Code(0), "found\n".into()));
     s.env = vec![("PATH".into(), "/nope".into())];
-    let err = spawn(&s).expect_err("not in this PATH");
+    let (err, pid) = fail_after_fork(&s);
     assert_eq!((err.stage.as_str(), err.errno), ("exec", libc::ENOENT));
-    wait_pid(err.pid.expect("pid"));
+    wait_pid(pid);
 }
 
 #[test]
@@ -122,9 +134,9 @@ fn chdir_to_a_missing_dir_fails_at_chdir() {
     let (_d, log) = tmp();
     let mut s = spec(&["true"], &log);
     s.chdir = Some("/nonexistent-gsup-dir".into());
-    let err = spawn(&s).expect_err("must fail");
+    let (err, pid) = fail_after_fork(&s);
     assert_eq!((err.stage.as_str(), err.errno), ("chdir", libc::ENOENT));
-    assert_eq!(wait_pid(err.pid.expect("pid")), Exit::Code(127));
+    assert_eq!(wait_pid(pid), Exit::Code(127));
 
     s.chdir = Some("/usr/share".into());
     s.argv = vec!["pwd".into()];
@@ -149,35 +161,27 @@ fn env_is_exactly_the_given_one() {
 #[test]
 fn bad_strings_fail_before_fork() {
     let (_d, log) = tmp();
-    let err = spawn(&spec(&[], &log)).expect_err("empty argv");
-    assert_eq!((err.stage.as_str(), err.pid), ("argv", None));
-    let err = spawn(&spec(&["ec\0ho"], &log)).expect_err("NUL");
-    assert_eq!(
-        (err.stage.as_str(), err.errno, err.pid),
-        ("argv", libc::EINVAL, None)
-    );
+    let err = fail_before_fork(&spec(&[], &log));
+    assert_eq!((err.stage.as_str(), err.errno), ("argv", libc::EINVAL));
+    let err = fail_before_fork(&spec(&["ec\0ho"], &log));
+    assert_eq!((err.stage.as_str(), err.errno), ("argv", libc::EINVAL));
     let mut s = spec(&["true"], &log);
     s.env.push(("A=B".into(), "c".into()));
-    let err = spawn(&s).expect_err("= in key");
-    assert_eq!((err.stage.as_str(), err.pid), ("env", None));
+    let err = fail_before_fork(&s);
+    assert_eq!((err.stage.as_str(), err.errno), ("env", libc::EINVAL));
     let mut s = spec(&["true"], &log);
     s.user = Some(UserSpec::Name("gsup-no-such-user".into()));
-    let err = spawn(&s).expect_err("no user");
-    assert_eq!(
-        (err.stage.as_str(), err.errno, err.pid),
-        ("user", libc::ENOENT, None)
-    );
+    let err = fail_before_fork(&s);
+    assert_eq!((err.stage.as_str(), err.errno), ("user", libc::ENOENT));
     let mut s = spec(&["true"], &log);
     s.group = Some(UserSpec::Name("gsup-no-such-group".into()));
-    let err = spawn(&s).expect_err("no group");
-    assert_eq!(
-        (err.stage.as_str(), err.errno, err.pid),
-        ("group", libc::ENOENT, None)
-    );
-    let mut s = spec(&["true"], Path::new("/proc/gsup-cannot/x.log"));
-    s.argv = vec!["true".into()];
-    let err = spawn(&s).expect_err("log dir");
-    assert_eq!((err.stage.as_str(), err.pid), ("log", None));
+    let err = fail_before_fork(&s);
+    assert_eq!((err.stage.as_str(), err.errno), ("group", libc::ENOENT));
+    let s = spec(&["true"], Path::new("/proc/gsup-cannot/x.log"));
+    let err = fail_before_fork(&s);
+    assert_eq!(err.stage, "log");
+    // spawn() reports the same pre-fork errors.
+    assert_eq!(spawn(&s).expect_err("log").stage, "log");
 }
 
 #[test]
@@ -213,9 +217,9 @@ fn user_drop_to_nobody_with_its_groups() {
     fs::set_permissions(&closed, std::os::unix::fs::PermissionsExt::from_mode(0o700))
         .expect("chmod");
     s.chdir = Some(closed);
-    let err = spawn(&s).expect_err("nobody cannot enter");
+    let (err, pid) = fail_after_fork(&s);
     assert_eq!((err.stage.as_str(), err.errno), ("chdir", libc::EACCES));
-    wait_pid(err.pid.expect("pid"));
+    wait_pid(pid);
 }
 
 #[test]
@@ -253,9 +257,9 @@ fn limits_umask_nice_oom_are_applied() {
         soft: RlimitValue::Value(512),
         hard: RlimitValue::Value(256),
     }];
-    let err = spawn(&s).expect_err("soft > hard");
+    let (err, pid) = fail_after_fork(&s);
     assert_eq!((err.stage.as_str(), err.errno), ("rlimit", libc::EINVAL));
-    wait_pid(err.pid.expect("pid"));
+    wait_pid(pid);
 }
 
 #[test]
@@ -348,15 +352,12 @@ fn null_and_inherit_stdio_run() {
 #[test]
 fn start_then_wait_reports_like_spawn() {
     let (_d, log) = tmp();
-    let ok = gsup::spawn::start(&spec(&["echo", "started"], &log)).expect("fork");
-    let missing = gsup::spawn::start(&spec(&["gsup-no-such-binary-xyz"], &log)).expect("fork");
+    let ok = start(&spec(&["echo", "started"], &log)).expect("fork");
+    let missing = start(&spec(&["gsup-no-such-binary-xyz"], &log)).expect("fork");
     let (ok_pid, missing_pid) = (ok.pid, missing.pid);
     assert_eq!(ok.wait(), Ok(ok_pid));
     let err = missing.wait().expect_err("exec fails");
-    assert_eq!(
-        (err.stage.as_str(), err.errno, err.pid),
-        ("exec", libc::ENOENT, Some(missing_pid))
-    );
+    assert_eq!((err.stage.as_str(), err.errno), ("exec", libc::ENOENT));
     assert_eq!(wait_pid(ok_pid), Exit::Code(0));
     assert_eq!(wait_pid(missing_pid), Exit::Code(127));
     assert_eq!(fs::read_to_string(&log).expect("log"), "started\n");

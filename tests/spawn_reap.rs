@@ -66,10 +66,9 @@ fn reaper_signals_and_subreaper() {
     let three = sys
         .spawn(&spec(&["sh", "-c", "exit 3"], Stdio::Null))
         .expect("sh");
-    let failed = sys
-        .spawn(&spec(&["gsup-no-such-binary"], Stdio::Null))
-        .expect_err("missing");
-    let failed_pid = failed.pid.expect("failed after fork");
+    let failed = gsup::spawn::start(&spec(&["gsup-no-such-binary"], Stdio::Null)).expect("fork");
+    let failed_pid = failed.pid;
+    assert_eq!(failed.wait().expect_err("missing").stage, "exec");
     assert_eq!(sys.signal(KillTarget::Pid(sleeper), Signal(0)), Ok(()));
     assert_eq!(sys.signal(KillTarget::Pid(sleeper), Signal::KILL), Ok(()));
     let seen = reap_until(&mut sys, &[sleeper, three, failed_pid]);

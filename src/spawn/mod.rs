@@ -6,10 +6,12 @@
 //! code that runs between fork and exec.
 //!
 //! A failed spawn: the child writes `(stage, errno)` into a close-on-exec pipe
-//! and `_exit(127)`s. `spawn` (or `Started::wait`) returns `Err` with that stage and errno and the
-//! child's pid in `SpawnError::pid`, and never waits for it: the one reaper
+//! and `_exit(127)`s. `spawn` (or `Started::wait`) returns `Err` with that
+//! stage and errno and never waits for the child: the one reaper
 //! (`reap::reap_all`) collects it later as `Exit::Code(127)` for a pid the
-//! supervisor does not know (or knows as failed), which it ignores.
+//! supervisor never recorded, which it ignores. A caller that wants that pid
+//! uses `start`: `Started::pid` is known before `wait` reports the failure.
+//! An `Err` from `start` itself (or a pre-fork stage from `spawn`) left no child.
 
 mod child;
 mod prepare;
@@ -61,10 +63,6 @@ pub enum Stdio {
 pub struct SpawnError {
     pub stage: String,
     pub errno: i32,
-    /// The child's pid when the failure happened after fork. That child has
-    /// `_exit(127)`ed and is NOT waited for here: `reap::reap_all` returns it
-    /// later, and the supervisor must drop it as an unknown pid.
-    pub pid: Option<i32>,
 }
 
 impl SpawnError {
@@ -73,7 +71,6 @@ impl SpawnError {
         SpawnError {
             stage: stage.to_string(),
             errno,
-            pid: None,
         }
     }
 }
@@ -122,14 +119,13 @@ impl Started {
     }
 
     /// Blocks until exec succeeded (`Ok(pid)`) or failed (`Err` with the
-    /// stage, errno and `pid: Some(pid)`; the child is left to the reaper).
+    /// stage and errno; the child, `self.pid`, is left to the reaper).
     pub fn wait(self) -> Result<i32, SpawnError> {
         match read_report(&self.report) {
             None => Ok(self.pid),
             Some((stage, errno)) => Err(SpawnError {
                 stage: child::stage_name(stage).to_string(),
                 errno,
-                pid: Some(self.pid),
             }),
         }
     }
