@@ -2,7 +2,9 @@
 //! limits, credentials, then execve. It must not allocate, lock, panic or return.
 //!
 //! Every call here is async-signal-safe (raw libc syscalls wrappers only), and
-//! reads memory `prepare` built before fork.
+//! reads memory `prepare` built before fork. The same code runs after a plain
+//! fork (`start`) and in a `CLONE_VM | CLONE_VFORK` child (`spawn`), where it
+//! shares the daemon's memory: it writes nothing but its own stack and errno.
 
 use super::prepare::{Output, Prepared};
 
@@ -112,17 +114,19 @@ pub(super) unsafe fn run(p: &Prepared, err_fd: libc::c_int) -> ! {
         if let Some(mask) = p.umask {
             libc::umask(mask);
         }
+        // Raw syscalls, not glibc's wrappers: those broadcast the change to
+        // every thread glibc knows of, which in a CLONE_VM child are the
+        // daemon's own threads. The syscall changes this task alone.
         if let Some(creds) = &p.creds {
             if let Some(groups) = &creds.groups {
-                check(
-                    err_fd,
-                    STAGE_SETGROUPS,
-                    libc::setgroups(groups.len(), groups.as_ptr()),
-                );
+                let ret = libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr());
+                check(err_fd, STAGE_SETGROUPS, ret as libc::c_int);
             }
-            check(err_fd, STAGE_SETGID, libc::setgid(creds.gid));
+            let ret = libc::syscall(libc::SYS_setgid, creds.gid);
+            check(err_fd, STAGE_SETGID, ret as libc::c_int);
             if let Some(uid) = creds.uid {
-                check(err_fd, STAGE_SETUID, libc::setuid(uid));
+                let ret = libc::syscall(libc::SYS_setuid, uid);
+                check(err_fd, STAGE_SETUID, ret as libc::c_int);
             }
         }
         if let Some(dir) = &p.chdir {

@@ -92,9 +92,136 @@ impl std::error::Error for SpawnError {}
 ///
 /// Blocks only until the child has exec'd or failed (the error pipe's EOF or
 /// its 8 bytes), never until the child exits. Never waits for the child.
-/// Equal to `start(spec)?.wait()`.
+///
+/// Uses `clone(CLONE_VM | CLONE_VFORK)` as glibc's posix_spawn does: no page
+/// table copy and no copy-on-write faults in the daemon, and the daemon is
+/// suspended only until the child's exec (or `_exit`). See docs/performance.md.
 pub fn spawn(spec: &SpawnSpec) -> Result<i32, SpawnError> {
-    start(spec)?.wait()
+    let prepared = prepare::prepare(spec)?;
+    let Some(stack) = ChildStack::new() else {
+        return start_prepared(prepared)?.wait();
+    };
+    let (read_end, write_end) = error_pipe()?;
+    let arg = ChildArg {
+        prepared: &prepared,
+        err_fd: write_end.as_raw_fd(),
+    };
+    let old = block_all_signals();
+    // SAFETY: the child runs `child_entry` on its own stack, calls only
+    // async-signal-safe syscalls on memory prepared above, and ends in
+    // execve or _exit; CLONE_VFORK keeps us (and `prepared`, `arg`, `stack`)
+    // suspended and alive until then.
+    let pid = unsafe {
+        libc::clone(
+            child_entry,
+            stack.top(),
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            (&arg as *const ChildArg).cast_mut().cast(),
+        )
+    };
+    let clone_errno = last_errno();
+    restore_signals(&old);
+    drop(write_end);
+    drop(stack);
+    drop(prepared);
+    if pid < 0 {
+        return Err(SpawnError::new("fork", clone_errno));
+    }
+    Started {
+        pid,
+        report: read_end,
+    }
+    .wait()
+}
+
+/// What `child_entry` needs: passed by pointer through clone.
+struct ChildArg<'a> {
+    prepared: &'a prepare::Prepared,
+    err_fd: libc::c_int,
+}
+
+/// The `CLONE_VM` child's first frame.
+extern "C" fn child_entry(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` points at the parent's `ChildArg`, alive while the parent
+    // is suspended by CLONE_VFORK; `run` never returns.
+    unsafe {
+        let arg = &*(arg as *const ChildArg);
+        child::run(arg.prepared, arg.err_fd)
+    }
+}
+
+/// The `CLONE_VM` child's stack: 256 KiB mapped with a guard page below,
+/// far more than `child::run` uses; unmapped once the child has exec'd.
+struct ChildStack {
+    base: *mut libc::c_void,
+    len: usize,
+}
+
+impl ChildStack {
+    const LEN: usize = 256 * 1024;
+    const GUARD: usize = 4096;
+
+    fn new() -> Option<ChildStack> {
+        // SAFETY: a fresh anonymous private mapping, owned by the result.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                Self::LEN,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return None;
+        }
+        let stack = ChildStack {
+            base,
+            len: Self::LEN,
+        };
+        // SAFETY: the lowest page of our own mapping becomes the guard.
+        if unsafe { libc::mprotect(base, Self::GUARD, libc::PROT_NONE) } != 0 {
+            return None;
+        }
+        Some(stack)
+    }
+
+    /// The initial stack pointer: the mapping's end, 16-byte aligned.
+    fn top(&self) -> *mut libc::c_void {
+        // SAFETY: one past the end of our mapping; the stack grows down.
+        unsafe { self.base.cast::<u8>().add(self.len).cast() }
+    }
+}
+
+impl Drop for ChildStack {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping `new` made.
+        unsafe {
+            libc::munmap(self.base, self.len);
+        }
+    }
+}
+
+/// Blocks every signal in this thread (so no daemon handler runs in the
+/// child before it resets the dispositions); returns the old mask.
+fn block_all_signals() -> libc::sigset_t {
+    // SAFETY: plain sigset manipulation on local, initialised storage.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+        old
+    }
+}
+
+/// Restores the mask `block_all_signals` saved.
+fn restore_signals(old: &libc::sigset_t) {
+    // SAFETY: `old` came from pthread_sigmask.
+    unsafe {
+        libc::pthread_sigmask(libc::SIG_SETMASK, old, std::ptr::null_mut());
+    }
 }
 
 /// A forked child whose exec has not been confirmed yet: the pid, and the
@@ -133,19 +260,16 @@ impl Started {
 
 /// Forks `spec` and returns at once, before the child has exec'd. Errors
 /// here are those before fork (no child exists); the rest come from `wait`.
+/// A plain fork (the daemon's pages are shared copy-on-write), so that many
+/// children can be started before any report is read.
 pub fn start(spec: &SpawnSpec) -> Result<Started, SpawnError> {
-    let prepared = prepare::prepare(spec)?;
-    let (read_end, write_end) = error_pipe()?;
+    start_prepared(prepare::prepare(spec)?)
+}
 
-    // Block every signal across fork so no daemon handler runs in the child
-    // before the child has reset the dispositions.
-    let mut all: libc::sigset_t = unsafe { std::mem::zeroed() };
-    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: plain sigset manipulation on local, initialised storage.
-    unsafe {
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
-    }
+/// `start` once `prepare` has run.
+fn start_prepared(prepared: prepare::Prepared) -> Result<Started, SpawnError> {
+    let (read_end, write_end) = error_pipe()?;
+    let old = block_all_signals();
     // SAFETY: the child branch calls only async-signal-safe functions on
     // memory prepared above and ends in execve or _exit; it never returns.
     let pid = unsafe { libc::fork() };
@@ -154,10 +278,7 @@ pub fn start(spec: &SpawnSpec) -> Result<Started, SpawnError> {
         unsafe { child::run(&prepared, write_end.as_raw_fd()) }
     }
     let fork_errno = last_errno();
-    // SAFETY: restores the mask saved above.
-    unsafe {
-        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
-    }
+    restore_signals(&old);
     drop(write_end);
     drop(prepared);
     if pid < 0 {
