@@ -202,6 +202,12 @@ fn user_drop_to_nobody_with_its_groups() {
         .gid
         .as_raw();
     assert_eq!(out, format!("65534\n{nogroup}\n{nogroup}\n"));
+    // The drop happened in the child alone (raw syscalls in a CLONE_VM
+    // child): this multi-threaded process is still root in every thread.
+    let status = fs::read_to_string("/proc/self/status").expect("status");
+    assert!(status.contains("\nUid:\t0\t0\t0\t0\n"), "{status}");
+    let threads = std::thread::spawn(|| unsafe { (libc::geteuid(), libc::getegid()) });
+    assert_eq!(threads.join().expect("thread"), (0, 0));
 
     // numeric user and an explicit group
     fs::remove_file(&log).expect("rm");
