@@ -6,6 +6,7 @@
  *                                reaches EOF); prints seconds; then kills and reaps.
  *   bare_loop coldstart-sync N   the same, but waiting for each child's exec (its own
  *                                CLOEXEC pipe) before the next fork, as gsup's spawn() does.
+ *   bare_loop coldstart-vfork N  the same with vfork (no page-table copy), as spawn() does.
  *   bare_loop restart R FILE     R times: SIGKILL the child, waitpid it, fork+exec
  *                                `bare_loop stamp FILE`; latency = kill -> the new
  *                                process's stamp. Prints min/median/max in ms.
@@ -104,6 +105,31 @@ static int coldstart_sync(int n) {
     return 0;
 }
 
+/* As coldstart-sync, with vfork: the parent is suspended until the child's
+ * exec, with no page-table copy (what gsup's spawn() does with CLONE_VFORK). */
+static int coldstart_vfork(int n) {
+    pid_t *pids = calloc((size_t)n, sizeof *pids);
+    if (!pids) return 1;
+    long long t0 = now_ns();
+    for (int i = 0; i < n; i++) {
+        pid_t pid = vfork();
+        if (pid == 0) {
+            setsid();
+            execvp("sleep", sleep_argv);
+            _exit(127);
+        }
+        if (pid < 0) return perror("vfork"), 1;
+        pids[i] = pid;
+    }
+    long long t1 = now_ns();
+    printf("bare coldstart-vfork %d: %.3f s (vfork, suspended until each exec)\n", n,
+           (t1 - t0) / 1e9);
+    for (int i = 0; i < n; i++) kill(pids[i], SIGKILL);
+    for (int i = 0; i < n; i++) waitpid(pids[i], NULL, 0);
+    free(pids);
+    return 0;
+}
+
 static pid_t spawn_stamp(const char *self, const char *file) {
     pid_t pid = fork();
     if (pid == 0) {
@@ -192,6 +218,7 @@ static int count_comm(const char *comm) {
 int main(int argc, char **argv) {
     if (argc >= 3 && strcmp(argv[1], "coldstart") == 0) return coldstart(atoi(argv[2]));
     if (argc >= 3 && strcmp(argv[1], "coldstart-sync") == 0) return coldstart_sync(atoi(argv[2]));
+    if (argc >= 3 && strcmp(argv[1], "coldstart-vfork") == 0) return coldstart_vfork(atoi(argv[2]));
     if (argc >= 4 && strcmp(argv[1], "restart") == 0)
         return restart("/proc/self/exe", atoi(argv[2]), argv[3]);
     if (argc >= 3 && strcmp(argv[1], "stamp") == 0) return stamp(argv[2]);

@@ -91,7 +91,10 @@ gsup_wait_running() { # N
 }
 
 measure_coldstart() { # KIND N
-    if [ "$1" = bare ]; then "$BL" coldstart "$2"; return; fi
+    if [ "$1" = bare ]; then
+        "$BL" coldstart "$2" && "$BL" coldstart-vfork "$2" && "$BL" coldstart-sync "$2"
+        return
+    fi
     sup_start "$1" "$2"
     t1=$("$BL" waitcomm sleep "$2" "$TIMEOUT") || { say "$1: timeout"; return 1; }
     line="$1 coldstart $2: $(ms "$T0" "$t1") until $2 jobs exec'd"
