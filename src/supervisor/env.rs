@@ -82,10 +82,5 @@ pub fn spec(
 
 /// Where an instance's output goes: `LOG_DIR/JOB.log` (slashes kept as folders).
 pub fn log_path(log_dir: &Path, job: &str, instance: &str) -> PathBuf {
-    // TODO: use `logs::job_log_path` once the spawn helper's logs land on main.
-    if instance.is_empty() {
-        log_dir.join(format!("{job}.log"))
-    } else {
-        log_dir.join(format!("{job}.{instance}.log"))
-    }
+    crate::logs::job_log_path(log_dir, job, instance)
 }

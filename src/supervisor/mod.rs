@@ -79,7 +79,7 @@ async fn daemon(opts: DaemonOptions) -> i32 {
         error!("cannot install signal handlers");
         return 1;
     };
-    if let Err(e) = become_subreaper() {
+    if let Err(e) = crate::reap::become_subreaper() {
         warn!("cannot become a child subreaper: {e}");
     }
     let listener = match server::bind(&opts.socket) {
@@ -223,16 +223,5 @@ fn access_policy(opts: &DaemonOptions) -> AccessPolicy {
     AccessPolicy {
         daemon_uid: nix::unistd::geteuid().as_raw(),
         control_gid,
-    }
-}
-
-/// TEMPORARY until the spawn helper's `reap::become_subreaper` is on main.
-fn become_subreaper() -> std::io::Result<()> {
-    // SAFETY: prctl(PR_SET_CHILD_SUBREAPER) takes plain integers.
-    let rc = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
     }
 }
