@@ -869,3 +869,132 @@ fn docs_state_table_matches_next_state() {
     }
     assert_eq!(rows, State::ALL.len());
 }
+
+/// One line per (policy, state, goal, input): the resulting goal/state and the
+/// effects (logs left out). Compared with `tests/daemon_machine_table.txt`;
+/// `GSUP_BLESS=1` rewrites it (review the diff: it is the whole machine).
+#[test]
+fn full_transition_table_matches_the_golden_file() {
+    let t0 = Instant::now();
+    let mut out = String::new();
+    let policies = [
+        ("plain", Policy::default()),
+        ("hooks+respawn+ready", hooks()),
+    ];
+    for (pname, policy) in policies {
+        for state in State::ALL {
+            for goal in [Goal::Start, Goal::Stop] {
+                for input in all_inputs() {
+                    let mut j = at(state, goal, policy.clone());
+                    let fx = acts(step(&mut j, input.clone(), t0));
+                    let fx: Vec<String> = fx
+                        .iter()
+                        .map(|e| match e {
+                            Effect::Ignored(_) => "IGNORED".to_string(),
+                            Effect::Emit { name, env } => {
+                                let kv: Vec<String> =
+                                    env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                                format!("emit {name} {}", kv.join(" "))
+                            }
+                            other => format!("{other:?}"),
+                        })
+                        .collect();
+                    out.push_str(&format!(
+                        "{pname:20} {goal}/{state:10} {input:?}\n    -> {}/{} {}\n",
+                        j.goal,
+                        j.state,
+                        fx.join("; ")
+                    ));
+                }
+            }
+        }
+    }
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/daemon_machine_table.txt"
+    );
+    if std::env::var_os("GSUP_BLESS").is_some() {
+        std::fs::write(path, &out).expect("write golden table");
+    }
+    let golden = std::fs::read_to_string(path).expect("tests/daemon_machine_table.txt");
+    assert!(
+        golden == out,
+        "the machine changed; review with GSUP_BLESS=1 and git diff"
+    );
+}
+
+#[test]
+fn pre_start_that_cannot_spawn_fails_the_job() {
+    let t0 = Instant::now();
+    let mut j = Job::new(Policy {
+        pre_start: true,
+        ..Policy::default()
+    });
+    step(&mut j, Input::Start, t0);
+    let reason = "exec: Permission denied (os error 13)".to_string();
+    let fx = acts(step(
+        &mut j,
+        Input::SpawnFailed {
+            process: Process::PreStart,
+            reason,
+        },
+        t0,
+    ));
+    assert_eq!(
+        fx,
+        vec![
+            emit(
+                "stopping",
+                &[("RESULT", "failed"), ("PROCESS", "pre-start")]
+            ),
+            emit("stopped", &[("RESULT", "failed"), ("PROCESS", "pre-start")]),
+        ]
+    );
+    assert_eq!((j.goal, j.state), (Goal::Stop, State::Failed));
+    assert_eq!(
+        j.reason.as_deref(),
+        Some("pre-start: exec: Permission denied (os error 13)")
+    );
+}
+
+#[test]
+fn start_during_a_stopping_hook_brings_the_goal_back() {
+    let t0 = Instant::now();
+    let mut j = Job::new(Policy {
+        pre_stop: true,
+        ..Policy::default()
+    });
+    step(&mut j, Input::Start, t0);
+    step(
+        &mut j,
+        Input::Spawned {
+            process: Process::Main,
+            pid: PID,
+        },
+        t0,
+    );
+    step(&mut j, Input::Stop, t0);
+    step(
+        &mut j,
+        Input::Spawned {
+            process: Process::PreStop,
+            pid: 12,
+        },
+        t0,
+    );
+    assert_eq!((j.goal, j.state), (Goal::Stop, State::PreStop));
+    step(&mut j, Input::Start, t0);
+    let fx = acts(step(
+        &mut j,
+        Input::Exited {
+            process: Process::PreStop,
+            exit: Exit::Code(0),
+        },
+        t0,
+    ));
+    assert_eq!(fx, vec![emit("started", &[])]);
+    assert_eq!(
+        (j.goal, j.state, j.main_pid),
+        (Goal::Start, State::Running, Some(PID))
+    );
+}

@@ -126,8 +126,11 @@ pub fn step(job: &mut Job, input: Input, now: Instant) -> Vec<Effect> {
             job.respawns.clear();
             go(job, Starting, now, fx_ref);
         }
-        (Starting | PreStart | Spawned | PostStart | Running, Input::Start) => {}
-        (PreStop | Stopping | Killed | PostStop, Input::Start) => {
+        (
+            Starting | PreStart | Spawned | PostStart | Running | PreStop | Stopping | Killed
+            | PostStop,
+            Input::Start,
+        ) => {
             job.goal = Goal::Start;
             job.failed = false;
         }
@@ -194,7 +197,7 @@ pub fn step(job: &mut Job, input: Input, now: Instant) -> Vec<Effect> {
                 process: Process::Main,
                 reason,
             },
-        ) => {
+        ) if job.main_pid.is_none() => {
             job.last_exit = None;
             job.outcome = Some(Outcome {
                 ok: false,
@@ -210,7 +213,7 @@ pub fn step(job: &mut Job, input: Input, now: Instant) -> Vec<Effect> {
                 process: Process::PreStart,
                 reason,
             },
-        ) => {
+        ) if job.hook.is_none() => {
             job.outcome = Some(Outcome {
                 ok: false,
                 process: Process::PreStart,
