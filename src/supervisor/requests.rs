@@ -32,7 +32,11 @@ impl Supervisor {
     /// Handles one control call; the reply may come later (`wait`).
     pub fn handle(&mut self, call: Call, now: Instant) {
         let Call { request, reply, .. } = call;
-        info!(?request, "request");
+        if request.is_changing() {
+            info!(?request, "request");
+        } else {
+            tracing::debug!(?request, "request");
+        }
         match request {
             Request::Start { job, env, wait } => match self.start_job(&job, &env) {
                 Ok(key) => self.wait_for(vec![key], WaitKind::Start, wait, reply, now),
