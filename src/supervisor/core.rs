@@ -265,7 +265,7 @@ impl Supervisor {
         };
         let mut spec_env = inst.env.clone();
         if p == Process::Main && u.ready == crate::unit::Ready::Notify {
-            match super::readiness::bind_notify(&self.runtime_dir, key) {
+            match super::readiness::bind_notify(&self.runtime_dir, key, u.user.is_some()) {
                 Ok((path, sock)) => {
                     env::set(&mut spec_env, "NOTIFY_SOCKET", &path.to_string_lossy());
                     self.probe_out.push(ProbeCmd::Notify {

@@ -141,6 +141,7 @@ async fn daemon(opts: DaemonOptions) -> i32 {
     }
     kill_leftovers(&mut sup);
     let _ = std::fs::remove_file(&opts.socket);
+    let _ = std::fs::remove_dir_all(&sup.runtime_dir);
     info!("exiting");
     0
 }

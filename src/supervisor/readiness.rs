@@ -52,8 +52,15 @@ pub enum ProbeCmd {
     Stop { key: Key },
 }
 
-/// Binds the notify socket of one instance under `runtime_dir`, replacing a stale one.
-pub fn bind_notify(runtime_dir: &Path, key: &Key) -> std::io::Result<(PathBuf, UnixDatagram)> {
+/// Binds the notify socket of one instance under `runtime_dir`, replacing a
+/// stale one. A job that drops privileges (`user:`) could not write to a
+/// socket only root may write to, so then the socket is made world-writable
+/// (any local user could mark that job ready; checking the sender is a TODO).
+pub fn bind_notify(
+    runtime_dir: &Path,
+    key: &Key,
+    shared: bool,
+) -> std::io::Result<(PathBuf, UnixDatagram)> {
     let dir = runtime_dir.join("notify");
     std::fs::create_dir_all(&dir)?;
     let mut name = key.0.replace('/', "%");
@@ -64,6 +71,11 @@ pub fn bind_notify(runtime_dir: &Path, key: &Key) -> std::io::Result<(PathBuf, U
     let path = dir.join(format!("{name}.sock"));
     let _ = std::fs::remove_file(&path);
     let sock = UnixDatagram::bind(&path)?;
+    if shared {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666))?;
+    }
     sock.set_nonblocking(true)?;
     Ok((path, sock))
 }
