@@ -141,7 +141,9 @@ async fn daemon(opts: DaemonOptions) -> i32 {
     }
     kill_leftovers(&mut sup);
     let _ = std::fs::remove_file(&opts.socket);
-    let _ = std::fs::remove_dir_all(&sup.runtime_dir);
+    // Only what we made: the notify sockets, then the dir if it is empty.
+    let _ = std::fs::remove_dir_all(sup.runtime_dir.join("notify"));
+    let _ = std::fs::remove_dir(&sup.runtime_dir);
     info!("exiting");
     0
 }
