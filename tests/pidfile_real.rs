@@ -1,0 +1,338 @@
+//! Real-process tests of pidfile following (SPEC section 4) with the Unicorn-like and
+//! nginx-like fixtures. Each test re-runs itself as PID 1 of a new PID namespace, so
+//! every signal stays inside it and every orphan is re-parented to the test, as to gsup.
+
+use gsup::pidfile::{
+    Decision, FollowInput, JobView, PidfileError, ProcSource, RealProc, Refusal, TreeRecord,
+    decide, descendants, read_pidfile, verify,
+};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use std::collections::BTreeMap;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const INNER: &str = "GSUP_PIDFILE_TEST_IN_NAMESPACE";
+
+/// Runs test `name` of this binary again, alone, as PID 1 of a new PID
+/// namespace; returns true when the caller is that inner run.
+fn in_namespace(name: &str) -> bool {
+    if std::env::var_os(INNER).is_some() {
+        return true;
+    }
+    let exe = std::env::current_exe().expect("current exe");
+    let out = Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "--kill-child"])
+        .arg(exe)
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(INNER, "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run unshare");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "inner run of {name} failed: {}\n{stdout}\n{stderr}",
+        out.status
+    );
+    false
+}
+
+fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// Spawns a process in its own session, as gsup spawns a job.
+fn spawn_job(argv: &[&str]) -> Child {
+    let mut cmd = Command::new(argv[0]);
+    cmd.args(&argv[1..]).stdin(Stdio::null());
+    // SAFETY: setsid is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    cmd.spawn().expect("spawn")
+}
+
+fn start_time(pid: i32) -> u64 {
+    RealProc::default()
+        .info(pid)
+        .expect("process info")
+        .start_time
+}
+
+fn my_children() -> Vec<i32> {
+    RealProc::default().children(std::process::id() as i32)
+}
+
+fn reap(child: &mut Child) {
+    wait_until(Duration::from_secs(10), "child exits", || {
+        matches!(child.try_wait(), Ok(Some(_)))
+    });
+}
+
+/// Checks the attack corpus against a job: each pidfile is refused and the
+/// follow decision is `Refused`, never `Replace`.
+fn attack_corpus(dir: &Path, view: &JobView<'_>, other_job_pid: i32, foreign: i32) {
+    let procs = RealProc::default();
+    let me = std::process::id() as i32;
+    let cases: Vec<(&str, String)> = vec![
+        ("init.pid", "1\n".into()),
+        ("daemon.pid", format!("{me}\n")),
+        ("otherjob.pid", format!("{other_job_pid}\n")),
+        ("foreign.pid", format!("{foreign}\n")),
+        ("garbage.pid", "hello\n".into()),
+    ];
+    for (name, content) in &cases {
+        std::fs::write(dir.join(name), content).expect("write");
+    }
+    std::os::unix::fs::symlink("/etc/shadow", dir.join("shadow.pid")).expect("symlink");
+    let expect: Vec<(&str, Result<(), Refusal>)> = vec![
+        ("init.pid", Err(Refusal::Init)),
+        // The test is PID 1 of its namespace, as gsup is when it is init.
+        (
+            "daemon.pid",
+            Err(if me == 1 {
+                Refusal::Init
+            } else {
+                Refusal::Daemon
+            }),
+        ),
+        ("otherjob.pid", Err(Refusal::OtherJob)),
+        ("foreign.pid", Err(Refusal::NotInJob)),
+    ];
+    for (name, want) in expect {
+        let pid = read_pidfile(&dir.join(name)).expect("a pid");
+        let got = verify(pid, view, &procs);
+        assert_eq!(got, want, "{name}");
+        let d = decide(&FollowInput {
+            main: Some(4242),
+            main_alive: true,
+            read: Ok(pid),
+            verdict: Some(got),
+            grace_expired: false,
+        });
+        assert!(matches!(d, Decision::Refused { .. }), "{name}: {d:?}");
+    }
+    // A daemon that is not PID 1 is refused by its own rule.
+    let as_daemon = JobView {
+        daemon_pid: foreign,
+        ..*view
+    };
+    assert_eq!(verify(foreign, &as_daemon, &procs), Err(Refusal::Daemon));
+    assert_eq!(
+        read_pidfile(&dir.join("garbage.pid")),
+        Err(PidfileError::Garbage)
+    );
+    assert_eq!(
+        read_pidfile(&dir.join("shadow.pid")),
+        Err(PidfileError::Symlink)
+    );
+}
+
+#[test]
+fn unicorn_usr2_new_master_belongs_and_foreign_is_refused() {
+    if !in_namespace("unicorn_usr2_new_master_belongs_and_foreign_is_refused") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pidfile = dir.path().join("unicorn.pid");
+    let script = fixture("unicorn_like.py");
+    let mut master = spawn_job(&[
+        "python3",
+        script.to_str().expect("utf8"),
+        pidfile.to_str().expect("utf8"),
+        "2",
+    ]);
+    let old = master.id() as i32;
+    let mut other_job = spawn_job(&["sleep", "60"]);
+    let other_pid = other_job.id() as i32;
+    let mut foreign = spawn_job(&["sleep", "60"]);
+    let foreign_pid = foreign.id() as i32;
+    let procs = RealProc::default();
+
+    let mut tree: TreeRecord<&str> = TreeRecord::new();
+    tree.job_started("unicorn", old, start_time(old), Some(0));
+    tree.job_started("other", other_pid, start_time(other_pid), Some(0));
+    wait_until(Duration::from_secs(10), "pidfile and 2 workers", || {
+        read_pidfile(&pidfile) == Ok(old) && descendants(old, &procs).len() == 2
+    });
+    // The foreign sleep is a child nobody spawned for a job (as an orphan
+    // from outside re-parented to init): judged once, with no candidate.
+    let (adopted, left) = tree.attribute_orphans(&[], &my_children(), &procs);
+    assert!(adopted.is_empty());
+    assert_eq!(
+        left,
+        vec![(foreign_pid, gsup::pidfile::Unattributed::NoCandidate)]
+    );
+    let me = std::process::id() as i32;
+    let is_other = |pid: i32| pid == other_pid;
+
+    kill(Pid::from_raw(old), Signal::SIGUSR2).expect("USR2 to the master we spawned");
+    let mut new = 0;
+    wait_until(
+        Duration::from_secs(10),
+        "new master writes the pidfile",
+        || match read_pidfile(&pidfile) {
+            Ok(p) if p != old => {
+                new = p;
+                true
+            }
+            _ => false,
+        },
+    );
+    // While the old master lives: the new one descends from it.
+    let job = tree.job(&"unicorn").expect("job").clone();
+    let view = JobView {
+        uid: job.uid,
+        start_time: job.start_time,
+        pgid: job.pgid,
+        known: &job.known,
+        cgroup: None,
+        daemon_pid: me,
+        other_job: &is_other,
+    };
+    let now = verify(new, &view, &procs);
+    assert_eq!(now, Ok(()));
+    let info = procs.info(new).expect("new master");
+    assert_eq!((info.ppid, info.sid, info.pgid), (old, old, old));
+
+    // The new master QUITs the old one, which we (as gsup would) reap; the
+    // new master is re-parented to us and attributed by its session.
+    reap(&mut master);
+    let (adopted, left) = tree.attribute_orphans(&[(old, "unicorn")], &my_children(), &procs);
+    assert!(adopted.contains(&(new, "unicorn")), "{adopted:?} {left:?}");
+    let job = tree.job(&"unicorn").expect("job").clone();
+    let view = JobView {
+        known: &job.known,
+        ..view
+    };
+    let verdict = verify(new, &view, &procs);
+    assert_eq!(verdict, Ok(()));
+    assert_eq!(
+        decide(&FollowInput {
+            main: Some(old),
+            main_alive: false,
+            read: read_pidfile(&pidfile),
+            verdict: Some(verdict),
+            grace_expired: false,
+        }),
+        Decision::Replace {
+            from: Some(old),
+            to: new
+        }
+    );
+    wait_until(Duration::from_secs(10), "new master's 2 workers", || {
+        descendants(new, &procs).len() == 2
+    });
+    // The stop set reaches everyone: kill(-pgid) still works via the old id.
+    assert_eq!(procs.info(new).expect("new").pgid, old);
+
+    attack_corpus(dir.path(), &view, other_pid, foreign_pid);
+
+    kill(Pid::from_raw(-old), Signal::SIGKILL).expect("kill the job's group");
+    for c in [&mut other_job, &mut foreign] {
+        let _ = c.kill();
+        reap(c);
+    }
+}
+
+#[test]
+fn nginx_like_daemon_is_adopted_then_followed_across_usr2() {
+    if !in_namespace("nginx_like_daemon_is_adopted_then_followed_across_usr2") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pidfile = dir.path().join("nginx.pid");
+    let script = fixture("daemonize.py");
+    let mut launcher = spawn_job(&[
+        "python3",
+        script.to_str().expect("utf8"),
+        pidfile.to_str().expect("utf8"),
+        "nginx",
+    ]);
+    let lpid = launcher.id() as i32;
+    let procs = RealProc::default();
+    let mut tree: TreeRecord<&str> = TreeRecord::new();
+    tree.job_started("nginx", lpid, start_time(lpid), Some(0));
+    let me = std::process::id() as i32;
+    let none = |_: i32| false;
+
+    reap(&mut launcher);
+    let status = launcher.try_wait().expect("status").expect("exited");
+    assert_eq!(status.code(), Some(0));
+    let master = read_pidfile(&pidfile).expect("launcher wrote the pidfile");
+    let info = procs.info(master).expect("master");
+    assert_eq!(
+        (info.ppid, info.sid),
+        (me, master),
+        "re-parented, own session"
+    );
+
+    // Before attribution the master proves nothing: its session is its own.
+    let job = tree.job(&"nginx").expect("job").clone();
+    let view = JobView {
+        uid: job.uid,
+        start_time: job.start_time,
+        pgid: job.pgid,
+        known: &job.known,
+        cgroup: None,
+        daemon_pid: me,
+        other_job: &none,
+    };
+    assert_eq!(verify(master, &view, &procs), Err(Refusal::NotInJob));
+    let (adopted, _) = tree.attribute_orphans(&[(lpid, "nginx")], &my_children(), &procs);
+    assert_eq!(adopted, vec![(master, "nginx")]);
+    let job = tree.job(&"nginx").expect("job").clone();
+    let view = JobView {
+        known: &job.known,
+        ..view
+    };
+    assert_eq!(verify(master, &view, &procs), Ok(()));
+
+    // USR2: the new master (child of the old, same session) rewrites in place.
+    kill(Pid::from_raw(master), Signal::SIGUSR2).expect("USR2 to the adopted master");
+    let mut new = 0;
+    wait_until(
+        Duration::from_secs(10),
+        "new master in the pidfile",
+        || match read_pidfile(&pidfile) {
+            Ok(p) if p != master => {
+                new = p;
+                true
+            }
+            _ => false,
+        },
+    );
+    assert!(dir.path().join("nginx.pid.oldbin").exists());
+    assert_eq!(verify(new, &view, &procs), Ok(()));
+    assert_eq!(
+        decide(&FollowInput {
+            main: Some(master),
+            main_alive: true,
+            read: Ok(new),
+            verdict: Some(Ok(())),
+            grace_expired: false,
+        }),
+        Decision::Replace {
+            from: Some(master),
+            to: new
+        }
+    );
+    kill(Pid::from_raw(-master), Signal::SIGKILL).expect("kill the job's group");
+}
