@@ -140,8 +140,8 @@ impl<K: Ord + Clone> TreeRecord<K> {
                 .iter()
                 .filter(|(_, j)| {
                     j.pgid.is_some_and(|g| g == info.sid || g == info.pgid)
-                        || j.known.get(&info.sid).is_some()
-                        || j.known.get(&info.pgid).is_some()
+                        || same_known(j, info.sid, procs)
+                        || same_known(j, info.pgid, procs)
                 })
                 .map(|(k, _)| k)
                 .collect();
@@ -177,4 +177,14 @@ impl<K: Ord + Clone> TreeRecord<K> {
         }
         (adopted, left)
     }
+}
+
+/// True when `id` is a pid the job knows and the process there is still the
+/// one it knew (same start time): a recycled id never counts.
+fn same_known(job: &JobTree, id: i32, procs: &dyn ProcSource) -> bool {
+    id > 1
+        && job.known.contains_key(&id)
+        && procs
+            .info(id)
+            .is_some_and(|p| job.known.get(&id) == Some(&p.start_time))
 }
