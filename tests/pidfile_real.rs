@@ -335,3 +335,75 @@ fn nginx_like_daemon_is_adopted_then_followed_across_usr2() {
     );
     kill(Pid::from_raw(-master), Signal::SIGKILL).expect("kill the job's group");
 }
+
+#[test]
+fn main_handle_sees_a_grandchild_exit_and_signals_only_it() {
+    if !in_namespace("main_handle_sees_a_grandchild_exit_and_signals_only_it") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pidfile = dir.path().join("unicorn.pid");
+    let script = fixture("unicorn_like.py");
+    let mut master = spawn_job(&[
+        "python3",
+        script.to_str().expect("utf8"),
+        pidfile.to_str().expect("utf8"),
+        "1",
+    ]);
+    let mpid = master.id() as i32;
+    let procs = RealProc::default();
+    let mut worker = 0;
+    wait_until(
+        Duration::from_secs(10),
+        "one worker",
+        || match descendants(mpid, &procs).as_slice() {
+            [w] => {
+                worker = *w;
+                true
+            }
+            _ => false,
+        },
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let mut tree: TreeRecord<&str> = TreeRecord::new();
+        tree.job_started("unicorn", mpid, start_time(mpid), Some(0));
+        let job = tree.job(&"unicorn").expect("job").clone();
+        let none = |_: i32| false;
+        let view = JobView {
+            uid: job.uid,
+            start_time: job.start_time,
+            pgid: job.pgid,
+            known: &job.known,
+            cgroup: None,
+            daemon_pid: std::process::id() as i32,
+            other_job: &none,
+        };
+        // A refused pid gives no handle.
+        assert!(matches!(
+            gsup::pidfile::MainHandle::open_verified(1, &view, &procs),
+            Err(gsup::pidfile::HandleError::Refused(Refusal::Init))
+        ));
+        let h =
+            gsup::pidfile::MainHandle::open_verified(worker, &view, &procs).expect("worker handle");
+        assert_eq!(h.pid(), worker);
+        assert!(!h.has_exited());
+        h.signal(libc::SIGTERM).expect("signal through pidfd");
+        tokio::time::timeout(Duration::from_secs(10), h.exited())
+            .await
+            .expect("exit seen within 10s")
+            .expect("pidfd readable");
+        assert!(h.has_exited());
+        // The worker's parent reaps it; the handle never reaches another process.
+        wait_until(Duration::from_secs(10), "worker reaped", || {
+            procs.info(worker).is_none_or(|p| p.ppid != mpid)
+        });
+        let err = h.signal(libc::SIGTERM).expect_err("gone");
+        assert_eq!(err.raw_os_error(), Some(libc::ESRCH));
+    });
+    kill(Pid::from_raw(-mpid), Signal::SIGKILL).expect("kill the job's group");
+    reap(&mut master);
+}

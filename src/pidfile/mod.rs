@@ -9,11 +9,13 @@
 //! * [`tree`]: `TreeRecord`, which job owns which process, orphans included — pure.
 //! * [`follow`]: `decide`, the follow state machine for one job — pure.
 //! * [`watch`]: `PidfileWatcher`, one inotify fd for every job's pidfile directory.
+//! * [`pidfd`]: `MainHandle`, a pidfd on the verified main process (exit, exact signal).
 //!
 //! The supervisor owns all state and the one reaper; it calls these as
 //! docs/pidfiles.md ("Integration") describes.
 
 pub mod follow;
+pub mod pidfd;
 pub mod procs;
 pub mod read;
 pub mod tree;
@@ -21,6 +23,7 @@ pub mod verify;
 pub mod watch;
 
 pub use follow::{Decision, FollowInput, decide, is_ready};
+pub use pidfd::{HandleError, MainHandle};
 pub use procs::{ProcInfo, ProcSource, ProcTable, RealProc};
 pub use read::{PidfileError, parse_pid, read_pidfile};
 pub use tree::{JobTree, TreeRecord, Unattributed};
