@@ -54,9 +54,31 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// The real python3 interpreter: `python3` may be a shim (pyenv) that forks
+/// helpers of its own, which would pass for the fixture's workers.
+fn python() -> String {
+    static PY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PY.get_or_init(|| {
+        let out = Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .expect("python3");
+        String::from_utf8(out.stdout)
+            .expect("utf8")
+            .trim()
+            .to_string()
+    })
+    .clone()
+}
+
 /// Spawns a process in its own session, as gsup spawns a job.
 fn spawn_job(argv: &[&str]) -> Child {
-    let mut cmd = Command::new(argv[0]);
+    let prog = if argv[0] == "python3" {
+        python()
+    } else {
+        argv[0].to_string()
+    };
+    let mut cmd = Command::new(prog);
     cmd.args(&argv[1..]).stdin(Stdio::null());
     // SAFETY: setsid is async-signal-safe.
     unsafe {
@@ -259,12 +281,74 @@ fn nginx_like_daemon_is_adopted_then_followed_across_usr2() {
     let dir = tempfile::tempdir().expect("tempdir");
     let pidfile = dir.path().join("nginx.pid");
     let script = fixture("daemonize.py");
-    let mut launcher = spawn_job(&[
+    let argv = [
         "python3",
         script.to_str().expect("utf8"),
         pidfile.to_str().expect("utf8"),
         "nginx",
-    ]);
+    ];
+    follow_daemonizer(&argv, &pidfile);
+}
+
+#[test]
+fn double_forking_daemon_is_adopted_then_followed_across_usr2() {
+    if !in_namespace("double_forking_daemon_is_adopted_then_followed_across_usr2") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pidfile = dir.path().join("app.pid");
+    let script = fixture("daemonize.py");
+    let argv = [
+        "python3",
+        script.to_str().expect("utf8"),
+        pidfile.to_str().expect("utf8"),
+        "double",
+    ];
+    follow_daemonizer(&argv, &pidfile);
+}
+
+#[test]
+fn real_nginx_is_adopted_then_followed_across_usr2() {
+    let nginx = Path::new("/usr/sbin/nginx");
+    if !nginx.exists() {
+        eprintln!("skipped: /usr/sbin/nginx is not installed");
+        return;
+    }
+    if !in_namespace("real_nginx_is_adopted_then_followed_across_usr2") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let pidfile = d.join("nginx.pid");
+    std::fs::create_dir(d.join("logs")).expect("mkdir logs");
+    // A port from the pid of the outer test run, to keep parallel runs apart.
+    let port = 20000 + std::process::id() % 20000 + std::os::unix::process::parent_id() % 1000;
+    let conf = format!(
+        "daemon on;\npid {pid};\nerror_log {d}/logs/error.log;\nworker_processes 2;\n\
+         events {{ worker_connections 64; }}\n\
+         http {{ access_log off; client_body_temp_path {d}/cb; proxy_temp_path {d}/pt;\n\
+         fastcgi_temp_path {d}/ft; uwsgi_temp_path {d}/ut; scgi_temp_path {d}/st;\n\
+         server {{ listen 127.0.0.1:{port}; }} }}\n",
+        pid = pidfile.display(),
+        d = d.display(),
+    );
+    std::fs::write(d.join("nginx.conf"), conf).expect("write conf");
+    let conf_path = d.join("nginx.conf");
+    let prefix = format!("{}/", d.display());
+    let argv = [
+        "/usr/sbin/nginx",
+        "-p",
+        prefix.as_str(),
+        "-c",
+        conf_path.to_str().expect("utf8"),
+    ];
+    follow_daemonizer(&argv, &pidfile);
+}
+
+/// Starts a daemonizing program as a job, checks that its master is refused
+/// until the tree record adopts it, then follows it across USR2.
+fn follow_daemonizer(argv: &[&str], pidfile: &Path) {
+    let mut launcher = spawn_job(argv);
     let lpid = launcher.id() as i32;
     let procs = RealProc::default();
     let mut tree: TreeRecord<&str> = TreeRecord::new();
@@ -275,13 +359,24 @@ fn nginx_like_daemon_is_adopted_then_followed_across_usr2() {
     reap(&mut launcher);
     let status = launcher.try_wait().expect("status").expect("exited");
     assert_eq!(status.code(), Some(0));
-    let master = read_pidfile(&pidfile).expect("launcher wrote the pidfile");
-    let info = procs.info(master).expect("master");
-    assert_eq!(
-        (info.ppid, info.sid),
-        (me, master),
-        "re-parented, own session"
+    let mut master = 0;
+    wait_until(
+        Duration::from_secs(10),
+        "pidfile names the master",
+        || match read_pidfile(pidfile) {
+            Ok(p) => {
+                master = p;
+                true
+            }
+            Err(_) => false,
+        },
     );
+    // The launcher may exit before its child has called setsid (nginx).
+    wait_until(Duration::from_secs(10), "master in its own session", || {
+        procs.info(master).is_some_and(|i| i.sid != lpid)
+    });
+    let info = procs.info(master).expect("master");
+    assert_eq!(info.ppid, me, "re-parented to the subreaper");
 
     // Before attribution the master proves nothing: its session is its own.
     let job = tree.job(&"nginx").expect("job").clone();
@@ -304,7 +399,11 @@ fn nginx_like_daemon_is_adopted_then_followed_across_usr2() {
     };
     assert_eq!(verify(master, &view, &procs), Ok(()));
 
-    // USR2: the new master (child of the old, same session) rewrites in place.
+    // USR2 once the master runs its workers (its signal loop is up): the new
+    // master (child of the old, same session) writes the pidfile.
+    wait_until(Duration::from_secs(10), "master's 2 workers", || {
+        descendants(master, &procs).len() == 2
+    });
     kill(Pid::from_raw(master), Signal::SIGUSR2).expect("USR2 to the adopted master");
     let mut new = 0;
     wait_until(
@@ -318,7 +417,9 @@ fn nginx_like_daemon_is_adopted_then_followed_across_usr2() {
             _ => false,
         },
     );
-    assert!(dir.path().join("nginx.pid.oldbin").exists());
+    let mut oldbin = pidfile.as_os_str().to_owned();
+    oldbin.push(".oldbin");
+    assert_eq!(read_pidfile(Path::new(&oldbin)), Ok(master));
     assert_eq!(verify(new, &view, &procs), Ok(()));
     assert_eq!(
         decide(&FollowInput {
@@ -333,7 +434,14 @@ fn nginx_like_daemon_is_adopted_then_followed_across_usr2() {
             to: new
         }
     );
-    kill(Pid::from_raw(-master), Signal::SIGKILL).expect("kill the job's group");
+    // Stop takes every process, whatever session it moved to: the group the
+    // masters share (the namespace ends the rest when this test returns).
+    let group = procs.info(new).expect("new master").pgid;
+    assert_eq!(
+        group, info.pgid,
+        "the new master stays in the old one's group"
+    );
+    kill(Pid::from_raw(-group), Signal::SIGKILL).expect("kill the job's group");
 }
 
 #[test]
@@ -353,17 +461,16 @@ fn main_handle_sees_a_grandchild_exit_and_signals_only_it() {
     let mpid = master.id() as i32;
     let procs = RealProc::default();
     let mut worker = 0;
-    wait_until(
-        Duration::from_secs(10),
-        "one worker",
-        || match descendants(mpid, &procs).as_slice() {
-            [w] => {
-                worker = *w;
-                true
+    wait_until(Duration::from_secs(10), "one worker", || {
+        read_pidfile(&pidfile) == Ok(mpid)
+            && match descendants(mpid, &procs).as_slice() {
+                [w] => {
+                    worker = *w;
+                    true
+                }
+                _ => false,
             }
-            _ => false,
-        },
-    );
+    });
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
