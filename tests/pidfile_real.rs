@@ -409,7 +409,7 @@ fn follow_daemonizer(argv: &[&str], pidfile: &Path) {
     wait_until(
         Duration::from_secs(10),
         "new master in the pidfile",
-        || match read_pidfile(&pidfile) {
+        || match read_pidfile(pidfile) {
             Ok(p) if p != master => {
                 new = p;
                 true
