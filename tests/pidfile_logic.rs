@@ -412,3 +412,31 @@ fn tree_skips_children_it_knows() {
     assert_eq!(r.owner(100), None);
     assert_eq!(r.owner(200), Some(&"b"));
 }
+
+#[test]
+fn parse_stat_handles_odd_command_names() {
+    use gsup::pidfile::procs::{parse_cgroup_v2, parse_stat, parse_status_uid};
+    let line =
+        b"4242 (a) b (c)) S 1 4242 4242 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 987654 1000 10";
+    let info = parse_stat(line).expect("parses");
+    assert_eq!(
+        (
+            info.pid,
+            info.ppid,
+            info.pgid,
+            info.sid,
+            info.state,
+            info.start_time
+        ),
+        (4242, 1, 4242, 4242, 'S', 987654)
+    );
+    assert_eq!(parse_stat(b"garbage"), None);
+    assert_eq!(
+        parse_status_uid("Name:\tx\nUid:\t1000\t0\t0\t0\nGid:\t0\t0\t0\t0\n"),
+        Some(1000)
+    );
+    assert_eq!(
+        parse_cgroup_v2("4:memory:/x\n0::/gsup/app\n"),
+        Some("/gsup/app".to_string())
+    );
+}

@@ -159,3 +159,26 @@ fn directory_symlink_of_another_user_is_refused() {
         Err(PidfileError::UntrustedSymlink { .. })
     ));
 }
+
+#[test]
+fn var_run_symlink_of_root_is_followed() {
+    // Debian: /var/run -> /run, owned by root.
+    let var_run = std::path::Path::new("/var/run");
+    let is_root_link = fs::symlink_metadata(var_run)
+        .map(|m| m.file_type().is_symlink() && std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false);
+    if is_root_link {
+        assert_eq!(
+            read_pidfile(&var_run.join("gsup-test-no-such.pid")),
+            Err(PidfileError::Missing)
+        );
+    }
+}
+
+#[test]
+fn relative_path_and_dotdot_resolve() {
+    let d = dir();
+    fs::create_dir(d.path().join("a")).expect("mkdir");
+    fs::write(d.path().join("app.pid"), "31\n").expect("write");
+    assert_eq!(read_pidfile(&d.path().join("a/../app.pid")), Ok(31));
+}

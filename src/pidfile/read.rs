@@ -5,7 +5,7 @@ use nix::fcntl::{AtFlags, OFlag, openat, readlinkat};
 use nix::sys::stat::{FileStat, Mode, SFlag, fstat, fstatat};
 use std::ffi::OsStr;
 use std::fmt;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
@@ -226,7 +226,6 @@ fn open_dir_checked(dir: &Path, trusted_uids: &[u32]) -> Result<OwnedFd, Pidfile
             openat(&cur, comp_os, base | OFlag::O_NOFOLLOW, Mode::empty()).map_err(from_errno)?;
         cur = next;
     }
-    let _ = cur.as_fd();
     Ok(cur)
 }
 
