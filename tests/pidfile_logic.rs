@@ -440,3 +440,32 @@ fn parse_stat_handles_odd_command_names() {
         Some("/gsup/app".to_string())
     );
 }
+
+#[test]
+fn job_members_is_the_whole_job_and_nothing_else() {
+    let mut t = table();
+    // A worker that called setsid is still a descendant of the job.
+    t.insert(p(106, 102, 106, 106, JOB_START + 99, 500));
+    let k = known_a();
+    let v = view(&k, &is_b);
+    let mut m = gsup::pidfile::job_members(&v, &t);
+    m.sort_unstable();
+    assert_eq!(m, vec![100, 101, 102, 103, 106]);
+}
+
+#[test]
+fn tree_builds_views() {
+    let r = record();
+    let other = |pid: i32| r.is_other_job(&"a", pid);
+    let job = r.job(&"a").expect("job a");
+    let v = job.view(DAEMON, &other);
+    assert_eq!(
+        (v.uid, v.start_time, v.pgid),
+        (Some(500), JOB_START, Some(100))
+    );
+    let t = table();
+    assert_eq!(verify(200, &v, &t), Err(Refusal::OtherJob));
+    assert_eq!(verify(102, &v, &t), Ok(()));
+    assert!(!r.is_other_job(&"a", 100));
+    assert!(!r.is_other_job(&"a", 999));
+}

@@ -27,5 +27,5 @@ pub use pidfd::{HandleError, MainHandle};
 pub use procs::{ProcInfo, ProcSource, ProcTable, RealProc};
 pub use read::{PidfileError, parse_pid, read_pidfile};
 pub use tree::{JobTree, TreeRecord, Unattributed};
-pub use verify::{JobView, Refusal, descendants, verify};
+pub use verify::{JobView, Refusal, descendants, job_members, verify};
 pub use watch::{Change, PidfileWatcher};

@@ -63,6 +63,11 @@ impl ProcTable {
         self.procs.remove(&pid);
     }
 
+    /// Every process in the table, by pid.
+    pub fn iter(&self) -> impl Iterator<Item = &ProcInfo> {
+        self.procs.values()
+    }
+
     /// Snapshot of every process under `proc_root` (normally `/proc`).
     /// Processes that vanish while scanning are skipped.
     pub fn scan(proc_root: &Path) -> std::io::Result<ProcTable> {

@@ -2,6 +2,7 @@
 //! to gsup (rule (d) of belonging). Pure bookkeeping: it never reads /proc itself.
 
 use super::procs::ProcSource;
+use super::verify::JobView;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One job's processes: pid → start time (clock ticks after boot).
@@ -15,6 +16,23 @@ pub struct JobTree {
     pub pgid: Option<i32>,
     /// Every live process the job is known to own: spawned, adopted, main.
     pub known: BTreeMap<i32, u64>,
+}
+
+impl JobTree {
+    /// The `JobView` for `verify` and `job_members`: this record plus the
+    /// daemon's pid and the test for other jobs' processes (see
+    /// `TreeRecord::is_other_job`).
+    pub fn view<'a>(&'a self, daemon_pid: i32, other_job: &'a dyn Fn(i32) -> bool) -> JobView<'a> {
+        JobView {
+            uid: self.uid,
+            start_time: self.start_time,
+            pgid: self.pgid,
+            known: &self.known,
+            cgroup: None,
+            daemon_pid,
+            other_job,
+        }
+    }
 }
 
 /// Why an orphan was not attributed to a job.
@@ -100,6 +118,11 @@ impl<K: Ord + Clone> TreeRecord<K> {
             .iter()
             .find(|(_, j)| j.known.contains_key(&pid))
             .map(|(k, _)| k)
+    }
+
+    /// True when `pid` is known to a job other than `key` (for `JobView::other_job`).
+    pub fn is_other_job(&self, key: &K, pid: i32) -> bool {
+        self.owner(pid).is_some_and(|k| k != key)
     }
 
     /// Called after each reap batch. `exited` lists the job processes reaped

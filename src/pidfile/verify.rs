@@ -1,7 +1,7 @@
 //! The proof that a pid named by a pidfile belongs to a job, and the walk of a
 //! job's process tree. Pure over `ProcSource`: no I/O of its own, never signals.
 
-use super::procs::{ProcInfo, ProcSource};
+use super::procs::{ProcInfo, ProcSource, ProcTable};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
@@ -184,4 +184,25 @@ pub fn descendants(pid: i32, procs: &dyn ProcSource) -> Vec<i32> {
         }
     }
     out
+}
+
+/// Every live process of the job in a snapshot: what `stop` must end (the
+/// current master, a lingering old master, every worker, whatever session
+/// they moved to) and what `totalmem` measures. A process counts when it is
+/// not PID 1, the daemon or another job's, started at or after the job, and
+/// comes from the job by rules (a)-(e). The user is not checked: a setuid
+/// helper the job started is still the job's to stop.
+pub fn job_members(job: &JobView<'_>, table: &ProcTable) -> Vec<i32> {
+    table
+        .iter()
+        .filter(|p| {
+            p.pid != 1
+                && p.pid != job.daemon_pid
+                && !p.is_exited()
+                && !(job.other_job)(p.pid)
+                && p.start_time >= job.start_time
+                && comes_from_job(p, job, table)
+        })
+        .map(|p| p.pid)
+        .collect()
 }
