@@ -81,6 +81,9 @@ pub struct Supervisor {
     pub(super) waiters: Vec<super::requests::Waiter>,
     pub(super) shutdown: Option<super::shutdown::Shutdown>,
     pub(super) finished: bool,
+    /// While the shutdown's `runlevel` event is dispatched: `stop_on` matches
+    /// are left to the stop waves, which keep the dependency order.
+    pub(super) defer_stops: bool,
     /// The config dir `reload-config` reads (None in tests that load by hand).
     pub config_dir: Option<PathBuf>,
     /// New definitions of running jobs, applied when they stop.
@@ -106,6 +109,7 @@ impl Supervisor {
             waiters: Vec::new(),
             shutdown: None,
             finished: false,
+            defer_stops: false,
             config_dir: None,
             deferred: BTreeMap::new(),
             doomed: BTreeSet::new(),
@@ -320,6 +324,9 @@ impl Supervisor {
             {
                 starts.push((def.name.clone(), env));
             }
+        }
+        if self.defer_stops || self.shutdown.is_some() {
+            stops.clear();
         }
         for name in stops {
             let keys: Vec<Key> = self

@@ -27,6 +27,7 @@ impl Supervisor {
         info!(reboot, "shutting down");
         let level = if reboot { "6" } else { "0" };
         let waves: VecDeque<Vec<String>> = super::stop_waves(self).into();
+        self.defer_stops = true;
         self.dispatch(&Event {
             name: "runlevel".into(),
             env: vec![
@@ -34,6 +35,7 @@ impl Supervisor {
                 ("PREVLEVEL".into(), "2".into()),
             ],
         });
+        self.defer_stops = false;
         self.shutdown = Some(Shutdown {
             waves,
             current: Vec::new(),
