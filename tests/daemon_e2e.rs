@@ -30,11 +30,12 @@ fn read_stamps(path: &Path) -> Vec<u128> {
 fn stamping(dir: &Path, name: &str, start_on: &str) -> String {
     let d = dir.display();
     format!(
-        "start_on: {start_on}\nexec: [sh, -c, \"date +%s%N >> {d}/{name}.start; trap 'date +%s%N >> {d}/{name}.stop; exit 0' TERM; while :; do sleep 1; done\"]\nready: {{exec: [test, -s, {d}/{name}.start]}}\n"
+        "start_on: {start_on}\nstop_on: runlevel [06]\nexec: [sh, -c, \"date +%s%N >> {d}/{name}.start; trap 'date +%s%N >> {d}/{name}.stop; exit 0' TERM; while :; do sleep 1; done\"]\nready: {{exec: [test, -s, {d}/{name}.start]}}\n"
     )
 }
 
-/// SPEC 2: a chain starts in dependency order and stops in reverse order on shutdown.
+/// SPEC 2: a chain starts in dependency order and stops in reverse order on
+/// shutdown, even though every job also has `stop_on: runlevel [06]`.
 #[test]
 fn spec2_chain_starts_in_order_and_stops_in_reverse() {
     let out = tempfile::tempdir().expect("tempdir");
