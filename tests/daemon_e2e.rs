@@ -311,3 +311,63 @@ fn spec3_config_dir_changes_are_picked_up() {
     );
     assert_eq!(d.shutdown(), 0);
 }
+
+/// SPEC 1 (hooks): pre_start, post_start, pre_stop, post_stop run in order
+/// around the main process, with the job's environment.
+#[test]
+fn spec1_hooks_run_in_order() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let f = out.path().join("order");
+    let p = f.display();
+    let unit = format!(
+        "exec: [sh, -c, \"echo main >> {p}; exec sleep 1000\"]\npre_start: [sh, -c, \"echo pre-start-$GSUP_JOB >> {p}\"]\npost_start: [sh, -c, \"echo post-start >> {p}\"]\npre_stop: [sh, -c, \"echo pre-stop >> {p}\"]\npost_stop: [sh, -c, \"echo post-stop >> {p}\"]\nready: {{exec: [test, -s, {p}]}}\n"
+    );
+    let d = Daemon::start(&[("h", &unit)], &[]);
+    let (code, out_s, err) = d.run(&["start", "h"]);
+    assert_eq!(code, 0, "{out_s}{err}");
+    assert_eq!(d.run(&["stop", "h"]).0, 0);
+    let lines = fs::read_to_string(&f).expect("order file");
+    assert_eq!(
+        lines,
+        "pre-start-h\nmain\npost-start\npre-stop\npost-stop\n"
+    );
+    d.assert_no_zombies();
+    assert!(d.job_processes().is_empty());
+}
+
+/// SPEC 1 (type: task): a failing task makes `start` exit 1 and shows `stop/failed`.
+#[test]
+fn spec1_failing_task() {
+    let d = Daemon::start(&[("t", "type: task\nexec: [sh, -c, \"exit 3\"]\n")], &[]);
+    let (code, out, _) = d.run(&["start", "t"]);
+    assert_eq!((code, out.trim()), (1, "t stop/failed"));
+    let (_, out, _) = d.run(&["status", "--json", "t"]);
+    let st: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
+    assert_eq!(st["last_exit"], "exit 3");
+    assert_eq!(st["reason"], "task ended with exit 3");
+}
+
+/// SPEC 8: a job whose program does not exist fails with the reason; the
+/// daemon and the other jobs carry on.
+#[test]
+fn spec8_missing_program_fails_only_its_job() {
+    let d = Daemon::start(
+        &[
+            ("bad", "exec: [/no/such/program]\n"),
+            ("good", "exec: [sleep, \"1000\"]\n"),
+        ],
+        &[],
+    );
+    let (code, out, _) = d.run(&["start", "bad"]);
+    assert_eq!((code, out.trim()), (1, "bad stop/failed"));
+    let (_, out, _) = d.run(&["status", "--json", "bad"]);
+    let st: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
+    assert!(
+        st["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("No such file or directory")),
+        "{st}"
+    );
+    assert_eq!(d.run(&["start", "good"]).0, 0);
+    assert_eq!(d.shutdown(), 0);
+}
