@@ -803,3 +803,27 @@ fn adopted_main_is_followed_and_killed_on_stop() {
         Some((0, State::Waiting))
     );
 }
+
+#[test]
+fn a_stop_wave_that_never_ends_is_bounded() {
+    let (mut s, fake) = sup(vec![("stuck", unit(&["/stuck"]))]);
+    let t0 = Instant::now();
+    call(&mut s, start("stuck", &[]), t0);
+    s.begin_shutdown(false, t0);
+    s.on_timers(t0 + Duration::from_secs(5));
+    assert!(
+        fake.signals()
+            .contains(&(KillTarget::Group(1001), libc::SIGKILL))
+    );
+    assert!(
+        !s.finished(),
+        "the process never dies (stuck in the kernel)"
+    );
+    s.on_timers(t0 + Duration::from_secs(14));
+    assert!(!s.finished());
+    s.on_timers(t0 + Duration::from_secs(15));
+    assert!(
+        s.finished(),
+        "2 x kill_timeout + 5s later the daemon goes on"
+    );
+}

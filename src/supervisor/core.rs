@@ -61,6 +61,8 @@ pub enum TimerKind {
     ProbeRetry,
     /// The config dir changed: reload once it has been quiet for a moment.
     ConfigReload,
+    /// The current shutdown wave took too long.
+    ShutdownWave,
 }
 
 /// The supervisor state. The async loop in `mod.rs` feeds it; tests drive it
@@ -412,6 +414,7 @@ impl Supervisor {
             match kind {
                 TimerKind::Job(t) => self.queue.push_back((key, Input::Timer(t))),
                 TimerKind::ProbeRetry => self.run_exec_probe(&key),
+                TimerKind::ShutdownWave => self.wave_overdue(now),
                 TimerKind::ConfigReload => {
                     let r = self.reload_request();
                     if let Some(e) = r.error {

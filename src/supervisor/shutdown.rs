@@ -1,15 +1,19 @@
 //! Shutdown: `runlevel 0` (6 for reboot), then jobs stopped in reverse
 //! dependency order, wave by wave. It decides order only; the machine kills.
 
-use super::core::{Key, Supervisor};
+use super::core::{Key, Supervisor, TimerKind, label};
 use crate::expr::Event;
 use crate::job::State;
 use crate::job::machine::Input;
 use crate::sys::KillTarget;
 use crate::unit::Signal;
 use std::collections::VecDeque;
+use std::time::Duration;
 use std::time::Instant;
-use tracing::info;
+use tracing::{info, warn};
+
+/// Added to twice the wave's longest `kill_timeout` to bound a stop wave.
+pub const WAVE_SLACK: Duration = Duration::from_secs(5);
 
 /// Shutdown in progress: the waves still to stop, and the one being stopped.
 #[derive(Debug)]
@@ -83,11 +87,36 @@ impl Supervisor {
                 .collect();
             info!(wave = ?wave, "stopping wave");
             sd.current = keys.clone();
+            // A wave never waits forever (a process stuck in the kernel, a hung hook).
+            let bound = keys
+                .iter()
+                .filter_map(|k| self.defs.get(&k.0))
+                .map(|d| d.unit.kill_timeout)
+                .max()
+                .unwrap_or_default()
+                .saturating_mul(2)
+                .saturating_add(WAVE_SLACK);
+            let key = (String::new(), String::new());
+            match now.checked_add(bound) {
+                Some(at) => self.timers.set((key, TimerKind::ShutdownWave), at),
+                None => self.timers.cancel(&(key, TimerKind::ShutdownWave)),
+            }
             for k in keys {
                 self.feed(k, Input::Stop);
             }
             self.drain_inner(now);
         }
+    }
+
+    /// A wave took longer than its bound: log what is left and move on.
+    pub(super) fn wave_overdue(&mut self, now: Instant) {
+        let Some(sd) = self.shutdown.as_mut() else {
+            return;
+        };
+        let left: Vec<String> = sd.current.iter().map(label).collect();
+        warn!(left = ?left, "stop wave overdue; going on with the next");
+        sd.current.clear();
+        self.after_drain(now);
     }
 
     /// True when the instance rests stopped and no process of it is left:
