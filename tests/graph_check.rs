@@ -300,21 +300,42 @@ fn check(dir: &Path) -> (i32, String, String) {
     (code, text(out), text(err))
 }
 
-const SERVICES_D_ORDER: &str = "\
+/// `gsup check` on the repository's `services.d`: the Gitorious jobs in the
+/// seed's order. The demo is its own config dir (`--config-dir
+/// services.d/demo`, where its jobs are `web`, `worker`...), so seen from
+/// `services.d` its references to `web` name no job: warnings, exit 0.
+const SERVICES_D_REPORT: &str = "\
+services.d/demo/leaky-poller.yaml:4:1: warning: start_on: started web: no such job
+services.d/demo/leaky-poller.yaml:5:1: warning: stop_on: stopping web: no such job
+services.d/demo/worker.yaml:4:1: warning: start_on: started web: no such job
+services.d/demo/worker.yaml:5:1: warning: stop_on: stopping web: no such job
 start order:
-  1: demo/web gitorious/post-deploy gitorious/sphinx gitorious/unicorn
-  2: demo/leaky-poller demo/worker gitorious/git-daemons gitorious/resque-worker
+  1: demo/leaky-poller demo/web demo/worker gitorious/post-deploy gitorious/sphinx gitorious/unicorn
+  2: gitorious/git-daemons gitorious/resque-worker
   3: gitorious/git-proxy
-9 jobs, 0 errors, 0 warnings
+9 jobs, 0 errors, 4 warnings
 ";
 
 #[test]
 fn check_services_d_is_clean_and_in_seed_order() {
-    let (code, out, err) = check(&services_d());
+    // A relative path, as typed at the repository root (cargo runs tests there).
+    let (code, out, err) = check(Path::new("services.d"));
     assert_eq!(
         (code, out.as_str(), err.as_str()),
-        (0, SERVICES_D_ORDER, "")
+        (0, SERVICES_D_REPORT, "")
     );
+}
+
+#[test]
+fn check_demo_dir_orders_web_before_its_clients() {
+    let (code, out, err) = check(&services_d().join("demo"));
+    let want = "\
+start order:
+  1: web
+  2: leaky-poller worker
+3 jobs, 0 errors, 0 warnings
+";
+    assert_eq!((code, out.as_str(), err.as_str()), (0, want, ""));
 }
 
 /// A config dir with a 3-job cycle, a self-loop through `stop_on`, a job
@@ -439,10 +460,10 @@ digraph gsup {
 #[ignore = "enable when src/cli/mod.rs dispatches `gsup check`"]
 fn binary_check_on_services_d() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_gsup"))
-        .args(["check", "--config-dir"])
-        .arg(services_d())
+        .args(["check", "--config-dir", "services.d"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("run gsup");
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(String::from_utf8_lossy(&out.stdout), SERVICES_D_ORDER);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), SERVICES_D_REPORT);
 }
