@@ -23,7 +23,7 @@ set -e
 echo "gsup check: exit $code, $(tail -n 1 "$dir.out"), $(grep -c '^  [0-9]*:' "$dir.out") waves"
 rm -f "$dir.out"
 
-if command -v hyperfine > /dev/null; then
+if [ -z "${NO_HYPERFINE:-}" ] && command -v hyperfine > /dev/null; then
     hyperfine --warmup 3 --runs "$runs" --ignore-failure --export-json "$dir/h.json" \
         "$gsup check --config-dir $dir" > /dev/null
     python3 - "$dir/h.json" <<'PY'
