@@ -467,3 +467,111 @@ fn binary_check_on_services_d() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&out.stdout), SERVICES_D_REPORT);
 }
+
+// ---- properties over random graphs ----
+
+use proptest::prelude::*;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// `(from, to, kind)`: job `to` names job `from`; kind 0 is `start_on:
+/// started`, 1 `stop_on: stopped` (both dependencies), 2 `stop_on: started`
+/// (not one).
+fn random_graph() -> impl Strategy<Value = (usize, Vec<(usize, usize, u8)>)> {
+    (1usize..10).prop_flat_map(|n| (Just(n), prop::collection::vec((0..n, 0..n, 0u8..3), 0..20)))
+}
+
+fn build_random(n: usize, refs: &[(usize, usize, u8)]) -> DepGraph {
+    let name = |i: usize| format!("j{i}");
+    let chain = |exprs: Vec<Expr>| exprs.into_iter().reduce(or);
+    let mut start_on: BTreeMap<usize, Vec<Expr>> = BTreeMap::new();
+    let mut stop_on: BTreeMap<usize, Vec<Expr>> = BTreeMap::new();
+    for &(from, to, kind) in refs {
+        match kind {
+            0 => start_on
+                .entry(to)
+                .or_default()
+                .push(ev("started", &name(from))),
+            1 => stop_on
+                .entry(to)
+                .or_default()
+                .push(ev("stopped", &name(from))),
+            _ => stop_on
+                .entry(to)
+                .or_default()
+                .push(ev("started", &name(from))),
+        }
+    }
+    let jobs: Vec<(String, Option<Expr>, Option<Expr>)> = (0..n)
+        .map(|i| {
+            let a = chain(start_on.remove(&i).unwrap_or_default());
+            let b = chain(stop_on.remove(&i).unwrap_or_default());
+            (name(i), a, b)
+        })
+        .collect();
+    DepGraph::build(
+        jobs.iter()
+            .map(|(n, a, b)| (n.as_str(), a.as_ref(), b.as_ref())),
+    )
+}
+
+proptest! {
+    #[test]
+    fn waves_respect_every_edge_and_cycles_are_exactly_the_loops(
+        (n, refs) in random_graph()
+    ) {
+        let g = build_random(n, &refs);
+        let deps: BTreeSet<(String, String)> = refs
+            .iter()
+            .filter(|r| r.2 < 2)
+            .map(|&(a, b, _)| (format!("j{a}"), format!("j{b}")))
+            .collect();
+        // A job is on a cycle iff it can reach itself along dependency edges.
+        let reaches_itself = |start: &str| {
+            let mut seen = BTreeSet::new();
+            let mut todo: Vec<&str> = vec![start];
+            while let Some(at) = todo.pop() {
+                for (a, b) in &deps {
+                    if a == at {
+                        if b == start {
+                            return true;
+                        }
+                        if seen.insert(b.as_str()) {
+                            todo.push(b);
+                        }
+                    }
+                }
+            }
+            false
+        };
+        let looping: BTreeSet<String> =
+            (0..n).map(|i| format!("j{i}")).filter(|j| reaches_itself(j)).collect();
+        prop_assert_eq!(g.rejected(), &looping);
+        let on_cycles: BTreeSet<String> = g.cycles().iter().flatten().cloned().collect();
+        prop_assert_eq!(&on_cycles, &looping);
+
+        let waves = g.start_waves();
+        let mut wave_of = BTreeMap::new();
+        for (k, wave) in waves.iter().enumerate() {
+            prop_assert!(!wave.is_empty());
+            for j in wave {
+                prop_assert!(wave_of.insert(j.clone(), k).is_none(), "{} twice", j);
+            }
+        }
+        prop_assert_eq!(wave_of.len() + looping.len(), n);
+        for (a, b) in &deps {
+            if let (Some(wa), Some(wb)) = (wave_of.get(a), wave_of.get(b)) {
+                prop_assert!(wa < wb, "{} (wave {}) before {} (wave {})", a, wa, b, wb);
+            }
+        }
+        // Tight: a job in wave k > 0 waits for some job in wave k-1.
+        for (j, &k) in &wave_of {
+            if k > 0 {
+                let tight = deps.iter().any(|(a, b)| b == j && wave_of.get(a) == Some(&(k - 1)));
+                prop_assert!(tight, "{} in wave {} waits for nothing in wave {}", j, k, k - 1);
+            }
+        }
+        let mut reversed = waves.clone();
+        reversed.reverse();
+        prop_assert_eq!(g.stop_waves(), reversed);
+    }
+}
