@@ -1,8 +1,18 @@
 //! The Monit-style check language (SPEC section 5): the syntax tree and parser.
 //! Pure: evaluation against measurements lives in `watchdog`, which uses these types.
 
+mod display;
+mod parse;
+mod value;
+mod words;
+
+pub use words::{quote_word, split_words};
+
+/// The canonical name of a signal (`TERM`), or `None` for one without a name;
+/// the one table is in `unit::values`. Kept here for `watchdog` alerts.
+pub use crate::unit::values::signal_name;
+
 use crate::unit::Signal;
-use std::fmt;
 use std::time::Duration;
 
 /// One parsed check line, e.g. `if totalmem > 300 MB for 3 cycles then restart`.
@@ -90,23 +100,16 @@ pub enum Action {
 }
 
 /// A parse error: `offset` is the 0-based character offset in the check text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParseError {
-    pub offset: usize,
-    pub message: String,
-}
+/// The same type as the event-expression parser's, so callers report both alike.
+pub use crate::expr::ParseError;
 
-impl fmt::Display for ParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-/// Parses one check line. `child` is true for `child_checks` (where `kill` is allowed).
+/// Parses one check line, Monit-style: `if RESOURCE OP VALUE [for N cycles |
+/// N times within M cycles] then ACTION` or `if N restarts within M cycles then
+/// stop|alert` (docs/checks.md). `child` is true for `child_checks` (where
+/// `kill` is allowed). Errors carry a 0-based char offset and say what was expected.
 pub fn parse(text: &str, child: bool) -> Result<Check, ParseError> {
-    let _ = (text, child);
-    Err(ParseError {
-        offset: 0,
-        message: "checks are not implemented yet".into(),
-    })
+    parse::parse(text, child)
 }
+
+#[cfg(test)]
+mod tests;
