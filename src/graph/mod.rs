@@ -11,7 +11,7 @@ mod dot;
 
 pub use diagnostics::key_position;
 
-use crate::expr::{ArgMatch, EventMatch, Expr};
+use crate::expr::Expr;
 use crate::loader::LoadedJob;
 use petgraph::Direction;
 use petgraph::algo::tarjan_scc;
@@ -58,49 +58,14 @@ impl Reference {
     }
 }
 
-/// The job events whose first argument names a job.
-const JOB_EVENTS: [&str; 4] = ["starting", "started", "stopping", "stopped"];
-
-/// Every job reference in `expr`, in tree order. Glob or `$VAR` values name no
-/// single job and are skipped; `started` with no job matches any job and is skipped.
+/// Every job reference in `expr` (`Expr::job_references`: the first
+/// positional argument or `JOB=` of a job event, without globs), tagged with
+/// the key it came from.
 pub fn references(key: Key, expr: &Expr) -> Vec<Reference> {
-    let mut out = Vec::new();
-    collect(key, expr, &mut out);
-    out
-}
-
-fn collect(key: Key, expr: &Expr, out: &mut Vec<Reference>) {
-    match expr {
-        Expr::And(a, b) | Expr::Or(a, b) => {
-            collect(key, a, out);
-            collect(key, b, out);
-        }
-        Expr::Match(m) => {
-            if JOB_EVENTS.contains(&m.event.as_str())
-                && let Some(target) = target_of(m)
-            {
-                out.push(Reference {
-                    key,
-                    event: m.event.clone(),
-                    target,
-                });
-            }
-        }
-    }
-}
-
-fn target_of(m: &EventMatch) -> Option<String> {
-    let positional = m.args.iter().find_map(|a| match a {
-        ArgMatch::Positional(v) => Some(v),
-        _ => None,
-    });
-    let job_eq = m.args.iter().find_map(|a| match a {
-        ArgMatch::Eq(k, v) if k == "JOB" => Some(v),
-        _ => None,
-    });
-    let value = positional.or(job_eq)?;
-    let literal = !value.is_empty() && !value.contains(['*', '?', '[', '$']);
-    literal.then(|| value.clone())
+    expr.job_references()
+        .into_iter()
+        .map(|(event, target)| Reference { key, event, target })
+        .collect()
 }
 
 /// The jobs and their dependency edges (`A -> B`: A comes first), with the

@@ -2,6 +2,7 @@
 //! tested through the public API in `tests/graph_check.rs`.
 
 use super::*;
+use crate::expr::{ArgMatch, EventMatch};
 
 fn ev(event: &str, args: &[ArgMatch]) -> Expr {
     Expr::Match(EventMatch {
