@@ -13,8 +13,11 @@ use std::path::Path;
 /// and the graph's), sorted. Public so that other front ends can reuse it.
 #[derive(Debug, Clone)]
 pub struct Checked {
+    /// What the loader found (every good job, jobs on cycles included).
     pub report: LoadReport,
+    /// The dependency graph of `report.jobs`.
     pub graph: DepGraph,
+    /// The loader's and the graph's diagnostics, sorted.
     pub diagnostics: Vec<Diagnostic>,
 }
 

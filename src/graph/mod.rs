@@ -21,7 +21,9 @@ use std::collections::{BTreeMap, BTreeSet};
 /// The unit key an expression came from, so that messages can point at it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Key {
+    /// `start_on:`
     StartOn,
+    /// `stop_on:`
     StopOn,
 }
 
@@ -40,6 +42,7 @@ impl Key {
 /// so that a reference to a job that does not exist can be warned about.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Reference {
+    /// The key of the referring job the expression is under.
     pub key: Key,
     /// `starting`, `started`, `stopping` or `stopped`.
     pub event: String,
