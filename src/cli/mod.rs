@@ -6,3 +6,4 @@ pub fn main() -> i32 {
     eprintln!("gsup: not implemented yet");
     1
 }
+pub mod check;
