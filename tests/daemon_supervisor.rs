@@ -827,3 +827,54 @@ fn a_stop_wave_that_never_ends_is_bounded() {
         "2 x kill_timeout + 5s later the daemon goes on"
     );
 }
+
+#[test]
+fn shutdown_stops_in_reverse_dependency_order_even_with_stop_on_runlevel() {
+    let mut a = unit(&["/a"]);
+    on(&mut a, Some("startup"), Some("runlevel [06]"));
+    let mut b = unit(&["/b"]);
+    on(&mut b, Some("started a"), Some("runlevel [06]"));
+    let (mut s, fake) = sup(vec![("a", a), ("b", b)]);
+    let t0 = Instant::now();
+    s.dispatch(&gsup::expr::Event {
+        name: "startup".into(),
+        env: Vec::new(),
+    });
+    s.drain(t0);
+    assert_eq!(fake.spawned_argv(), vec![vec!["/a"], vec!["/b"]]);
+    fake.signals();
+    s.begin_shutdown(false, t0);
+    assert_eq!(
+        fake.signals(),
+        vec![(KillTarget::Group(1002), libc::SIGTERM)],
+        "b first, a untouched"
+    );
+    fake.die(1002, Exit::Signal(libc::SIGTERM));
+    let reaped = s.sys.reap();
+    s.on_reaped(reaped, t0);
+    let sigs = fake.signals();
+    assert!(
+        sigs.contains(&(KillTarget::Group(1001), libc::SIGTERM)),
+        "then a: {sigs:?}"
+    );
+    fake.die(1001, Exit::Signal(libc::SIGTERM));
+    let reaped = s.sys.reap();
+    s.on_reaped(reaped, t0);
+    assert!(s.finished());
+}
+
+#[test]
+fn jobs_on_a_dependency_cycle_do_not_load_the_rest_do() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |name: &str, text: &str| {
+        std::fs::write(dir.path().join(format!("{name}.yaml")), text).expect("write")
+    };
+    write("a", "exec: [/a]\nstart_on: started b\n");
+    write("b", "exec: [/b]\nstart_on: started a\n");
+    write("c", "exec: [/c]\nstart_on: started d\n");
+    write("d", "exec: [/d]\n");
+    let (report, cycle) = gsup::supervisor::load_checked(dir.path());
+    let names: Vec<&str> = report.jobs.iter().map(|j| j.name.as_str()).collect();
+    assert_eq!(names, vec!["c", "d"]);
+    assert_eq!(cycle, vec!["a", "b"]);
+}

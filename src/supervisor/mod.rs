@@ -14,6 +14,7 @@ use self::core::Supervisor;
 use crate::control::Call;
 use crate::control::server::{self, AccessPolicy};
 use crate::expr::Event;
+use crate::graph::DepGraph;
 use crate::sys::RealSys;
 use readiness::ProbeRunner;
 use std::path::PathBuf;
@@ -162,16 +163,35 @@ fn load(sup: &mut Supervisor, opts: &DaemonOptions) {
 /// by name so that reload keeps their old definitions).
 pub fn load_checked(dir: &std::path::Path) -> (crate::loader::LoadReport, Vec<String>) {
     let mut report = crate::loader::load_dir(dir);
-    // TODO: use `graph::DepGraph` once the graph helper's module is on main.
-    let cycle: Vec<String> = Vec::new();
-    report.jobs.retain(|j| !cycle.contains(&j.name));
+    let graph = DepGraph::from_jobs(&report.jobs);
+    for cycle in graph.cycles() {
+        error!("dependency cycle, not loaded: {}", cycle.join(" -> "));
+    }
+    let cycle: Vec<String> = graph.rejected().iter().cloned().collect();
+    report.jobs.retain(|j| !graph.on_cycle(&j.name));
     (report, cycle)
 }
 
-/// The shutdown order: waves of job names, every job once.
+/// The shutdown order: the dependency graph's stop waves (start waves reversed).
 pub fn stop_waves(sup: &Supervisor) -> Vec<Vec<String>> {
-    // TODO: `graph::DepGraph::stop_waves` once the graph helper's module is on main.
-    vec![sup.defs.keys().cloned().collect()]
+    let graph = DepGraph::build(sup.defs.values().map(|d| {
+        let start = d.start_on.as_ref().map(|m| m.expr());
+        let stop = d.stop_on.as_ref().map(|m| m.expr());
+        (d.name.as_str(), start, stop)
+    }));
+    let mut waves = graph.stop_waves();
+    // A job the graph leaves out (on a cycle made by a reload) still stops, first.
+    let listed: std::collections::BTreeSet<&String> = waves.iter().flatten().collect();
+    let missing: Vec<String> = sup
+        .defs
+        .keys()
+        .filter(|n| !listed.contains(n))
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        waves.insert(0, missing);
+    }
+    waves
 }
 
 /// After the last wave: SIGKILL to every child still left (orphans of jobs
