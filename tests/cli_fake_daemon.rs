@@ -233,7 +233,7 @@ fn rights_come_from_the_socket_peer() {
     assert_eq!((code, out.as_str()), (1, ""));
     assert_eq!(
         err,
-        "gsup: permission denied: uid 65534 may not change jobs (needs uid 0, root)\n"
+        "gsup: permission denied: changing jobs needs root; you are uid 65534\n"
     );
     assert_eq!(f.run_as(Some(()), &["status", "web"]).0, 0);
     assert_eq!(f.run_as(Some(()), &["list"]).0, 0);

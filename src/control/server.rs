@@ -158,19 +158,7 @@ async fn dispatch(
     calls: &mpsc::Sender<Call>,
 ) -> Response {
     if request.is_changing() && !may_change(policy, peer).await {
-        return Response::err(
-            1,
-            format!(
-                "permission denied: uid {} may not change jobs (needs uid {}, root{})",
-                peer.uid,
-                policy.daemon_uid,
-                if policy.control_gid.is_some() {
-                    ", or the control group"
-                } else {
-                    ""
-                }
-            ),
-        );
+        return Response::err(1, denial(policy, peer));
     }
     let (reply, answer) = oneshot::channel();
     let call = Call {
@@ -184,6 +172,21 @@ async fn dispatch(
     answer
         .await
         .unwrap_or_else(|_| Response::err(1, "daemon is shutting down"))
+}
+
+/// The one-line refusal: who could have done it, and who asked.
+pub fn denial(policy: &AccessPolicy, peer: Peer) -> String {
+    let mut who = String::from("root");
+    if policy.daemon_uid != 0 {
+        who.push_str(&format!(", uid {}", policy.daemon_uid));
+    }
+    if policy.control_gid.is_some() {
+        who.push_str(", or the control group");
+    }
+    format!(
+        "permission denied: changing jobs needs {who}; you are uid {}",
+        peer.uid
+    )
 }
 
 /// True if `peer` may send changing commands. The group database is consulted
@@ -278,6 +281,22 @@ mod tests {
             Some(true)
         );
         assert_eq!(decide_without_groups(&policy(Some(50)), p(1001, 5)), None);
+    }
+
+    #[test]
+    fn denial_messages() {
+        let peer = Peer {
+            uid: 65534,
+            gid: 65534,
+        };
+        assert_eq!(
+            denial(&AccessPolicy::default(), peer),
+            "permission denied: changing jobs needs root; you are uid 65534"
+        );
+        assert_eq!(
+            denial(&policy(Some(50)), peer),
+            "permission denied: changing jobs needs root, uid 1000, or the control group; you are uid 65534"
+        );
     }
 
     #[test]
