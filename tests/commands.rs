@@ -531,3 +531,64 @@ fn a_bad_control_message_changes_nothing() {
     assert_eq!((code, out.as_str()), (0, "web stop/waiting\n"));
     assert_eq!(d.run(&["start", "web"]).0, 0);
 }
+
+#[test]
+fn as_pid_1_boot_arguments_are_ignored_and_the_daemon_runs() {
+    let root = temp_root();
+    let config = root.path().join("services.d");
+    write_units(&config, &[("web", SLEEPER)]);
+    let sock = root.path().join("init.sock");
+    let mut init = Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "--kill-child"])
+        .arg(gsup_bin())
+        .args(["quiet", "splash"])
+        .env("GSUP_SOCKET", &sock)
+        .env("GSUP_CONFIG_DIR", &config)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("unshare");
+    let client = |args: &[&str]| {
+        Command::new(gsup_bin())
+            .arg("--socket")
+            .arg(&sock)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("client")
+    };
+    let mut answered = false;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if client(&["list"]).status.success() {
+            answered = true;
+            break;
+        }
+        if init.try_wait().expect("try_wait").is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    if !answered {
+        let _ = init.kill();
+        let out = init.wait_with_output().expect("wait");
+        panic!(
+            "PID-1 gsup never answered: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(
+        String::from_utf8_lossy(&client(&["list"]).stdout),
+        "web stop/waiting\n"
+    );
+    assert_eq!(client(&["shutdown"]).status.code(), Some(0));
+    let out = init.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("as PID 1, ignoring arguments [\"quiet\", \"splash\"]"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

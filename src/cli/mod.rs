@@ -166,13 +166,36 @@ pub struct Format {
 /// Entry point of the binary; returns the process exit code.
 pub fn main() -> i32 {
     let argv: Vec<OsString> = std::env::args_os().collect();
-    if argv.len() <= 1 && nix::unistd::getpid().as_raw() == 1 {
-        // SPEC section 6: as PID 1, `gsup` alone is `gsup daemon`.
-        return run_daemon(None, &default_daemon_args());
+    if nix::unistd::getpid().as_raw() == 1 {
+        return pid1_main(argv);
     }
     match parse(argv) {
         Ok(cli) => dispatch(cli),
         Err(code) => code,
+    }
+}
+
+/// As PID 1, `gsup` alone is `gsup daemon` (SPEC section 6). PID 1 must
+/// never exit on bad input (the kernel would panic): arguments that do not
+/// parse (the kernel passes unknown boot parameters to init) are logged and
+/// the daemon runs with its defaults.
+fn pid1_main(argv: Vec<OsString>) -> i32 {
+    if argv.len() <= 1 {
+        return run_daemon(None, &default_daemon_args());
+    }
+    match Cli::try_parse_from(&argv) {
+        Ok(Cli {
+            socket,
+            command: Some(Command::Daemon(args)),
+        }) => run_daemon(socket.as_deref(), &args),
+        Ok(cli) if cli.command.is_some() => dispatch(cli),
+        _ => {
+            eprintln!(
+                "gsup: as PID 1, ignoring arguments {:?}; running the daemon",
+                &argv[1..]
+            );
+            run_daemon(None, &default_daemon_args())
+        }
     }
 }
 
@@ -239,6 +262,7 @@ fn default_daemon_args() -> DaemonArgs {
 
 /// Resolves the daemon's options and hands over to the supervisor.
 fn run_daemon(socket: Option<&std::path::Path>, args: &DaemonArgs) -> i32 {
+    let mut control_group = args.control_group.clone();
     if let Some(group) = &args.control_group {
         let known = match group.parse::<u32>() {
             Ok(_) => true,
@@ -246,7 +270,11 @@ fn run_daemon(socket: Option<&std::path::Path>, args: &DaemonArgs) -> i32 {
         };
         if !known {
             eprintln!("gsup: --control-group: no group named '{group}'");
-            return 2;
+            if nix::unistd::getpid().as_raw() != 1 {
+                return 2;
+            }
+            // PID 1 must not exit: carry on with root-only control.
+            control_group = None;
         }
     }
     supervisor::run(DaemonOptions {
@@ -255,7 +283,7 @@ fn run_daemon(socket: Option<&std::path::Path>, args: &DaemonArgs) -> i32 {
         socket: Resolved::socket(socket),
         cycle: args.cycle,
         alert_command: args.alert_command.clone().map(|w| w.0),
-        control_group: args.control_group.clone(),
+        control_group,
         log_json: args.log_format == LogFormat::Json,
     })
 }

@@ -36,6 +36,12 @@ pub struct AccessPolicy {
 /// Creates the parent directory if missing. Must be called inside the tokio
 /// runtime that will run [`serve`] (the listener registers with its reactor).
 pub fn bind(path: &Path) -> io::Result<UnixListener> {
+    if tokio::runtime::Handle::try_current().is_err() {
+        // UnixListener::bind would panic outside a runtime; PID 1 must not.
+        return Err(io::Error::other(
+            "control socket: bind must be called inside the tokio runtime",
+        ));
+    }
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| {
             io::Error::new(e.kind(), format!("cannot create {}: {e}", parent.display()))
@@ -296,6 +302,16 @@ mod tests {
         assert_eq!(
             denial(&policy(Some(50)), peer),
             "permission denied: changing jobs needs root, uid 1000, or the control group; you are uid 65534"
+        );
+    }
+
+    #[test]
+    fn bind_outside_a_runtime_is_an_error_not_a_panic() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let err = bind(&dir.path().join("s.sock")).expect_err("no runtime");
+        assert!(
+            err.to_string().contains("inside the tokio runtime"),
+            "{err}"
         );
     }
 
