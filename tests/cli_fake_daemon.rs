@@ -121,7 +121,9 @@ impl Fake {
             });
         });
         let s = socket.clone();
-        wait_until(Duration::from_secs(5), "fake daemon listens", || s.exists());
+        wait_until(Duration::from_secs(5), "fake daemon listens", || {
+            std::os::unix::net::UnixStream::connect(&s).is_ok()
+        });
         Fake { root, socket, log }
     }
 

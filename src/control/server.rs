@@ -18,6 +18,8 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 pub const MAX_REQUEST_BYTES: u64 = 64 * 1024;
 /// How long a client may take to send its request line.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a client may take to read its response.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How many connections are served at once; more wait in the kernel's backlog.
 pub const MAX_CONNECTIONS: usize = 256;
 
@@ -122,25 +124,30 @@ pub async fn serve(listener: UnixListener, policy: AccessPolicy, calls: mpsc::Se
 
 /// Serves one connection: one request line in, one response line out.
 async fn handle(stream: UnixStream, policy: &AccessPolicy, calls: &mpsc::Sender<Call>) {
-    let peer = stream.peer_cred().map(|c| Peer {
-        uid: c.uid(),
-        gid: c.gid(),
-    });
+    // No credentials (never seen on Linux): an unknown peer, (uid_t)-1, which
+    // may read but not change anything.
+    let peer = stream
+        .peer_cred()
+        .map(|c| Peer {
+            uid: c.uid(),
+            gid: c.gid(),
+        })
+        .unwrap_or(Peer {
+            uid: u32::MAX,
+            gid: u32::MAX,
+        });
     let (rd, mut wr) = stream.into_split();
     let response = match tokio::time::timeout(READ_TIMEOUT, read_request_line(rd)).await {
         Err(_) => Response::err(2, "bad request: no request line within 5s"),
         Ok(Err(e)) => Response::err(2, format!("bad request: {e}")),
         // A connection closed without a word (e.g. `bind` probing): nothing to say.
         Ok(Ok(None)) => return,
-        Ok(Ok(Some(line))) => match (serde_json::from_slice::<Request>(&line), peer) {
-            (Err(e), _) => {
+        Ok(Ok(Some(line))) => match serde_json::from_slice::<Request>(&line) {
+            Err(e) => {
                 tracing::warn!("control socket: bad request: {e}");
                 Response::err(2, format!("bad request: {e}"))
             }
-            (Ok(_), Err(e)) => {
-                Response::err(1, format!("permission denied: no peer credentials: {e}"))
-            }
-            (Ok(request), Ok(peer)) => dispatch(request, peer, policy, calls).await,
+            Ok(request) => dispatch(request, peer, policy, calls).await,
         },
     };
     let mut bytes = match serde_json::to_vec(&response) {
@@ -151,9 +158,13 @@ async fn handle(stream: UnixStream, policy: &AccessPolicy, calls: &mpsc::Sender<
         }
     };
     bytes.push(b'\n');
-    // The client may have gone away meanwhile; that is its business.
-    let _ = wr.write_all(&bytes).await;
-    let _ = wr.shutdown().await;
+    // The client may have gone away meanwhile, or never read: its business,
+    // but it may not hold a connection slot for long.
+    let write = async {
+        wr.write_all(&bytes).await?;
+        wr.shutdown().await
+    };
+    let _ = tokio::time::timeout(WRITE_TIMEOUT, write).await;
 }
 
 /// Checks rights, then hands the request to the supervisor and waits for its answer.
