@@ -358,6 +358,16 @@ mod tests {
     }
 
     #[test]
+    fn docs_describe_every_command() {
+        use clap::CommandFactory;
+        let docs = include_str!("../../docs/commands.md");
+        for sub in Cli::command().get_subcommands() {
+            let heading = format!("### `gsup {}", sub.get_name());
+            assert!(docs.contains(&heading), "docs/commands.md lacks {heading}");
+        }
+    }
+
+    #[test]
     fn one_line_usage_message() {
         let e = "error: invalid value 'Q' for '[KEY=VALUE]...': 'Q' is not KEY=VALUE\n\nFor more information, try '--help'.\n";
         assert_eq!(

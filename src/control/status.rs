@@ -167,6 +167,27 @@ mod tests {
     }
 
     #[test]
+    fn docs_show_the_real_formats() {
+        let docs = include_str!("../../docs/commands.md");
+        let mut s = status("web", "", Goal::Start, State::Running, Some(4242));
+        s.memory_bytes = Some(12_897_484);
+        s.cpu_percent = Some(0.44);
+        s.uptime_s = Some(3725);
+        s.restarts = 1;
+        s.last_exit = Some("signal KILL".into());
+        let shown = format!("    {}\n    {}\n", line(&s), verbose_line(&s));
+        assert!(
+            docs.contains(&shown),
+            "docs/commands.md -v example differs:\n{shown}"
+        );
+        let json = format!("    {}\n", json_line(&s));
+        assert!(
+            docs.contains(&json),
+            "docs/commands.md --json example differs:\n{json}"
+        );
+    }
+
+    #[test]
     fn sizes_and_durations() {
         assert_eq!(size(0), "0 B");
         assert_eq!(size(1023), "1023 B");
