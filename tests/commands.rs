@@ -184,8 +184,10 @@ fn check_good_dir_exits_0_bad_dir_exits_1() {
             ("broken", "exec: [/bin/true]\nrespawn: maybe\n"),
         ],
     );
-    let (code, _, err) = run_bare(&["check", "--config-dir", bad.to_str().expect("utf8")], &[]);
+    let (code, out, err) = run_bare(&["check", "--config-dir", bad.to_str().expect("utf8")], &[]);
     assert_eq!(code, 1);
+    // Diagnostics may go to stdout (`gsup check | grep`) or stderr.
+    let err = format!("{out}{err}");
     let file = bad.join("broken.yaml");
     assert!(
         err.contains(&format!("{}:2:", file.display())),
