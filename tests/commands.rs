@@ -594,3 +594,25 @@ fn as_pid_1_boot_arguments_are_ignored_and_the_daemon_runs() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn daemon_with_an_unknown_control_group_is_a_usage_error() {
+    let root = temp_root();
+    let sock = root.path().join("d.sock");
+    let (code, out, err) = run_bare(
+        &[
+            "daemon",
+            "--control-group",
+            "no-such-group-gsup",
+            "--socket",
+            sock.to_str().expect("utf8"),
+        ],
+        &[],
+    );
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert_eq!(
+        err,
+        "gsup: --control-group: no group named 'no-such-group-gsup'\n"
+    );
+    assert!(!sock.exists(), "nothing was started");
+}
