@@ -1,6 +1,15 @@
 //! The Monit-style check language (SPEC section 5): the syntax tree and parser.
 //! Pure: evaluation against measurements lives in `watchdog`, which uses these types.
 
+mod display;
+mod parse;
+mod signal;
+mod value;
+mod words;
+
+pub use signal::{parse_signal, signal_name};
+pub use words::{quote_word, split_words};
+
 use crate::unit::Signal;
 use std::fmt;
 use std::time::Duration;
@@ -102,11 +111,13 @@ impl fmt::Display for ParseError {
     }
 }
 
-/// Parses one check line. `child` is true for `child_checks` (where `kill` is allowed).
+/// Parses one check line, Monit-style: `if RESOURCE OP VALUE [for N cycles |
+/// N times within M cycles] then ACTION` or `if N restarts within M cycles then
+/// stop|alert` (docs/checks.md). `child` is true for `child_checks` (where
+/// `kill` is allowed). Errors carry a 0-based char offset and say what was expected.
 pub fn parse(text: &str, child: bool) -> Result<Check, ParseError> {
-    let _ = (text, child);
-    Err(ParseError {
-        offset: 0,
-        message: "checks are not implemented yet".into(),
-    })
+    parse::parse(text, child)
 }
+
+#[cfg(test)]
+mod tests;
