@@ -323,3 +323,27 @@ fn log_tail_and_follow_across_rotation() {
     child.kill().expect("kill our own log -f");
     child.wait().expect("reap");
 }
+
+#[test]
+fn log_follow_waits_for_a_log_that_does_not_exist_yet() {
+    let f = Fake::start(root_policy());
+    let mut child = Command::new(gsup_bin())
+        .args([
+            "--socket",
+            f.socket.to_str().expect("utf8"),
+            "log",
+            "-f",
+            "web",
+        ])
+        .stdout(Stdio::piped())
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("spawn log -f");
+    let mut rd = BufReader::new(child.stdout.take().expect("stdout"));
+    std::fs::write(&f.log, "born\n").expect("create log");
+    let mut line = String::new();
+    rd.read_line(&mut line).expect("read");
+    assert_eq!(line, "born\n");
+    child.kill().expect("kill our own log -f");
+    child.wait().expect("reap");
+}
