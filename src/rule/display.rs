@@ -1,7 +1,6 @@
 //! The canonical text of a check (`Display for Check`): what `gsup status -v`
 //! and logs print, and what `parse` reads back to the same check. Printing only.
 
-use super::signal::signal_name;
 use super::words::quote_word;
 use super::{Action, Check, Condition, Op, Resource, Value, Window};
 use std::fmt;
@@ -74,10 +73,7 @@ impl fmt::Display for Action {
             Action::Stop => f.write_str("stop"),
             Action::Alert => f.write_str("alert"),
             Action::Kill => f.write_str("kill"),
-            Action::Signal(s) => match signal_name(*s) {
-                Some(name) => write!(f, "signal {name}"),
-                None => write!(f, "signal {}", s.0),
-            },
+            Action::Signal(s) => write!(f, "signal {}", s.name()),
             Action::Exec(words) => {
                 f.write_str("exec")?;
                 for w in words {

@@ -3,15 +3,16 @@
 
 mod display;
 mod parse;
-mod signal;
 mod value;
 mod words;
 
-pub use signal::{parse_signal, signal_name};
 pub use words::{quote_word, split_words};
 
+/// The canonical name of a signal (`TERM`), or `None` for one without a name;
+/// the one table is in `unit::values`. Kept here for `watchdog` alerts.
+pub use crate::unit::values::signal_name;
+
 use crate::unit::Signal;
-use std::fmt;
 use std::time::Duration;
 
 /// One parsed check line, e.g. `if totalmem > 300 MB for 3 cycles then restart`.
@@ -99,17 +100,8 @@ pub enum Action {
 }
 
 /// A parse error: `offset` is the 0-based character offset in the check text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParseError {
-    pub offset: usize,
-    pub message: String,
-}
-
-impl fmt::Display for ParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
+/// The same type as the event-expression parser's, so callers report both alike.
+pub use crate::expr::ParseError;
 
 /// Parses one check line, Monit-style: `if RESOURCE OP VALUE [for N cycles |
 /// N times within M cycles] then ACTION` or `if N restarts within M cycles then

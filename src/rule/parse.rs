@@ -1,10 +1,10 @@
 //! The check-language parser (docs/checks.md): one `if ... then ACTION` line to a
 //! `Check`, with char-precise errors that say what was expected. No evaluation here.
 
-use super::signal::parse_signal;
 use super::value::value;
 use super::words::split_words;
 use super::{Action, Check, Condition, Op, ParseError, Resource, Window};
+use crate::unit::values;
 
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Kind {
@@ -261,7 +261,7 @@ fn action(p: &mut Parser, child: bool, restarts: bool) -> Result<Action, ParseEr
                     ));
                 }
             };
-            let signal = parse_signal(&sig.text).ok_or_else(|| {
+            let signal = values::parse_signal(&sig.text).map_err(|_| {
                 err(
                     sig.at,
                     format!(

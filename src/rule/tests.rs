@@ -386,7 +386,11 @@ fn errors_say_what_was_expected() {
     );
     assert_eq!(
         bad("if mem > 1 MB then exec 'x"),
-        (24, "unterminated ' quote".into())
+        (
+            24,
+            "unterminated single quote (the command is split like a shell would, but never run by one)"
+                .into()
+        )
     );
     assert_eq!(
         bad("if mem > 1 MB then stop now"),

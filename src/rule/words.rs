@@ -1,86 +1,25 @@
-//! POSIX-style word splitting for `exec` actions (quotes and backslashes, never a
-//! shell), and the matching quoting for printing. No expansion of `$VAR` here.
+//! `exec` action words: Monit's re-split of `exec "CMD ARGS"` on top of the unit
+//! splitter (`unit::words`), and the matching quoting for printing. No splitting rules of its own.
 
-/// Splits `text` into words: whitespace separates; `'...'` is literal; in
-/// `"..."` a backslash escapes `"`, `\`, `$` and `` ` ``; elsewhere a backslash
-/// escapes any char. Monit's form `exec "CMD ARGS"` (one double-quoted word
-/// and nothing else) is split again. Errors carry a char offset into `text`.
+use crate::unit::words::split_plain;
+
+/// Splits an `exec` action's text into argv words with `unit::words::split_plain`
+/// (POSIX quoting, no shell, nothing expanded). Monit's form `exec "CMD ARGS"`
+/// (one double-quoted word and nothing else) is split again. Errors carry a
+/// char offset into `text` (for the inner split, the opening quote's).
 pub fn split_words(text: &str) -> Result<Vec<String>, (usize, String)> {
-    let (words, whole_dq) = split(text)?;
-    if words.len() == 1 && whole_dq {
-        let start = text.chars().take_while(|c| c.is_whitespace()).count();
-        return split(&words[0])
-            .map(|(w, _)| w)
-            .map_err(|(_, m)| (start, m));
+    let words = split_plain(text).map_err(|e| (e.offset, e.message))?;
+    if let [only] = words.as_slice()
+        && only.double_quoted
+    {
+        let start = text
+            .chars()
+            .take_while(|c| matches!(c, ' ' | '\t' | '\n' | '\r'))
+            .count();
+        let inner = split_plain(&only.text).map_err(|e| (start, e.message))?;
+        return Ok(inner.into_iter().map(|w| w.text).collect());
     }
-    Ok(words)
-}
-
-/// The words, and whether the only word was exactly one double-quoted string.
-fn split(text: &str) -> Result<(Vec<String>, bool), (usize, String)> {
-    let chars: Vec<char> = text.chars().collect();
-    let mut words = Vec::new();
-    let mut whole_dq = false;
-    let mut i = 0;
-    while i < chars.len() {
-        if chars[i].is_whitespace() {
-            i += 1;
-            continue;
-        }
-        let mut word = String::new();
-        let mut segments = 0;
-        let mut dq_only = true;
-        while i < chars.len() && !chars[i].is_whitespace() {
-            segments += 1;
-            match chars[i] {
-                '\'' => {
-                    dq_only = false;
-                    let close = chars[i + 1..].iter().position(|&c| c == '\'');
-                    let close = close.ok_or((i, "unterminated ' quote".to_string()))?;
-                    word.extend(&chars[i + 1..i + 1 + close]);
-                    i += close + 2;
-                }
-                '"' => {
-                    let open = i;
-                    i += 1;
-                    loop {
-                        match chars.get(i) {
-                            None => return Err((open, "unterminated \" quote".into())),
-                            Some('"') => break,
-                            Some('\\')
-                                if matches!(chars.get(i + 1), Some('"' | '\\' | '$' | '`')) =>
-                            {
-                                word.push(chars[i + 1]);
-                                i += 2;
-                            }
-                            Some(&c) => {
-                                word.push(c);
-                                i += 1;
-                            }
-                        }
-                    }
-                    i += 1;
-                }
-                '\\' => {
-                    dq_only = false;
-                    let Some(&c) = chars.get(i + 1) else {
-                        return Err((i, "a backslash at the end escapes nothing".into()));
-                    };
-                    word.push(c);
-                    i += 2;
-                }
-                c => {
-                    dq_only = false;
-                    word.push(c);
-                    i += 1;
-                }
-            }
-        }
-        whole_dq = dq_only && segments == 1;
-        words.push(word);
-    }
-    let single = words.len() == 1;
-    Ok((words, whole_dq && single))
+    Ok(words.into_iter().map(|w| w.text).collect())
 }
 
 /// Writes `word` so that `split_words` reads it back as one word: bare when
@@ -128,20 +67,33 @@ mod tests {
     }
 
     #[test]
+    fn nothing_is_expanded() {
+        assert_eq!(
+            w(r#"echo $HOME '$HOME' "\$x" \$y $$"#),
+            ["echo", "$HOME", "$HOME", "$x", "$y", "$$"]
+        );
+        // A trailing backslash is kept, as `unit::words::split` keeps it.
+        assert_eq!(w("a b\\"), ["a", "b\\"]);
+    }
+
+    #[test]
+    fn only_one_whole_double_quoted_word_is_split_again() {
+        assert_eq!(w(r#""a b""c d""#), ["a bc d"]);
+        assert_eq!(w(r#""a b"x"#), ["a bx"]);
+        assert_eq!(w(r#"  "a  b"  "#), ["a", "b"]);
+        assert_eq!(w(r#""""#), Vec::<String>::new());
+    }
+
+    #[test]
     fn errors() {
-        assert_eq!(split_words("a 'b"), Err((2, "unterminated ' quote".into())));
-        assert_eq!(
-            split_words("a \"b"),
-            Err((2, "unterminated \" quote".into()))
-        );
-        assert_eq!(
-            split_words("a b\\"),
-            Err((3, "a backslash at the end escapes nothing".into()))
-        );
-        assert_eq!(
-            split_words(" \"a 'b\""),
-            Err((1, "unterminated ' quote".into()))
-        );
+        let unterminated = |kind: &str| {
+            format!(
+                "unterminated {kind} quote (the command is split like a shell would, but never run by one)"
+            )
+        };
+        assert_eq!(split_words("a 'b"), Err((2, unterminated("single"))));
+        assert_eq!(split_words("a \"b"), Err((2, unterminated("double"))));
+        assert_eq!(split_words(" \"a 'b\""), Err((1, unterminated("single"))));
     }
 
     #[test]

@@ -114,7 +114,8 @@ const SIGNALS: &[(&str, i32)] = &[
 const MAX_SIGNAL: i64 = 64;
 
 /// Parses a signal name (`TERM`, `SIGTERM`, `term`) or number (1..=64).
-/// Why: `kill_signal`, `reload_signal`, `normal_exit` and check actions share it.
+/// Why: the one signal table; `kill_signal`, `reload_signal`, `normal_exit`
+/// and the check language's `signal NAME` action (`rule`) all read it.
 pub fn parse_signal(text: &str) -> Result<Signal, String> {
     let t = text.trim();
     if let Ok(n) = t.parse::<i64>() {
@@ -140,15 +141,21 @@ pub fn signal_number(n: i64) -> Result<Signal, String> {
     }
 }
 
+/// The canonical name of a signal without `SIG` (`TERM`; `ABRT`, not `IOT`),
+/// or `None` for one without a name (real-time signals). Why: callers that
+/// want no number fallback (`rule::signal_name`, the watchdog's alerts).
+pub fn signal_name(signal: Signal) -> Option<&'static str> {
+    SIGNALS
+        .iter()
+        .find(|(n, num)| *num == signal.0 && *n != "IOT" && *n != "POLL")
+        .map(|&(n, _)| n)
+}
+
 impl Signal {
     /// The signal's name without `SIG` (`TERM`), or its number as text;
     /// for status lines and the `EXIT_SIGNAL` event variable.
     pub fn name(self) -> String {
-        SIGNALS
-            .iter()
-            .find(|(n, num)| *num == self.0 && *n != "IOT" && *n != "POLL")
-            .map(|(n, _)| (*n).to_owned())
-            .unwrap_or_else(|| self.0.to_string())
+        signal_name(self).map_or_else(|| self.0.to_string(), str::to_owned)
     }
 }
 
@@ -267,6 +274,18 @@ mod tests {
         assert!(parse_signal("65").is_err());
         assert_eq!(Signal::TERM.name(), "TERM");
         assert_eq!(Signal(40).name(), "40");
+        assert_eq!(parse_signal("sigusr2"), Ok(Signal::USR2));
+        assert_eq!(parse_signal("10"), Ok(Signal(10)));
+        assert_eq!(parse_signal("64"), Ok(Signal(64)));
+        assert!(parse_signal("FOO").is_err());
+        // Aliases parse, but the canonical name prints.
+        assert_eq!(parse_signal("IOT"), Ok(Signal(libc::SIGABRT)));
+        assert_eq!(Signal(libc::SIGABRT).name(), "ABRT");
+        assert_eq!(parse_signal("POLL").map(Signal::name), Ok("IO".to_string()));
+        assert_eq!(Signal::QUIT.name(), "QUIT");
+        assert_eq!(signal_name(Signal::QUIT), Some("QUIT"));
+        assert_eq!(signal_name(Signal(libc::SIGABRT)), Some("ABRT"));
+        assert_eq!(signal_name(Signal(40)), None);
     }
 
     #[test]

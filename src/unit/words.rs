@@ -17,25 +17,60 @@ pub struct WordError {
 /// single quotes or a backslash comes out as `$$`, so that it stays a literal `$`
 /// when the job's variables are expanded at spawn time.
 pub fn split(text: &str) -> Result<Vec<String>, WordError> {
+    Ok(words(text, "$$")?.into_iter().map(|w| w.text).collect())
+}
+
+/// One word of `split_plain`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Word {
+    /// The word as a final argument: quotes removed, nothing expanded.
+    pub text: String,
+    /// Whether the word was written as exactly one double-quoted string (`"a b"`),
+    /// which Monit-style `exec "CMD ARGS"` (the `rule` module) splits again.
+    pub double_quoted: bool,
+}
+
+/// Splits `text` by the same rules as `split`, but the words are final
+/// arguments, not templates: a quoted `$` stays one `$`. Why: check actions
+/// (`rule`) run their `exec` words as they are, with no variables to expand.
+pub fn split_plain(text: &str) -> Result<Vec<Word>, WordError> {
+    words(text, "$")
+}
+
+/// The splitter behind `split` and `split_plain`; `quoted_dollar` is what a
+/// quoted `$` becomes.
+fn words(text: &str, quoted_dollar: &str) -> Result<Vec<Word>, WordError> {
     let mut words = Vec::new();
     let mut word = String::new();
     // A word exists once anything (even an empty quoted string) was seen.
     let mut in_word = false;
+    // Quoted or unquoted pieces in the current word, and whether all were `"..."`.
+    let mut pieces = 0;
+    let mut all_dq = true;
     let mut chars = text.chars().enumerate().peekable();
     while let Some((i, c)) = chars.next() {
+        if !matches!(c, ' ' | '\t' | '\n' | '\r') {
+            pieces += 1;
+            all_dq &= c == '"';
+        }
         match c {
             ' ' | '\t' | '\n' | '\r' => {
                 if in_word {
-                    words.push(std::mem::take(&mut word));
+                    words.push(Word {
+                        text: std::mem::take(&mut word),
+                        double_quoted: all_dq && pieces == 1,
+                    });
                     in_word = false;
                 }
+                pieces = 0;
+                all_dq = true;
             }
             '\'' => {
                 in_word = true;
                 loop {
                     match chars.next() {
                         Some((_, '\'')) => break,
-                        Some((_, '$')) => word.push_str("$$"),
+                        Some((_, '$')) => word.push_str(quoted_dollar),
                         Some((_, ch)) => word.push(ch),
                         None => return Err(unterminated(i, "single")),
                     }
@@ -52,7 +87,7 @@ pub fn split(text: &str) -> Result<Vec<String>, WordError> {
                             }
                             Some('$') => {
                                 chars.next();
-                                word.push_str("$$");
+                                word.push_str(quoted_dollar);
                             }
                             Some(ch @ ('"' | '\\' | '`')) => {
                                 chars.next();
@@ -67,10 +102,15 @@ pub fn split(text: &str) -> Result<Vec<String>, WordError> {
             }
             '\\' => match chars.next() {
                 // Backslash-newline is a line continuation: removed entirely.
-                Some((_, '\n')) => {}
+                Some((_, '\n')) => {
+                    if !in_word {
+                        pieces = 0;
+                        all_dq = true;
+                    }
+                }
                 Some((_, '$')) => {
                     in_word = true;
-                    word.push_str("$$");
+                    word.push_str(quoted_dollar);
                 }
                 Some((_, ch)) => {
                     in_word = true;
@@ -88,7 +128,10 @@ pub fn split(text: &str) -> Result<Vec<String>, WordError> {
         }
     }
     if in_word {
-        words.push(word);
+        words.push(Word {
+            text: word,
+            double_quoted: all_dq && pieces == 1,
+        });
     }
     Ok(words)
 }
@@ -165,6 +208,31 @@ mod tests {
         assert!(e.message.contains("unterminated double quote"), "{e:?}");
         let e = split("é 'x").expect_err("unterminated");
         assert_eq!(e.offset, 2, "offset counts characters, not bytes");
+    }
+
+    #[test]
+    fn plain_words_keep_dollars_and_mark_double_quoted_ones() {
+        let plain = |text: &str| -> Vec<(String, bool)> {
+            split_plain(text)
+                .expect("splits")
+                .into_iter()
+                .map(|w| (w.text, w.double_quoted))
+                .collect()
+        };
+        let word = |t: &str, dq: bool| (t.to_string(), dq);
+        assert_eq!(
+            plain(r#"'$a' \$b "$c" "x y" "p"q "r""s" \"t\""#),
+            [
+                word("$a", false),
+                word("$b", false),
+                word("$c", true),
+                word("x y", true),
+                word("pq", false),
+                word("rs", false),
+                word("\"t\"", false),
+            ]
+        );
+        assert_eq!(plain("\\\n \"a b\""), [word("a b", true)]);
     }
 
     proptest::proptest! {
