@@ -20,104 +20,31 @@ pub fn parse_pair(s: &str) -> Result<(String, String), String> {
     Ok((key.to_string(), value.to_string()))
 }
 
-/// Parses a duration: `500ms`, `5s`, `2m`, `1h`, or a bare number of seconds.
-/// Zero is refused (a cycle of zero would spin).
+/// Parses `--cycle`: the unit files' duration grammar (`500ms`, `5s`, `2m`,
+/// `1h`, a bare number of seconds; `unit::values`), zero refused (a cycle of
+/// zero would spin).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let value: f64 = num
-        .parse()
-        .map_err(|_| format!("'{s}' is not a duration (e.g. 500ms, 5s, 2m, 1h)"))?;
-    let secs = match unit.trim() {
-        "" | "s" => value,
-        "ms" => value / 1000.0,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
-        other => return Err(format!("unknown unit '{other}' in '{s}' (ms, s, m, h)")),
-    };
-    if !secs.is_finite() || secs <= 0.0 || secs > 1e9 {
+    let d = crate::unit::values::parse_duration(s)?;
+    if d.is_zero() {
         return Err(format!("'{s}' must be a positive duration"));
     }
-    Ok(Duration::from_secs_f64(secs))
+    Ok(d)
 }
 
 /// A command already split into words (clap needs one type per value).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Words(pub Vec<String>);
 
-/// [`split_words`] as a clap value parser.
+/// Splits `--alert-command` into words by the shell rules of `exec` (the
+/// crate's one splitter, `unit::words`), never run by a shell; as a clap
+/// value parser.
 pub fn parse_words(s: &str) -> Result<Words, String> {
-    split_words(s).map(Words)
-}
-
-/// Splits a command string into words by POSIX shell rules (single and double
-/// quotes, backslash), without running a shell and without expansions.
-pub fn split_words(s: &str) -> Result<Vec<String>, String> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut in_word = false;
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            ' ' | '\t' | '\n' => {
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                    in_word = false;
-                }
-            }
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(ch) => word.push(ch),
-                        None => return Err(format!("unterminated ' in '{s}'")),
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => match chars.next() {
-                            Some(ch @ ('"' | '\\' | '$' | '`')) => word.push(ch),
-                            Some('\n') => {}
-                            Some(ch) => {
-                                word.push('\\');
-                                word.push(ch);
-                            }
-                            None => return Err(format!("unterminated \" in '{s}'")),
-                        },
-                        Some(ch) => word.push(ch),
-                        None => return Err(format!("unterminated \" in '{s}'")),
-                    }
-                }
-            }
-            '\\' => {
-                in_word = true;
-                match chars.next() {
-                    Some('\n') => {}
-                    Some(ch) => word.push(ch),
-                    None => return Err(format!("trailing backslash in '{s}'")),
-                }
-            }
-            ch => {
-                in_word = true;
-                word.push(ch);
-            }
-        }
-    }
-    if in_word {
-        words.push(word);
-    }
+    let words = crate::unit::words::split_plain(s)
+        .map_err(|e| format!("{} at character {} of '{s}'", e.message, e.offset + 1))?;
     if words.is_empty() {
         return Err("empty command".into());
     }
-    Ok(words)
+    Ok(Words(words.into_iter().map(|w| w.text).collect()))
 }
 
 #[cfg(test)]
@@ -153,17 +80,17 @@ mod tests {
     #[test]
     fn words() {
         assert_eq!(
-            split_words(r#"mail -s 'gsup alert' "root@x y" a\ b"#),
-            Ok(vec![
+            parse_words(r#"mail -s 'gsup alert' "root@x y" a\ b"#),
+            Ok(Words(vec![
                 "mail".to_string(),
                 "-s".into(),
                 "gsup alert".into(),
                 "root@x y".into(),
                 "a b".into()
-            ])
+            ]))
         );
-        assert_eq!(split_words("''"), Ok(vec![String::new()]));
-        assert!(split_words("a 'b").is_err());
-        assert!(split_words("   ").is_err());
+        assert_eq!(parse_words("'$HOME'"), Ok(Words(vec!["$HOME".to_string()])));
+        assert!(parse_words("a 'b").is_err());
+        assert!(parse_words("   ").is_err());
     }
 }
