@@ -1,5 +1,9 @@
 //! The seam between supervisor logic and the kernel: spawning, signalling,
 //! reaping. The supervisor calls only this trait, so tests can use a fake.
+//!
+//! A spawn that fails after fork (stage `exec`, `chdir`, `setuid`, ...) left
+//! a child that has `_exit(127)`ed: `reap` returns its pid later, one the
+//! supervisor never recorded, and the supervisor drops it.
 
 use crate::job::Exit;
 use crate::spawn::{SpawnError, SpawnSpec};
@@ -32,9 +36,22 @@ impl Sys for RealSys {
         crate::spawn::spawn(spec)
     }
 
+    /// `kill(-pgid)` for a group, `kill(pid)` for one process. Refuses any
+    /// pid or pgid <= 1 with EINVAL, so `kill(-1)`, `kill(0)` and PID 1 are
+    /// never reachable through here.
     fn signal(&mut self, target: KillTarget, sig: Signal) -> Result<(), i32> {
-        let _ = (target, sig);
-        Err(libc::ENOSYS)
+        let dest = match target {
+            KillTarget::Group(pgid) if pgid > 1 => -pgid,
+            KillTarget::Pid(pid) if pid > 1 => pid,
+            _ => return Err(libc::EINVAL),
+        };
+        // SAFETY: kill has no memory arguments; `dest` is never -1, 0 or 1.
+        if unsafe { libc::kill(dest, sig.0) } < 0 {
+            return Err(std::io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EINVAL));
+        }
+        Ok(())
     }
 
     fn reap(&mut self) -> Vec<(i32, Exit)> {

@@ -1,0 +1,349 @@
+//! Starting a job's process: everything that allocates or looks up happens
+//! here before fork; the child runs only async-signal-safe calls, then exec. No shell, ever.
+//!
+//! Layout: this file holds the public types and `spawn`; `prepare` turns a
+//! `SpawnSpec` into ready C strings, ids and file descriptors; `child` is the
+//! code that runs between fork and exec.
+//!
+//! A failed spawn: the child writes `(stage, errno)` into a close-on-exec pipe
+//! and `_exit(127)`s. `spawn` (or `Started::wait`) returns `Err` with that
+//! stage and errno and never waits for the child: the one reaper
+//! (`reap::reap_all`) collects it later as `Exit::Code(127)` for a pid the
+//! supervisor never recorded, which it ignores. A caller that wants that pid
+//! uses `start`: `Started::pid` is known before `wait` reports the failure.
+//! An `Err` from `start` itself (or a pre-fork stage from `spawn`) left no child.
+
+mod child;
+mod prepare;
+
+use crate::unit::{Rlimit, UserSpec};
+use std::fmt;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::PathBuf;
+
+pub use prepare::DEFAULT_PATH;
+
+/// Everything needed to start one process, already expanded.
+#[derive(Debug, Clone, Default)]
+pub struct SpawnSpec {
+    /// argv[0] is looked up in the `PATH` of `env` when it has no slash.
+    pub argv: Vec<String>,
+    /// The complete, clean environment.
+    pub env: Vec<(String, String)>,
+    pub user: Option<UserSpec>,
+    pub group: Option<UserSpec>,
+    pub chdir: Option<PathBuf>,
+    pub umask: Option<u32>,
+    pub nice: Option<i32>,
+    pub oom_score_adj: Option<i32>,
+    pub limits: Vec<Rlimit>,
+    pub stdio: Stdio,
+}
+
+/// Where stdout and stderr go (stdin is always /dev/null).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Stdio {
+    /// Appended to this file (created with its parent folders).
+    File(PathBuf),
+    /// The daemon's own stdout/stderr.
+    Inherit,
+    /// /dev/null.
+    #[default]
+    Null,
+}
+
+/// Why a spawn failed: the stage (`fork`, `setuid`, `chdir`, `exec`, ...)
+/// and the errno, reported through a close-on-exec pipe.
+///
+/// Stages before fork: `argv`, `env`, `user`, `group`, `groups`, `log`,
+/// `devnull`, `pipe`, `fork`. Stages in the child: `sigmask`, `setsid`,
+/// `stdio`, `rlimit`, `nice`, `oom_score_adj`, `setgroups`, `setgid`,
+/// `setuid`, `chdir`, `exec`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpawnError {
+    pub stage: String,
+    pub errno: i32,
+}
+
+impl SpawnError {
+    /// A failure before fork (or in a fake `Sys`): no child exists.
+    pub fn new(stage: &str, errno: i32) -> SpawnError {
+        SpawnError {
+            stage: stage.to_string(),
+            errno,
+        }
+    }
+}
+
+impl fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {}",
+            self.stage,
+            std::io::Error::from_raw_os_error(self.errno)
+        )
+    }
+}
+
+impl std::error::Error for SpawnError {}
+
+/// Forks and execs `spec`; returns the child's pid once exec succeeded.
+///
+/// Blocks only until the child has exec'd or failed (the error pipe's EOF or
+/// its 8 bytes), never until the child exits. Never waits for the child.
+///
+/// Uses `clone(CLONE_VM | CLONE_VFORK)` as glibc's posix_spawn does: no page
+/// table copy and no copy-on-write faults in the daemon, and the daemon is
+/// suspended only until the child's exec (or `_exit`). See docs/performance.md.
+pub fn spawn(spec: &SpawnSpec) -> Result<i32, SpawnError> {
+    let prepared = prepare::prepare(spec)?;
+    let Some(stack) = ChildStack::new() else {
+        return start_prepared(prepared)?.wait();
+    };
+    let (read_end, write_end) = error_pipe()?;
+    let arg = ChildArg {
+        prepared: &prepared,
+        err_fd: write_end.as_raw_fd(),
+    };
+    let old = block_all_signals();
+    // SAFETY: the child runs `child_entry` on its own stack, calls only
+    // async-signal-safe syscalls on memory prepared above, and ends in
+    // execve or _exit; CLONE_VFORK keeps us (and `prepared`, `arg`, `stack`)
+    // suspended and alive until then.
+    let pid = unsafe {
+        libc::clone(
+            child_entry,
+            stack.top(),
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            (&arg as *const ChildArg).cast_mut().cast(),
+        )
+    };
+    let clone_errno = last_errno();
+    restore_signals(&old);
+    drop(write_end);
+    drop(stack);
+    drop(prepared);
+    if pid < 0 {
+        return Err(SpawnError::new("fork", clone_errno));
+    }
+    Started {
+        pid,
+        report: read_end,
+    }
+    .wait()
+}
+
+/// What `child_entry` needs: passed by pointer through clone.
+struct ChildArg<'a> {
+    prepared: &'a prepare::Prepared,
+    err_fd: libc::c_int,
+}
+
+/// The `CLONE_VM` child's first frame.
+extern "C" fn child_entry(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` points at the parent's `ChildArg`, alive while the parent
+    // is suspended by CLONE_VFORK; `run` never returns.
+    unsafe {
+        let arg = &*(arg as *const ChildArg);
+        child::run(arg.prepared, arg.err_fd)
+    }
+}
+
+/// The `CLONE_VM` child's stack: 256 KiB mapped with a guard page below,
+/// far more than `child::run` uses; unmapped once the child has exec'd.
+struct ChildStack {
+    base: *mut libc::c_void,
+    len: usize,
+}
+
+impl ChildStack {
+    const LEN: usize = 256 * 1024;
+    const GUARD: usize = 4096;
+
+    fn new() -> Option<ChildStack> {
+        // SAFETY: a fresh anonymous private mapping, owned by the result.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                Self::LEN,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return None;
+        }
+        let stack = ChildStack {
+            base,
+            len: Self::LEN,
+        };
+        // SAFETY: the lowest page of our own mapping becomes the guard.
+        if unsafe { libc::mprotect(base, Self::GUARD, libc::PROT_NONE) } != 0 {
+            return None;
+        }
+        Some(stack)
+    }
+
+    /// The initial stack pointer: the mapping's end, 16-byte aligned.
+    fn top(&self) -> *mut libc::c_void {
+        // SAFETY: one past the end of our mapping; the stack grows down.
+        unsafe { self.base.cast::<u8>().add(self.len).cast() }
+    }
+}
+
+impl Drop for ChildStack {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping `new` made.
+        unsafe {
+            libc::munmap(self.base, self.len);
+        }
+    }
+}
+
+/// Blocks every signal in this thread (so no daemon handler runs in the
+/// child before it resets the dispositions); returns the old mask.
+fn block_all_signals() -> libc::sigset_t {
+    // SAFETY: plain sigset manipulation on local, initialised storage.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+        old
+    }
+}
+
+/// Restores the mask `block_all_signals` saved.
+fn restore_signals(old: &libc::sigset_t) {
+    // SAFETY: `old` came from pthread_sigmask.
+    unsafe {
+        libc::pthread_sigmask(libc::SIG_SETMASK, old, std::ptr::null_mut());
+    }
+}
+
+/// A forked child whose exec has not been confirmed yet: the pid, and the
+/// read end of its report pipe.
+///
+/// Why: waiting for each exec before the next fork serialises a cold start
+/// on the scheduler (see docs/performance.md); a supervisor starting many
+/// jobs can fork them all with `start`, then collect each outcome with
+/// `wait` (or when `report_fd` turns readable in its event loop).
+#[derive(Debug)]
+pub struct Started {
+    pub pid: i32,
+    report: OwnedFd,
+}
+
+impl Started {
+    /// Readable once the child has exec'd (EOF) or failed (8 bytes): for
+    /// registering with the supervisor's event loop (e.g. tokio `AsyncFd`).
+    pub fn report_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.report.as_fd()
+    }
+
+    /// Blocks until exec succeeded (`Ok(pid)`) or failed (`Err` with the
+    /// stage and errno; the child, `self.pid`, is left to the reaper).
+    pub fn wait(self) -> Result<i32, SpawnError> {
+        match read_report(&self.report) {
+            None => Ok(self.pid),
+            Some((stage, errno)) => Err(SpawnError {
+                stage: child::stage_name(stage).to_string(),
+                errno,
+            }),
+        }
+    }
+}
+
+/// Forks `spec` and returns at once, before the child has exec'd. Errors
+/// here are those before fork (no child exists); the rest come from `wait`.
+/// A plain fork (the daemon's pages are shared copy-on-write), so that many
+/// children can be started before any report is read.
+pub fn start(spec: &SpawnSpec) -> Result<Started, SpawnError> {
+    start_prepared(prepare::prepare(spec)?)
+}
+
+/// `start` once `prepare` has run.
+fn start_prepared(prepared: prepare::Prepared) -> Result<Started, SpawnError> {
+    let (read_end, write_end) = error_pipe()?;
+    let old = block_all_signals();
+    // SAFETY: the child branch calls only async-signal-safe functions on
+    // memory prepared above and ends in execve or _exit; it never returns.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // SAFETY: see above; `run` never returns.
+        unsafe { child::run(&prepared, write_end.as_raw_fd()) }
+    }
+    let fork_errno = last_errno();
+    restore_signals(&old);
+    drop(write_end);
+    drop(prepared);
+    if pid < 0 {
+        return Err(SpawnError::new("fork", fork_errno));
+    }
+    Ok(Started {
+        pid,
+        report: read_end,
+    })
+}
+
+/// The close-on-exec pipe the child reports a failure through. Both ends are
+/// kept above fd 2 so that the child's dup2 onto 0..2 cannot clobber them.
+fn error_pipe() -> Result<(OwnedFd, OwnedFd), SpawnError> {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` is a valid two-int array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(SpawnError::new("pipe", last_errno()));
+    }
+    // SAFETY: pipe2 just returned these two fresh descriptors, owned by nobody else.
+    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let r = prepare::above_stdio(r).map_err(|e| SpawnError::new("pipe", e))?;
+    let w = prepare::above_stdio(w).map_err(|e| SpawnError::new("pipe", e))?;
+    Ok((r, w))
+}
+
+/// Reads the child's report: `None` on EOF (exec succeeded), else the
+/// stage id and errno. A short or failed read counts as an exec failure.
+fn read_report(fd: &OwnedFd) -> Option<(u32, i32)> {
+    let mut buf = [0u8; 8];
+    let mut got = 0;
+    while got < buf.len() {
+        // SAFETY: reads into the unfilled tail of a local buffer.
+        let n = unsafe {
+            libc::read(
+                fd.as_raw_fd(),
+                buf[got..].as_mut_ptr().cast(),
+                buf.len() - got,
+            )
+        };
+        if n == 0 {
+            break;
+        }
+        if n < 0 {
+            if last_errno() == libc::EINTR {
+                continue;
+            }
+            return Some((child::STAGE_EXEC, last_errno()));
+        }
+        got += n as usize;
+    }
+    match got {
+        0 => None,
+        8 => {
+            let stage = u32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]);
+            let errno = i32::from_ne_bytes([buf[4], buf[5], buf[6], buf[7]]);
+            Some((stage, errno))
+        }
+        _ => Some((child::STAGE_EXEC, libc::EIO)),
+    }
+}
+
+/// The calling thread's errno.
+fn last_errno() -> i32 {
+    std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
+}

@@ -1,0 +1,252 @@
+//! Before fork: turns a `SpawnSpec` into C strings, pointer arrays, ids and
+//! open descriptors, so the child never allocates or looks anything up.
+//! It must not fork, and must not touch the passwd database unless a user or group is set.
+
+use super::{SpawnError, SpawnSpec, Stdio};
+use crate::unit::{Rlimit, RlimitResource, RlimitValue, UserSpec};
+use nix::sys::resource::Resource;
+use nix::unistd::{Gid, Group, Uid, User};
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+
+/// The job `PATH` used to find argv[0] when the job's env has none (SPEC 1).
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// A spec ready for the child: nothing in here needs allocating after fork.
+/// The pointer arrays point into the `CString`s held alongside them.
+pub(super) struct Prepared {
+    _argv: Vec<CString>,
+    pub argv_ptrs: Vec<*const libc::c_char>,
+    _envp: Vec<CString>,
+    pub envp_ptrs: Vec<*const libc::c_char>,
+    /// Paths to try with execve, in order (one when argv[0] has a slash).
+    pub candidates: Vec<CString>,
+    /// Whether argv[0] was searched in PATH (ENOENT then means "try next").
+    pub searched: bool,
+    pub creds: Option<Creds>,
+    pub chdir: Option<CString>,
+    pub umask: Option<libc::mode_t>,
+    pub nice: Option<i32>,
+    /// The decimal text written to /proc/self/oom_score_adj in the child.
+    pub oom_score_adj: Option<Vec<u8>>,
+    pub limits: Vec<(Resource, libc::rlim_t, libc::rlim_t)>,
+    /// /dev/null, opened read-write: stdin, and stdout/stderr for `Stdio::Null`.
+    pub stdin: OwnedFd,
+    pub output: Output,
+}
+
+/// Where the child's stdout and stderr go.
+pub(super) enum Output {
+    /// The job's log file, opened for appending.
+    Fd(OwnedFd),
+    /// Keep the daemon's own stdout and stderr.
+    Inherit,
+    /// The same /dev/null as stdin.
+    Null,
+}
+
+/// The credentials to take, already resolved to numbers.
+pub(super) struct Creds {
+    /// `None` when we are not root: the groups cannot change anyway.
+    pub groups: Option<Vec<libc::gid_t>>,
+    pub gid: libc::gid_t,
+    pub uid: Option<libc::uid_t>,
+}
+
+/// Resolves and opens everything `spec` needs.
+pub(super) fn prepare(spec: &SpawnSpec) -> Result<Prepared, SpawnError> {
+    let argv = spec
+        .argv
+        .iter()
+        .map(|a| CString::new(a.as_bytes()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| SpawnError::new("argv", libc::EINVAL))?;
+    let Some(first) = spec.argv.first() else {
+        return Err(SpawnError::new("argv", libc::EINVAL));
+    };
+    if first.is_empty() {
+        return Err(SpawnError::new("argv", libc::ENOENT));
+    }
+    let envp = spec
+        .env
+        .iter()
+        .map(|(k, v)| {
+            if k.is_empty() || k.contains('=') {
+                return Err(SpawnError::new("env", libc::EINVAL));
+            }
+            CString::new(format!("{k}={v}")).map_err(|_| SpawnError::new("env", libc::EINVAL))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let (candidates, searched) = candidates(first, &spec.env)?;
+    let chdir = match &spec.chdir {
+        Some(dir) => Some(
+            CString::new(dir.as_os_str().as_bytes())
+                .map_err(|_| SpawnError::new("chdir", libc::EINVAL))?,
+        ),
+        None => None,
+    };
+    let output = match &spec.stdio {
+        Stdio::File(path) => {
+            let file = crate::logs::open_log(path)
+                .map_err(|e| SpawnError::new("log", e.raw_os_error().unwrap_or(libc::EIO)))?;
+            Output::Fd(above_stdio(file.into()).map_err(|e| SpawnError::new("log", e))?)
+        }
+        Stdio::Null => Output::Null,
+        Stdio::Inherit => Output::Inherit,
+    };
+    let stdin = above_stdio(open_dev_null()?).map_err(|e| SpawnError::new("devnull", e))?;
+    let argv_ptrs = pointers(&argv);
+    let envp_ptrs = pointers(&envp);
+    Ok(Prepared {
+        _argv: argv,
+        argv_ptrs,
+        _envp: envp,
+        envp_ptrs,
+        candidates,
+        searched,
+        creds: creds(spec.user.as_ref(), spec.group.as_ref())?,
+        chdir,
+        umask: spec.umask.map(|m| (m & 0o777) as libc::mode_t),
+        nice: spec.nice,
+        oom_score_adj: spec.oom_score_adj.map(|v| v.to_string().into_bytes()),
+        limits: spec.limits.iter().map(limit).collect(),
+        stdin,
+        output,
+    })
+}
+
+/// A null-terminated array of pointers into `strings`.
+fn pointers(strings: &[CString]) -> Vec<*const libc::c_char> {
+    let mut ptrs: Vec<*const libc::c_char> = strings.iter().map(|s| s.as_ptr()).collect();
+    ptrs.push(std::ptr::null());
+    ptrs
+}
+
+/// The paths execve will try: argv[0] itself when it has a slash, else each
+/// non-empty entry of the job's own `PATH` (not the daemon's), as execvpe does.
+/// Empty entries (the current directory) are skipped on purpose.
+fn candidates(first: &str, env: &[(String, String)]) -> Result<(Vec<CString>, bool), SpawnError> {
+    let bad = |_| SpawnError::new("argv", libc::EINVAL);
+    if first.contains('/') {
+        return Ok((vec![CString::new(first).map_err(bad)?], false));
+    }
+    let path = env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map_or(DEFAULT_PATH, |(_, v)| v.as_str());
+    let list = path
+        .split(':')
+        .filter(|dir| !dir.is_empty())
+        .map(|dir| CString::new(format!("{}/{first}", dir.trim_end_matches('/'))).map_err(bad))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((list, true))
+}
+
+/// Resolves `user` and `group` to ids. With a user and no group, the user's
+/// primary group; supplementary groups from the group database (getgrouplist).
+/// A numeric user without a passwd entry needs a `group` (else stage `user`,
+/// ENOENT) and gets no other groups. Nothing is looked up when neither is set.
+fn creds(user: Option<&UserSpec>, group: Option<&UserSpec>) -> Result<Option<Creds>, SpawnError> {
+    if user.is_none() && group.is_none() {
+        return Ok(None);
+    }
+    let lookup_err = |stage: &str, e: nix::Error| SpawnError::new(stage, e as i32);
+    // (uid, primary gid, name for the group database), when a user is set.
+    let user: Option<(Uid, Option<Gid>, Option<String>)> = match user {
+        None => None,
+        Some(UserSpec::Name(name)) => {
+            let u = User::from_name(name)
+                .map_err(|e| lookup_err("user", e))?
+                .ok_or_else(|| SpawnError::new("user", libc::ENOENT))?;
+            Some((u.uid, Some(u.gid), Some(u.name)))
+        }
+        Some(UserSpec::Id(uid)) => {
+            let uid = Uid::from_raw(*uid);
+            match User::from_uid(uid).map_err(|e| lookup_err("user", e))? {
+                Some(u) => Some((u.uid, Some(u.gid), Some(u.name))),
+                // A numeric uid with no passwd entry needs an explicit group.
+                None => Some((uid, None, None)),
+            }
+        }
+    };
+    let gid = match (group, &user) {
+        (Some(UserSpec::Name(name)), _) => {
+            Group::from_name(name)
+                .map_err(|e| lookup_err("group", e))?
+                .ok_or_else(|| SpawnError::new("group", libc::ENOENT))?
+                .gid
+        }
+        (Some(UserSpec::Id(gid)), _) => Gid::from_raw(*gid),
+        (None, Some((_, Some(primary), _))) => *primary,
+        (None, Some((_, None, _))) => return Err(SpawnError::new("user", libc::ENOENT)),
+        (None, None) => return Ok(None),
+    };
+    let groups = if !Uid::effective().is_root() {
+        None
+    } else if let Some((_, _, Some(name))) = &user {
+        let name =
+            CString::new(name.as_bytes()).map_err(|_| SpawnError::new("groups", libc::EINVAL))?;
+        let list = nix::unistd::getgrouplist(&name, gid).map_err(|e| lookup_err("groups", e))?;
+        Some(list.iter().map(|g| g.as_raw()).collect())
+    } else {
+        Some(vec![gid.as_raw()])
+    };
+    Ok(Some(Creds {
+        groups,
+        gid: gid.as_raw(),
+        uid: user.map(|(uid, _, _)| uid.as_raw()),
+    }))
+}
+
+/// One `limits:` entry as (resource, soft, hard) for setrlimit.
+fn limit(l: &Rlimit) -> (Resource, libc::rlim_t, libc::rlim_t) {
+    let resource = match l.resource {
+        RlimitResource::As => Resource::RLIMIT_AS,
+        RlimitResource::Core => Resource::RLIMIT_CORE,
+        RlimitResource::Cpu => Resource::RLIMIT_CPU,
+        RlimitResource::Data => Resource::RLIMIT_DATA,
+        RlimitResource::Fsize => Resource::RLIMIT_FSIZE,
+        RlimitResource::Memlock => Resource::RLIMIT_MEMLOCK,
+        RlimitResource::Msgqueue => Resource::RLIMIT_MSGQUEUE,
+        RlimitResource::Nice => Resource::RLIMIT_NICE,
+        RlimitResource::Nofile => Resource::RLIMIT_NOFILE,
+        RlimitResource::Nproc => Resource::RLIMIT_NPROC,
+        RlimitResource::Rss => Resource::RLIMIT_RSS,
+        RlimitResource::Rtprio => Resource::RLIMIT_RTPRIO,
+        RlimitResource::Sigpending => Resource::RLIMIT_SIGPENDING,
+        RlimitResource::Stack => Resource::RLIMIT_STACK,
+    };
+    let value = |v: RlimitValue| match v {
+        RlimitValue::Value(n) => n as libc::rlim_t,
+        RlimitValue::Unlimited => libc::RLIM_INFINITY,
+    };
+    (resource, value(l.soft), value(l.hard))
+}
+
+/// Opens /dev/null read-write, close-on-exec.
+fn open_dev_null() -> Result<OwnedFd, SpawnError> {
+    // SAFETY: a constant NUL-terminated path.
+    let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(SpawnError::new("devnull", super::last_errno()));
+    }
+    // SAFETY: open just returned this fresh descriptor.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Moves `fd` to a number above 2 (close-on-exec) when it landed on 0..=2
+/// because the daemon runs with a closed stdin/stdout/stderr, so the child's
+/// dup2 onto 0..=2 can never overwrite a descriptor it still has to read.
+pub(super) fn above_stdio(fd: OwnedFd) -> Result<OwnedFd, i32> {
+    if fd.as_raw_fd() > 2 {
+        return Ok(fd);
+    }
+    // SAFETY: F_DUPFD_CLOEXEC on a descriptor we own.
+    let new = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
+    if new < 0 {
+        return Err(super::last_errno());
+    }
+    // SAFETY: fcntl just returned this fresh descriptor.
+    Ok(unsafe { OwnedFd::from_raw_fd(new) })
+}
