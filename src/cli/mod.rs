@@ -376,3 +376,4 @@ mod tests {
         );
     }
 }
+pub mod check;
