@@ -2,10 +2,10 @@
 //! `check`, or the daemon. It never touches job state itself.
 
 pub mod args;
+pub mod check;
 pub mod client;
 pub mod log;
 pub mod paths;
-pub mod pending;
 
 use crate::supervisor::{self, DaemonOptions};
 use args::{parse_duration, parse_pair};
@@ -236,11 +236,11 @@ fn dispatch(cli: Cli) -> i32 {
         Command::Daemon(args) => run_daemon(socket, &args),
         Command::Check(c) => {
             let dir = Resolved::config_dir(c.config_dir.as_deref());
-            pending::run_check(&dir, &mut std::io::stdout(), &mut std::io::stderr())
+            check::run_check(&dir, &mut std::io::stdout(), &mut std::io::stderr())
         }
         Command::Graph(c) => {
             let dir = Resolved::config_dir(c.config_dir.as_deref());
-            pending::run_graph(&dir, &mut std::io::stdout(), &mut std::io::stderr())
+            check::run_graph(&dir, &mut std::io::stdout(), &mut std::io::stderr())
         }
         Command::Log { job, lines, follow } => {
             log::run(&Resolved::socket(socket), &job, lines, follow)
@@ -376,4 +376,3 @@ mod tests {
         );
     }
 }
-pub mod check;
