@@ -616,3 +616,46 @@ fn daemon_with_an_unknown_control_group_is_a_usage_error() {
     );
     assert!(!sock.exists(), "nothing was started");
 }
+
+#[test]
+fn a_second_daemon_on_the_same_socket_refuses_to_start() {
+    let d = Daemon::start(&[("web", SLEEPER)], &[]);
+    let mut second = Command::new(gsup_bin())
+        .arg("daemon")
+        .arg("--config-dir")
+        .arg(&d.config)
+        .arg("--log-dir")
+        .arg(&d.logs)
+        .arg("--socket")
+        .arg(&d.socket)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn a second daemon");
+    let mut status = None;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while status.is_none() && std::time::Instant::now() < deadline {
+        status = second.try_wait().expect("try_wait");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    if status.is_none() {
+        second.kill().expect("kill our own second daemon");
+    }
+    let out = second.wait_with_output().expect("wait");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "another gsup daemon is listening on {}",
+            d.socket.display()
+        )),
+        "{err}"
+    );
+    let (code, out, _) = d.run(&["list"]);
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "web stop/waiting\n"),
+        "the first one still answers"
+    );
+}
