@@ -1,8 +1,11 @@
 //! The control channel between `gsup` clients and the daemon over a Unix socket.
-//! `proto` is the message format both sides share; `server` is the daemon's end.
+//! `proto` is the message format both sides share; `server` is the daemon's end,
+//! `client` the command line's; `status` formats status lines for people.
 
+pub mod client;
 pub mod proto;
 pub mod server;
+pub mod status;
 
 use proto::{Peer, Request, Response};
 use tokio::sync::oneshot;

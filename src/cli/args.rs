@@ -1,0 +1,96 @@
+//! Parsers for command-line values: `KEY=VALUE` pairs, durations, and the
+//! `--alert-command` string split into words. Pure; errors are one line.
+
+use std::time::Duration;
+
+/// Parses `KEY=VALUE`; the key must match `[A-Za-z_][A-Za-z0-9_]*`.
+pub fn parse_pair(s: &str) -> Result<(String, String), String> {
+    let Some((key, value)) = s.split_once('=') else {
+        return Err(format!("'{s}' is not KEY=VALUE"));
+    };
+    let mut chars = key.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(format!(
+            "bad key '{key}' in '{s}': a key is a letter or '_' followed by letters, digits or '_'"
+        ));
+    }
+    Ok((key.to_string(), value.to_string()))
+}
+
+/// Parses `--cycle`: the unit files' duration grammar (`500ms`, `5s`, `2m`,
+/// `1h`, a bare number of seconds; `unit::values`), zero refused (a cycle of
+/// zero would spin).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d = crate::unit::values::parse_duration(s)?;
+    if d.is_zero() {
+        return Err(format!("'{s}' must be a positive duration"));
+    }
+    Ok(d)
+}
+
+/// A command already split into words (clap needs one type per value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Words(pub Vec<String>);
+
+/// Splits `--alert-command` into words by the shell rules of `exec` (the
+/// crate's one splitter, `unit::words`), never run by a shell; as a clap
+/// value parser.
+pub fn parse_words(s: &str) -> Result<Words, String> {
+    let words = crate::unit::words::split_plain(s)
+        .map_err(|e| format!("{} at character {} of '{s}'", e.message, e.offset + 1))?;
+    if words.is_empty() {
+        return Err("empty command".into());
+    }
+    Ok(Words(words.into_iter().map(|w| w.text).collect()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairs() {
+        assert_eq!(
+            parse_pair("QUEUE=high"),
+            Ok(("QUEUE".into(), "high".into()))
+        );
+        assert_eq!(parse_pair("_a1=x=y"), Ok(("_a1".into(), "x=y".into())));
+        assert_eq!(parse_pair("K="), Ok(("K".into(), String::new())));
+        assert_eq!(parse_pair("QUEUE"), Err("'QUEUE' is not KEY=VALUE".into()));
+        assert!(parse_pair("=v").is_err());
+        assert!(parse_pair("1A=v").is_err());
+        assert!(parse_pair("A-B=v").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("5x").is_err());
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn words() {
+        assert_eq!(
+            parse_words(r#"mail -s 'gsup alert' "root@x y" a\ b"#),
+            Ok(Words(vec![
+                "mail".to_string(),
+                "-s".into(),
+                "gsup alert".into(),
+                "root@x y".into(),
+                "a b".into()
+            ]))
+        );
+        assert_eq!(parse_words("'$HOME'"), Ok(Words(vec!["$HOME".to_string()])));
+        assert!(parse_words("a 'b").is_err());
+        assert!(parse_words("   ").is_err());
+    }
+}

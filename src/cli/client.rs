@@ -1,0 +1,233 @@
+//! The client commands (`start` ... `shutdown`): build one request, send it,
+//! print the answer, return its exit code. It decides nothing about jobs.
+
+use super::{Command, Format};
+use crate::control::client::{self, ClientError};
+use crate::control::proto::{Request, Response};
+use crate::control::status;
+use crate::job::State;
+use std::io::Write;
+use std::path::Path;
+
+/// How to print the statuses of an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// The status line alone.
+    Lines,
+    /// The status line and the `-v` line.
+    Verbose,
+    /// One JSON object per line.
+    Json,
+}
+
+impl From<Format> for Output {
+    fn from(f: Format) -> Output {
+        if f.json {
+            Output::Json
+        } else if f.verbose {
+            Output::Verbose
+        } else {
+            Output::Lines
+        }
+    }
+}
+
+/// The request a client command sends and how its answer is printed;
+/// `None` for the commands that are not client commands.
+pub fn request_of(command: Command) -> Option<(Request, Output)> {
+    let lines = Output::Lines;
+    Some(match command {
+        Command::Start(a) => (
+            Request::Start {
+                job: a.target.job,
+                env: a.target.env,
+                wait: !a.no_wait,
+            },
+            lines,
+        ),
+        Command::Stop(a) => (
+            Request::Stop {
+                job: a.target.job,
+                env: a.target.env,
+                wait: !a.no_wait,
+            },
+            lines,
+        ),
+        Command::Restart(a) => (
+            Request::Restart {
+                job: a.target.job,
+                env: a.target.env,
+                wait: !a.no_wait,
+            },
+            lines,
+        ),
+        Command::Reload(a) => (
+            Request::Reload {
+                job: a.job,
+                env: a.env,
+            },
+            lines,
+        ),
+        Command::Status { jobs, format } => (Request::Status { jobs }, format.into()),
+        Command::List { format } => (Request::List, format.into()),
+        Command::Emit {
+            event,
+            env,
+            no_wait,
+        } => (
+            Request::Emit {
+                event,
+                env,
+                wait: !no_wait,
+            },
+            lines,
+        ),
+        Command::ReloadConfig => (Request::ReloadConfig, lines),
+        Command::Shutdown { reboot } => (Request::Shutdown { reboot }, lines),
+        Command::Daemon(_) | Command::Check(_) | Command::Graph(_) | Command::Log { .. } => {
+            return None;
+        }
+    })
+}
+
+/// Runs one client command against the daemon at `socket`.
+pub fn run(socket: &Path, command: Command) -> i32 {
+    let Some((request, output)) = request_of(command) else {
+        return 2;
+    };
+    let response = match client::call(socket, &request) {
+        Ok(r) => r,
+        // A daemon told to shut down may be gone before it could answer.
+        Err(ClientError::NoAnswer { .. }) if matches!(request, Request::Shutdown { .. }) => {
+            return 0;
+        }
+        Err(e) => {
+            eprintln!("gsup: {e}");
+            return 1;
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    let mut err = std::io::stderr().lock();
+    print_response(&request, &response, output, &mut out, &mut err)
+}
+
+/// Prints statuses on `out` and the error on `err` as `gsup: MESSAGE`;
+/// returns the exit code. For `status JOB...`, a named job that is not
+/// running makes it 3 even if the daemon said 0 (LSB).
+pub fn print_response(
+    request: &Request,
+    response: &Response,
+    output: Output,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    let mut broken = false;
+    for s in &response.statuses {
+        let text = match output {
+            Output::Lines => status::line(s),
+            Output::Verbose => format!("{}\n{}", status::line(s), status::verbose_line(s)),
+            Output::Json => status::json_line(s),
+        };
+        broken |= writeln!(out, "{text}").is_err();
+    }
+    broken |= out.flush().is_err();
+    if let Some(e) = &response.error {
+        let _ = writeln!(err, "gsup: {e}");
+    }
+    let mut code = i32::from(response.code);
+    if code == 0
+        && matches!(request, Request::Status { jobs } if !jobs.is_empty())
+        && response.statuses.iter().any(|s| s.state != State::Running)
+    {
+        code = 3;
+    }
+    if code == 0 && broken {
+        // stdout closed under us (e.g. `gsup list | head -1`): nothing to report.
+        return 0;
+    }
+    code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::proto::JobStatus;
+    use crate::job::Goal;
+
+    fn st(name: &str, state: State, pid: Option<i32>) -> JobStatus {
+        JobStatus {
+            name: name.into(),
+            instance: String::new(),
+            goal: if state == State::Running {
+                Goal::Start
+            } else {
+                Goal::Stop
+            },
+            state,
+            pid,
+            memory_bytes: None,
+            cpu_percent: None,
+            uptime_s: None,
+            restarts: 0,
+            last_exit: None,
+            failing_checks: Vec::new(),
+            reason: None,
+        }
+    }
+
+    fn print(req: &Request, resp: &Response, output: Output) -> (i32, String, String) {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = print_response(req, resp, output, &mut out, &mut err);
+        (
+            code,
+            String::from_utf8(out).expect("utf8"),
+            String::from_utf8(err).expect("utf8"),
+        )
+    }
+
+    #[test]
+    fn status_of_a_stopped_job_is_3() {
+        let req = Request::Status {
+            jobs: vec!["a".into(), "b".into()],
+        };
+        let resp = Response::ok(vec![
+            st("a", State::Running, Some(5)),
+            st("b", State::Waiting, None),
+        ]);
+        assert_eq!(
+            print(&req, &resp, Output::Lines),
+            (
+                3,
+                "a start/running, process 5\nb stop/waiting\n".into(),
+                String::new()
+            )
+        );
+        let all = Request::Status { jobs: vec![] };
+        assert_eq!(print(&all, &resp, Output::Lines).0, 0);
+    }
+
+    #[test]
+    fn errors_go_to_stderr_with_the_daemon_code() {
+        let req = Request::Start {
+            job: "nope".into(),
+            env: vec![],
+            wait: true,
+        };
+        let resp = Response::err(4, "no such job: nope");
+        assert_eq!(
+            print(&req, &resp, Output::Lines),
+            (4, String::new(), "gsup: no such job: nope\n".into())
+        );
+    }
+
+    #[test]
+    fn verbose_prints_two_lines() {
+        let resp = Response::ok(vec![st("a", State::Running, Some(5))]);
+        let (code, out, _) = print(&Request::List, &resp, Output::Verbose);
+        assert_eq!(code, 0);
+        assert_eq!(
+            out,
+            "a start/running, process 5\n    memory -, cpu -, uptime -, restarts 0, last exit: -\n"
+        );
+    }
+}
