@@ -387,27 +387,6 @@ impl Supervisor {
         self.drain(now);
     }
 
-    /// Pidfile seam: `pid` (checked by the caller to belong to the job) is the
-    /// instance's main process now. It joins the known pids, so that its exit
-    /// is routed here and a stop signals it even outside the job's group.
-    pub fn adopt_main(&mut self, key: &Key, pid: i32, now: Instant) {
-        let Some(inst) = self.instances.get_mut(key) else {
-            return;
-        };
-        inst.pids.insert(pid, ProcKind::Job(Process::Main));
-        self.pids
-            .insert(pid, (key.clone(), ProcKind::Job(Process::Main)));
-        self.queue
-            .push_back((key.clone(), Input::MainReplaced { pid }));
-        self.drain(now);
-    }
-
-    /// Pidfile seam: no live main process within `pidfile_grace`.
-    pub fn main_lost(&mut self, key: &Key, now: Instant) {
-        self.queue.push_back((key.clone(), Input::MainLost));
-        self.drain(now);
-    }
-
     /// Feeds every expired timer to its job.
     pub fn on_timers(&mut self, now: Instant) {
         for (key, kind) in self.timers.expire(now) {

@@ -7,6 +7,7 @@ pub mod env;
 pub mod readiness;
 pub mod reload;
 pub mod requests;
+pub mod seams;
 pub mod shutdown;
 pub mod timers;
 
