@@ -247,6 +247,7 @@ fn watch_status_shows_failing_checks() {
         json["failing_checks"][0]
             .as_str()
             .is_some_and(|s| s.contains(" of 1000 cycles"))
+            && json["cpu_percent"].as_f64().is_some()
     });
     let json = json_status(&d, "slow");
     let f = json["failing_checks"][0].as_str().expect("failing");
@@ -261,5 +262,42 @@ fn watch_status_shows_failing_checks() {
     assert!(json["cpu_percent"].as_f64().is_some(), "{json}");
     let (_, out, _) = d.run(&["status", "-v", "slow"]);
     assert!(out.contains("failing: totalmem "), "{out}");
+    assert_eq!(d.shutdown(), 0);
+}
+
+/// A check restart also kills a process of the job that left its group (`setsid`):
+/// nothing of the old tree is left beside the new one.
+#[test]
+fn watch_restart_kills_a_process_that_left_the_group() {
+    let unit = format!(
+        "start_on: startup\nexec: [sh, -c, 'setsid sleep 1000 & exec python3 {} 10 0.1 400']\n\
+         kill_timeout: 1s\nchecks:\n  - if totalmem > 100 MB for 2 cycles then restart\n",
+        fixture("leaky_poller.py")
+    );
+    let d = Daemon::start(&[("escapee", &unit)], &["--cycle", "200ms"]);
+    wait_until(T, "running", || d.run(&["status", "escapee"]).0 == 0);
+    let main = d
+        .host_pid(main_pid(&d, "escapee").expect("pid"))
+        .expect("host pid");
+    let mut sleeper = 0;
+    wait_until(T, "the setsid sleeper", || {
+        sleeper = children_of(main)
+            .into_iter()
+            .find(|p| {
+                fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "sleep")
+            })
+            .unwrap_or(0);
+        sleeper != 0
+    });
+    wait_until(Duration::from_secs(30), "a check restart", || {
+        restarts(&d, "escapee") >= 1
+    });
+    wait_until(T, "the old sleeper gone", || !alive(sleeper));
+    assert!(
+        d.stderr().contains("left the job's group"),
+        "{}",
+        d.stderr()
+    );
+    d.assert_no_zombies();
     assert_eq!(d.shutdown(), 0);
 }

@@ -143,6 +143,9 @@ impl Supervisor {
         }
         let key: Key = (a.job.name.clone(), a.job.instance.clone());
         let reason = format!("'{}': {}", a.check_source, a.value_text);
+        if matches!(a.action, Action::Restart | Action::Stop) {
+            self.kill_strays(&key, a.main_pid, now);
+        }
         match (&a.action, a.target) {
             (Action::Restart, _) => self.feed(
                 key,
@@ -196,6 +199,36 @@ impl Supervisor {
             self.timers
                 .set((key.clone(), TimerKind::ChildKill(v.pid)), k.deadline);
             self.watch.kills.insert((key, v.pid), k);
+        }
+    }
+
+    /// Before a check restarts or stops the job: processes of the main's tree that
+    /// left the job's process group (a worker that called `setsid`) would escape the
+    /// group kill, so each is killed by pid like a child (TERM, SIGKILL after
+    /// `kill_timeout`). Found now, while they are still in the tree.
+    fn kill_strays(&mut self, key: &Key, main_pid: i32, now: Instant) {
+        let Some(pgid) = self.instances.get(key).and_then(|i| i.job.pgid) else {
+            return;
+        };
+        let Ok(tree) = ProcReader::new().sample_tree(main_pid) else {
+            return;
+        };
+        let out: Vec<&crate::watchdog::ProcStat> = tree
+            .procs
+            .iter()
+            .filter(|p| p.pid != main_pid && p.pgrp != pgid && !p.is_zombie())
+            .collect();
+        let tops: Vec<Victim> = out
+            .iter()
+            .filter(|p| !out.iter().any(|q| q.pid == p.ppid))
+            .map(|p| Victim {
+                pid: p.pid,
+                start_ticks: p.start_ticks,
+            })
+            .collect();
+        for v in tops {
+            warn!(job = %label(key), pid = v.pid, "killing a process that left the job's group");
+            self.begin_child_kill(key.clone(), v, now);
         }
     }
 
