@@ -66,7 +66,7 @@ fn unix_now() -> u64 {
 impl Supervisor {
     /// After a drain: an instance with checks is watched while its goal is `start`
     /// (across its own restarts), and unwatched when its goal is `stop` (stopped,
-    /// failed) or it is gone. Same spec again keeps the watchdog's counters.
+    /// failed) or it is gone.
     pub(super) fn sync_watch(&mut self, now: Instant) {
         for (key, inst) in &self.instances {
             let Some(def) = self.defs.get(&key.0) else {
@@ -78,6 +78,11 @@ impl Supervisor {
             }
             let jk = job_key(key);
             if inst.job.goal == crate::job::Goal::Start {
+                // A watched job's definition only changes once it has stopped
+                // (reload defers it), so a watched one keeps its spec: no clone.
+                if self.watch.wd.is_watched(&jk) {
+                    continue;
+                }
                 let spec = WatchSpec {
                     cycle: u.cycle,
                     checks: u.checks.clone(),
