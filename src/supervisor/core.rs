@@ -63,6 +63,8 @@ pub enum TimerKind {
     ConfigReload,
     /// The current shutdown wave took too long.
     ShutdownWave,
+    /// SIGKILL deadline of a watchdog `kill` of this child pid.
+    ChildKill(i32),
 }
 
 /// The supervisor state. The async loop in `mod.rs` feeds it; tests drive it
@@ -92,6 +94,8 @@ pub struct Supervisor {
     pub(super) deferred: BTreeMap<String, LoadedJob>,
     /// Jobs whose file is gone, removed when they stop.
     pub(super) doomed: BTreeSet<String>,
+    /// The watchdog and its kills in progress (`supervisor::watch`).
+    pub watch: super::watch::WatchState,
 }
 
 impl Supervisor {
@@ -115,6 +119,7 @@ impl Supervisor {
             config_dir: None,
             deferred: BTreeMap::new(),
             doomed: BTreeSet::new(),
+            watch: Default::default(),
         }
     }
 
@@ -146,7 +151,8 @@ impl Supervisor {
 
     /// The earliest armed deadline: the loop sleeps until then, or forever.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.timers.next()
+        let w = self.watch_due();
+        self.timers.next().into_iter().chain(w).min()
     }
 
     /// Queues `input` for `key` (processed by `drain`).
@@ -184,6 +190,7 @@ impl Supervisor {
     pub fn drain(&mut self, now: Instant) {
         self.drain_inner(now);
         self.after_drain(now);
+        self.sync_watch(now);
     }
 
     /// The queue loop of `drain`, without the bookkeeping after it.
@@ -394,6 +401,7 @@ impl Supervisor {
                 TimerKind::Job(t) => self.queue.push_back((key, Input::Timer(t))),
                 TimerKind::ProbeRetry => self.run_exec_probe(&key),
                 TimerKind::ShutdownWave => self.wave_overdue(now),
+                TimerKind::ChildKill(pid) => self.child_kill_due(key, pid),
                 TimerKind::ConfigReload => {
                     let r = self.reload_request();
                     if let Some(e) = r.error {
@@ -402,6 +410,7 @@ impl Supervisor {
                 }
             }
         }
+        self.watch_timers(now);
         self.drain(now);
     }
 }

@@ -10,6 +10,7 @@ pub mod requests;
 pub mod seams;
 pub mod shutdown;
 pub mod timers;
+pub mod watch;
 
 use self::core::Supervisor;
 use crate::control::Call;
@@ -98,6 +99,7 @@ async fn daemon(opts: DaemonOptions) -> i32 {
 
     let runtime_dir = opts.socket.with_extension("d");
     let mut sup = Supervisor::new(Box::new(RealSys), opts.log_dir.clone(), runtime_dir);
+    sup.watch = watch::WatchState::new(opts.cycle, opts.alert_command.clone());
     load(&mut sup, &opts);
     let (cfg_tx, mut cfg_rx) = mpsc::unbounded_channel();
     let _watcher = reload::watch_config(&opts.config_dir, cfg_tx);

@@ -258,7 +258,7 @@ impl Supervisor {
     /// One instance's status.
     pub fn status_of(&self, key: &Key, now: Instant) -> Option<JobStatus> {
         let j = &self.instances.get(key)?.job;
-        Some(JobStatus {
+        let mut st = JobStatus {
             name: key.0.clone(),
             instance: key.1.clone(),
             goal: j.goal,
@@ -274,7 +274,9 @@ impl Supervisor {
             last_exit: j.last_exit.map(exit_text),
             failing_checks: Vec::new(),
             reason: j.reason.clone(),
-        })
+        };
+        self.watch_status(key, &mut st);
+        Some(st)
     }
 
     fn wait_for(

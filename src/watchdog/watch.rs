@@ -161,6 +161,11 @@ impl Watchdog {
         }
     }
 
+    /// The watched jobs (the supervisor unwatches those it no longer has).
+    pub fn watched(&self) -> Vec<JobKey> {
+        self.jobs.keys().cloned().collect()
+    }
+
     /// Whether `job` is watched.
     pub fn is_watched(&self, job: &JobKey) -> bool {
         self.jobs.contains_key(job)
