@@ -101,6 +101,16 @@ pub fn open_log(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
+/// Appends one line of gsup's own to a job's log (why a process could not
+/// start), so `gsup log JOB` tells the operator. Best effort: a log that
+/// cannot be written is no reason to fail anything else.
+pub fn note(path: &Path, line: &str) {
+    use std::io::Write;
+    if let Ok(mut f) = open_log(path) {
+        let _ = writeln!(f, "{line}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -309,6 +309,13 @@ impl Supervisor {
             }
             Err(reason) => {
                 warn!(job = %label(key), "{} could not start: {reason}", p.as_str());
+                if u.console == crate::unit::Console::Log {
+                    let path = env::log_path(&self.log_dir, &key.0, &key.1);
+                    crate::logs::note(
+                        &path,
+                        &format!("gsup: {} could not start: {reason}", p.as_str()),
+                    );
+                }
                 Input::SpawnFailed { process: p, reason }
             }
         };

@@ -290,7 +290,18 @@ impl Supervisor {
         self.drain(now);
         let w = Waiter { keys, kind, reply };
         if !wait {
-            let r = self.settled_response(&w, now);
+            // `--no-wait`: accepted is success; only an instance that has
+            // already failed (its program is missing, say) fails a start.
+            let mut r = self.settled_response(&w, now);
+            let failed = w.keys.iter().any(|k| {
+                self.instances
+                    .get(k)
+                    .is_some_and(|i| i.job.state == State::Failed)
+            });
+            if !failed || w.kind == WaitKind::Stop {
+                r.code = 0;
+                r.error = None;
+            }
             return answer(w.reply, r);
         }
         self.waiters.push(w);
