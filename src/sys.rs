@@ -17,10 +17,24 @@ pub enum KillTarget {
     Pid(i32),
 }
 
+/// A spawn in flight: finished at once, or forked with its exec report
+/// still to be read (`Started::wait`).
+#[derive(Debug)]
+pub enum Launch {
+    Done(Result<i32, SpawnError>),
+    Started(crate::spawn::Started),
+}
+
 /// The effects the supervisor performs on processes.
 pub trait Sys {
     /// Forks and execs `spec` in a new session; returns the child's pid.
     fn spawn(&mut self, spec: &SpawnSpec) -> Result<i32, SpawnError>;
+    /// Like `spawn`, but may return before the child has exec'd, so that a
+    /// start wave forks every job before it waits for any exec report
+    /// (docs/performance.md). The default is `spawn`, done at once.
+    fn launch(&mut self, spec: &SpawnSpec) -> Launch {
+        Launch::Done(self.spawn(spec))
+    }
     /// Sends `sig`; returns the errno on failure (ESRCH when already gone).
     fn signal(&mut self, target: KillTarget, sig: Signal) -> Result<(), i32>;
     /// Reaps every child that has exited (`waitpid(-1, WNOHANG)` until none).
@@ -34,6 +48,13 @@ pub struct RealSys;
 impl Sys for RealSys {
     fn spawn(&mut self, spec: &SpawnSpec) -> Result<i32, SpawnError> {
         crate::spawn::spawn(spec)
+    }
+
+    fn launch(&mut self, spec: &SpawnSpec) -> Launch {
+        match crate::spawn::start(spec) {
+            Ok(started) => Launch::Started(started),
+            Err(e) => Launch::Done(Err(e)),
+        }
     }
 
     /// `kill(-pgid)` for a group, `kill(pid)` for one process. Refuses any

@@ -4,12 +4,12 @@
 use super::env;
 use super::readiness::ProbeCmd;
 use super::timers::Timers;
-use crate::expr::{Event, Matcher};
+use crate::expr::{Event, Expr, Matcher};
 use crate::job::machine::{self, Effect, Input, Job, Process, Timer};
 use crate::job::{Policy, State};
 use crate::loader::LoadedJob;
 
-use crate::sys::{KillTarget, Sys};
+use crate::sys::{KillTarget, Launch, Sys};
 use crate::unit::Unit;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::path::PathBuf;
@@ -19,6 +19,10 @@ use tracing::{debug, info, warn};
 /// How long the config dir must be quiet before a change is reloaded (an
 /// editor writes a file in several steps).
 pub const CONFIG_SETTLE: std::time::Duration = std::time::Duration::from_millis(300);
+
+/// At most this many forked children wait for their exec report: each holds
+/// a descriptor, and the soft `RLIMIT_NOFILE` is often 1024.
+const MAX_LAUNCHING: usize = 256;
 
 /// A job instance: `(job name, instance value)`; the value is empty for a
 /// job without `instance`.
@@ -96,6 +100,13 @@ pub struct Supervisor {
     pub(super) doomed: BTreeSet<String>,
     /// The watchdog and its kills in progress (`supervisor::watch`).
     pub watch: super::watch::WatchState,
+    /// Event name -> the jobs whose `start_on`/`stop_on` name it, so that an
+    /// event is fed only to matchers it can change (a matcher fed an event
+    /// it never names is left as it was). None: rebuild (definitions changed).
+    pub(super) by_event: Option<HashMap<String, BTreeSet<String>>>,
+    /// Forked processes whose exec report is not read yet, in fork order;
+    /// always empty between two `drain_inner` calls.
+    launching: Vec<(Key, Process, crate::spawn::Started)>,
 }
 
 impl Supervisor {
@@ -120,12 +131,15 @@ impl Supervisor {
             deferred: BTreeMap::new(),
             doomed: BTreeSet::new(),
             watch: Default::default(),
+            by_event: None,
+            launching: Vec::new(),
         }
     }
 
     /// Adds loaded jobs (already checked for cycles); a job without
     /// `instance` gets its one `stop/waiting` instance at once.
     pub fn add_jobs(&mut self, jobs: Vec<LoadedJob>) {
+        self.by_event = None;
         for j in jobs {
             let start_on = j.unit.start_on.clone().map(Matcher::new);
             let stop_on = j.unit.stop_on.clone().map(Matcher::new);
@@ -195,7 +209,25 @@ impl Supervisor {
 
     /// The queue loop of `drain`, without the bookkeeping after it.
     pub(super) fn drain_inner(&mut self, now: Instant) {
+        loop {
+            self.drain_queue(now);
+            if self.launching.is_empty() {
+                return;
+            }
+            self.collect_launches();
+        }
+    }
+
+    /// Steps queued inputs; an input for a job whose spawn is still in
+    /// flight waits until the exec reports are read (the job learns its pid
+    /// before anything else happens to it).
+    fn drain_queue(&mut self, now: Instant) {
         while let Some((key, input)) = self.queue.pop_front() {
+            if self.launching.iter().any(|(k, _, _)| *k == key) {
+                self.queue.push_front((key, input));
+                self.collect_launches();
+                continue;
+            }
             let Some(inst) = self.instances.get_mut(&key) else {
                 debug!(job = %key.0, "input for a gone instance: {input:?}");
                 continue;
@@ -295,7 +327,36 @@ impl Supervisor {
                 env::argv(c, &spec_env).map(|argv| env::spec(&self.log_dir, u, key, argv, spec_env))
             }
         };
-        let result = spec.and_then(|spec| self.sys.spawn(&spec).map_err(|e| e.to_string()));
+        let result = match spec.map(|spec| self.sys.launch(&spec)) {
+            Err(e) => Err(e),
+            Ok(Launch::Done(r)) => r.map_err(|e| e.to_string()),
+            Ok(Launch::Started(started)) => {
+                self.launching.push((key.clone(), p, started));
+                if self.launching.len() >= MAX_LAUNCHING {
+                    self.collect_launches();
+                }
+                return;
+            }
+        };
+        self.spawned(key, p, result);
+    }
+
+    /// Reads the exec report of every launched process, in fork order, and
+    /// queues each outcome ahead of other inputs.
+    fn collect_launches(&mut self) {
+        let launched = std::mem::take(&mut self.launching);
+        let mut results = Vec::with_capacity(launched.len());
+        for (key, p, started) in launched {
+            results.push((key, p, started.wait().map_err(|e| e.to_string())));
+        }
+        // Pushed to the front in reverse, so they are stepped in fork order.
+        for (key, p, result) in results.into_iter().rev() {
+            self.spawned(&key, p, result);
+        }
+    }
+
+    /// Records a spawn's outcome and queues it at the front for its job.
+    fn spawned(&mut self, key: &Key, p: Process, result: Result<i32, String>) {
         let input = match result {
             Ok(pid) => {
                 self.pids.insert(pid, (key.clone(), ProcKind::Job(p)));
@@ -309,7 +370,11 @@ impl Supervisor {
             }
             Err(reason) => {
                 warn!(job = %label(key), "{} could not start: {reason}", p.as_str());
-                if u.console == crate::unit::Console::Log {
+                let logs_to_file = self
+                    .defs
+                    .get(&key.0)
+                    .is_some_and(|d| d.unit.console == crate::unit::Console::Log);
+                if logs_to_file {
                     let path = env::log_path(&self.log_dir, &key.0, &key.1);
                     crate::logs::note(
                         &path,
@@ -329,7 +394,15 @@ impl Supervisor {
         debug!(event = %ev.name, env = ?ev.env, "event");
         let mut stops = Vec::new();
         let mut starts = Vec::new();
-        for def in self.defs.values_mut() {
+        let Supervisor { by_event, defs, .. } = self;
+        let index = by_event.get_or_insert_with(|| event_index(defs));
+        let Some(names) = index.get(&ev.name) else {
+            return;
+        };
+        for name in names {
+            let Some(def) = defs.get_mut(name) else {
+                continue;
+            };
             if let Some(m) = def.stop_on.as_mut()
                 && m.feed(ev).is_some()
             {
@@ -420,6 +493,30 @@ impl Supervisor {
         self.watch_timers(now);
         self.drain(now);
     }
+}
+
+/// Event name -> the jobs whose `start_on` or `stop_on` names it.
+fn event_index(defs: &BTreeMap<String, JobDef>) -> HashMap<String, BTreeSet<String>> {
+    fn names(e: &Expr, job: &str, out: &mut HashMap<String, BTreeSet<String>>) {
+        match e {
+            Expr::Match(m) => {
+                out.entry(m.event.clone())
+                    .or_default()
+                    .insert(job.to_string());
+            }
+            Expr::And(l, r) | Expr::Or(l, r) => {
+                names(l, job, out);
+                names(r, job, out);
+            }
+        }
+    }
+    let mut out = HashMap::new();
+    for def in defs.values() {
+        for m in [&def.start_on, &def.stop_on].into_iter().flatten() {
+            names(m.expr(), &def.name, &mut out);
+        }
+    }
+    out
 }
 
 /// A fresh `stop/waiting` instance of `unit`.

@@ -68,6 +68,7 @@ impl Supervisor {
         for name in gone {
             if self.is_stopped(&name) {
                 self.defs.remove(&name);
+                self.by_event = None;
                 self.instances.retain(|k, _| k.0 != name);
                 sum.removed.push(name);
             } else {
@@ -103,6 +104,7 @@ impl Supervisor {
             info!(job = %n, "removed");
             self.doomed.remove(&n);
             self.defs.remove(&n);
+            self.by_event = None;
             self.instances.retain(|k, _| k.0 != n);
         }
     }
@@ -133,6 +135,7 @@ impl Supervisor {
             stop_on,
         };
         self.defs.insert(j.name, def);
+        self.by_event = None;
     }
 }
 

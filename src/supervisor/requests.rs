@@ -228,12 +228,18 @@ impl Supervisor {
     /// a job with instances but none running shows one `stop/waiting` line.
     pub fn statuses(&self, job: Option<&str>, now: Instant) -> Vec<JobStatus> {
         let mut out = Vec::new();
-        for name in self
-            .defs
-            .keys()
-            .filter(|n| job.is_none_or(|j| j == n.as_str()))
-        {
-            let keys: Vec<&Key> = self.instances.keys().filter(|k| &k.0 == name).collect();
+        // One job: a map lookup and a range, not a scan of every job.
+        let names: Box<dyn Iterator<Item = &String>> = match job {
+            Some(j) => Box::new(self.defs.get_key_value(j).map(|(n, _)| n).into_iter()),
+            None => Box::new(self.defs.keys()),
+        };
+        for name in names {
+            let keys: Vec<&Key> = self
+                .instances
+                .range((name.clone(), String::new())..)
+                .map(|(k, _)| k)
+                .take_while(|k| &k.0 == name)
+                .collect();
             if keys.is_empty() {
                 out.push(JobStatus {
                     name: name.clone(),
