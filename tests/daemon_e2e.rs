@@ -319,7 +319,7 @@ fn spec1_hooks_run_in_order() {
     let f = out.path().join("order");
     let p = f.display();
     let unit = format!(
-        "exec: [sh, -c, \"echo main >> {p}; exec sleep 1000\"]\npre_start: [sh, -c, \"echo pre-start-$GSUP_JOB >> {p}\"]\npost_start: [sh, -c, \"echo post-start >> {p}\"]\npre_stop: [sh, -c, \"echo pre-stop >> {p}\"]\npost_stop: [sh, -c, \"echo post-stop >> {p}\"]\nready: {{exec: [test, -s, {p}]}}\n"
+        "exec: [sh, -c, \"echo main >> {p}; exec sleep 1000\"]\npre_start: [sh, -c, \"echo pre-start-$GSUP_JOB >> {p}\"]\npost_start: [sh, -c, \"echo post-start >> {p}\"]\npre_stop: [sh, -c, \"echo pre-stop >> {p}\"]\npost_stop: [sh, -c, \"echo post-stop >> {p}\"]\nready: {{exec: [grep, -qx, main, {p}]}}\n"
     );
     let d = Daemon::start(&[("h", &unit)], &[]);
     let (code, out_s, err) = d.run(&["start", "h"]);
