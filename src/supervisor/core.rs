@@ -63,6 +63,8 @@ pub enum TimerKind {
     ConfigReload,
     /// The current shutdown wave took too long.
     ShutdownWave,
+    /// `pidfile_grace` passed with no live main process (supervisor::follow).
+    PidfileGrace,
 }
 
 /// The supervisor state. The async loop in `mod.rs` feeds it; tests drive it
@@ -92,6 +94,8 @@ pub struct Supervisor {
     pub(super) deferred: BTreeMap<String, LoadedJob>,
     /// Jobs whose file is gone, removed when they stop.
     pub(super) doomed: BTreeSet<String>,
+    /// Pidfile following (issue 4): tree record, watcher, per-job state.
+    pub follow: super::follow::Follower,
 }
 
 impl Supervisor {
@@ -115,6 +119,7 @@ impl Supervisor {
             config_dir: None,
             deferred: BTreeMap::new(),
             doomed: BTreeSet::new(),
+            follow: Default::default(),
         }
     }
 
@@ -216,6 +221,9 @@ impl Supervisor {
                 if let (KillTarget::Group(pg), Some(inst)) = (target, self.instances.get_mut(key)) {
                     inst.groups.insert(pg);
                 }
+                if let KillTarget::Group(pg) = target {
+                    self.follow_signal_members(key, pg, sig);
+                }
             }
             Effect::SignalStrays { sig } => {
                 let Some(inst) = self.instances.get(key) else {
@@ -298,6 +306,7 @@ impl Supervisor {
                         inst.groups.insert(pid);
                     }
                 }
+                self.follow_spawned(key, p, pid);
                 Input::Spawned { process: p, pid }
             }
             Err(reason) => {
@@ -361,7 +370,13 @@ impl Supervisor {
 
     /// Routes reaped children to their jobs; unknown pids were reaped silently.
     pub fn on_reaped(&mut self, reaped: Vec<(i32, crate::job::Exit)>, now: Instant) {
+        self.follow_batch(&reaped);
         for (pid, exit) in reaped {
+            let owner = self.pids.get(&pid).map(|(k, _)| k.clone());
+            if owner.is_some_and(|k| self.follow_hold(&k, pid, exit)) {
+                self.pids.remove(&pid);
+                continue;
+            }
             let Some((key, kind)) = self.pids.remove(&pid) else {
                 debug!(
                     pid,
@@ -384,6 +399,7 @@ impl Supervisor {
                     .push_back((key, Input::Exited { process: p, exit })),
             }
         }
+        self.follow_pending(now);
         self.drain(now);
     }
 
@@ -415,6 +431,7 @@ impl Supervisor {
                 TimerKind::Job(t) => self.queue.push_back((key, Input::Timer(t))),
                 TimerKind::ProbeRetry => self.run_exec_probe(&key),
                 TimerKind::ShutdownWave => self.wave_overdue(now),
+                TimerKind::PidfileGrace => self.follow_grace(&key, now),
                 TimerKind::ConfigReload => {
                     let r = self.reload_request();
                     if let Some(e) = r.error {
