@@ -320,7 +320,8 @@ impl Supervisor {
             Decision::WaitGrace => self.follow_wait(key, now),
             Decision::Refused { pid, reason } => {
                 let shown = pid.map_or(String::new(), |p| format!(" (pid {p})"));
-                warn!(job = %label(key), "pidfile {} refused{shown}: {reason}", path.display());
+                let job = label(key);
+                warn!(job = %job, "{job}: pidfile {} refused{shown}: {reason}", path.display());
                 self.follow_wait(key, now);
             }
             Decision::Gone => self.follow_gone(key),
