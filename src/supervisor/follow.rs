@@ -6,15 +6,15 @@ use super::core::{Key, ProcKind, Supervisor, TimerKind, label};
 use crate::job::machine::{Input, Process};
 use crate::job::{Exit, Goal, State};
 use crate::pidfile::{
-    Decision, FollowInput, MainHandle, PidfileWatcher, ProcSource, ProcTable, RealProc, Refusal,
-    TreeRecord, decide, is_ready, job_members, read_pidfile, verify,
+    Decision, FollowInput, MainHandle, PidfileWatcher, ProcSource, RealProc, Refusal, TreeRecord,
+    decide, is_ready, read_pidfile, verify,
 };
-use crate::sys::KillTarget;
-use crate::unit::Signal;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tracing::{debug, info, warn};
+
+mod stop;
 
 /// The follower's state: off in tests with a fake `Sys` (their pids are not
 /// real), on in the daemon (`enable`, called inside the runtime).
@@ -79,41 +79,6 @@ impl Follower {
             None => Err(Refusal::NotInJob),
         }
     }
-
-    /// Every live member of the job (rules a-e), from its known pids and
-    /// their descendants: the cost grows with the job's tree, not the host.
-    fn members(&self, key: &Key) -> Vec<ProcInfoLite> {
-        let Some(job) = self.tree.job(key) else {
-            return Vec::new();
-        };
-        let mut seen = BTreeSet::new();
-        let mut table = ProcTable::new();
-        let mut todo: Vec<i32> = job.known.keys().copied().collect();
-        while let Some(p) = todo.pop() {
-            if p <= 1 || p == self.me || !seen.insert(p) {
-                continue;
-            }
-            if let Some(info) = self.procs.info(p) {
-                table.insert(info);
-                todo.extend(self.procs.children(p));
-            }
-        }
-        let other = |p: i32| self.tree.is_other_job(key, p);
-        let members = job_members(&job.view(self.me, &other), &table);
-        table
-            .iter()
-            .filter(|i| members.contains(&i.pid))
-            .map(|i| ProcInfoLite {
-                pid: i.pid,
-                pgid: i.pgid,
-            })
-            .collect()
-    }
-}
-
-struct ProcInfoLite {
-    pid: i32,
-    pgid: i32,
 }
 
 /// What one follow pass asks of its caller.
@@ -421,22 +386,6 @@ impl Supervisor {
         f.handle = None;
         info!(job = %label(key), "no live main process within pidfile_grace: the main process has ended");
         self.queue.push_back((key.clone(), input));
-    }
-
-    /// Stop hook (a signal to the job's group): the same signal to every
-    /// member of a followed job outside that group, by pid.
-    pub(super) fn follow_signal_members(&mut self, key: &Key, pgid: i32, sig: Signal) {
-        if !self.follow.enabled || !self.follow.jobs.contains_key(key) {
-            return;
-        }
-        for m in self.follow.members(key) {
-            if m.pgid != pgid
-                && let Err(errno) = self.sys.signal(KillTarget::Pid(m.pid), sig)
-                && errno != libc::ESRCH
-            {
-                warn!(job = %label(key), "kill {} {}: errno {errno}", m.pid, sig.0);
-            }
-        }
     }
 }
 
