@@ -135,3 +135,41 @@ fn daemonize_followed_and_stopped() {
         assert_eq!(d.shutdown(), 0);
     }
 }
+
+/// `stop` ends the whole job: the current master, a lingering old master
+/// (never told to QUIT), every worker, though they left the job's group.
+#[test]
+fn stop_ends_new_and_lingering_old_master() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let pf = dir.path().join("d.pid");
+    let unit = format!(
+        "exec: [{}, {}, {}, nginx]\npidfile: {}\nready: pidfile\nreload_signal: USR2\nkill_signal: QUIT\nkill_timeout: 2s\n",
+        python(),
+        fixture("daemonize.py"),
+        pf.display(),
+        pf.display()
+    );
+    let d = Daemon::start(&[("dz", &unit)], &[]);
+    let (code, _, err) = d.run(&["start", "dz"]);
+    assert_eq!(code, 0, "start: {err}");
+    let (_, old) = status(&d, "dz");
+    let old = old.expect("pid");
+    let (code, _, err) = d.run(&["reload", "dz"]);
+    assert_eq!(code, 0, "reload: {err}");
+    let oldbin = dir.path().join("d.pid.oldbin");
+    wait_until(T, "new master followed", || {
+        let (line, pid) = status(&d, "dz");
+        assert!(line.contains("start/running"), "{line}");
+        oldbin.exists() && pid.is_some() && pid != Some(old) && pid == read_pid(&pf)
+    });
+    assert!(d.host_pid(old).is_some(), "old master lingers");
+    wait_until(T, "2 masters + 4 workers", || d.job_processes().len() >= 6);
+    let (code, _, err) = d.run(&["stop", "dz"]);
+    assert_eq!(code, 0, "stop: {err}");
+    wait_until(T, "nothing left after stop", || {
+        d.job_processes().is_empty()
+    });
+    d.assert_no_zombies();
+    assert_eq!(restarts(&d, "dz"), 0);
+    assert_eq!(d.shutdown(), 0);
+}
