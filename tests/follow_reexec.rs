@@ -123,7 +123,7 @@ fn daemonize_followed_and_stopped() {
         let (line, _) = status(&d, "dz");
         assert!(line.contains("start/running"), "{mode}: {line}");
         assert_eq!(restarts(&d, "dz"), 0);
-        assert!(d.job_processes().len() >= 3, "{mode}: master + 2 workers");
+        wait_until(T, "master + 2 workers", || d.job_processes().len() >= 3);
         let (code, _, err) = d.run(&["stop", "dz"]);
         assert_eq!(code, 0, "{mode} stop: {err}");
         wait_until(T, "nothing left after stop", || {
