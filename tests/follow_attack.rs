@@ -180,3 +180,53 @@ impl Shut for Daemon {
         self.wait_exit(Duration::from_secs(30))
     }
 }
+
+/// `pidfile_grace`: the main exits and the pidfile names nobody: the job
+/// stays start/running showing the last main pid for the grace, then ends.
+#[test]
+fn grace_keeps_running_then_ends() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let pf = dir.path().join("e.pid");
+    let liar = format!(
+        "{}/tests/fixtures/pidfile_liar.py",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let unit = format!(
+        "exec: [{}, {liar}, {}, empty, --exit]\npidfile: {}\npidfile_grace: 2s\n",
+        python(),
+        pf.display(),
+        pf.display()
+    );
+    let mut d = Daemon::start(&[("e", &unit)], &[]);
+    let (code, _, err) = d.run(&["start", "e"]);
+    assert_eq!(code, 0, "{err}");
+    let first = status(&d, "e").1.expect("pid");
+    let found = poll(T, || {
+        d.stderr()
+            .contains("no live main process named by the pidfile")
+    });
+    assert!(found, "{}", d.stderr());
+    let t0 = std::time::Instant::now();
+    let mut samples = 0;
+    let ended = poll(T, || {
+        let (line, pid) = status(&d, "e");
+        if line.contains("stop/waiting") {
+            return true;
+        }
+        samples += 1;
+        assert!(line.contains("start/running"), "{line}");
+        assert_eq!(pid, Some(first), "{line}");
+        false
+    });
+    let took = t0.elapsed();
+    assert!(ended, "{}", d.stderr());
+    assert!(
+        took >= Duration::from_millis(1500) && took < Duration::from_secs(4),
+        "ended after {took:?}"
+    );
+    assert!(samples > 10, "{samples}");
+    let (_, out, _) = d.run(&["status", "--json", "e"]);
+    assert!(out.contains("\"last_exit\":\"exit 0\""), "{out}");
+    d.assert_no_zombies();
+    assert_eq!(d.wait_exit_after_shutdown(), 0);
+}
