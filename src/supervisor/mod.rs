@@ -139,7 +139,7 @@ async fn daemon(opts: DaemonOptions) -> i32 {
             Some(call) = calls.recv() => sup.handle(call, Instant::now()),
             Some(key) = ready_rx.recv() => sup.on_probe_ready(key, Instant::now()),
             Some(()) = cfg_rx.recv() => sup.on_config_changed(Instant::now()),
-            changes = sup.follow.next() => sup.on_pidfile_changes(changes, Instant::now()),
+            wake = sup.follow.next() => sup.on_follow_wake(wake, Instant::now()),
             _ = sleep => sup.on_timers(Instant::now()),
         }
     }
