@@ -10,14 +10,13 @@ use crate::pidfile::{
     decide, is_ready, read_pidfile, verify,
 };
 use std::collections::HashMap;
-use std::future::Future;
 use std::path::PathBuf;
-use std::pin::Pin;
-use std::task::Poll;
 use std::time::{Duration, Instant};
 use tracing::{debug, info, warn};
 
 mod stop;
+mod wake;
+pub use wake::Wake;
 
 /// The follower's state: off in tests with a fake `Sys` (their pids are not
 /// real), on in the daemon (`enable`, called inside the runtime).
@@ -32,17 +31,6 @@ pub struct Follower {
     jobs: HashMap<Key, Followed>,
     /// Jobs whose main process exited in the current reap batch.
     pending: Vec<Key>,
-}
-
-/// What woke the follower's `select!` arm.
-pub enum Wake {
-    /// Pidfiles changed (each key once, its last change).
-    Changes(Vec<(Key, crate::pidfile::Change)>),
-    /// A followed main process exited (its pidfd became readable).
-    MainExited(Key),
-    /// The watcher failed; it is dropped (pidfiles are then read only when
-    /// a main process exits).
-    WatchFailed(String),
 }
 
 /// One pidfile job's run.
@@ -68,43 +56,6 @@ impl Follower {
             Err(e) => {
                 warn!("pidfile watcher: {e}; pidfiles are read only when a main process exits")
             }
-        }
-    }
-
-    /// Waits for a pidfile change or the exit of a followed main process
-    /// (its pidfd: a new master whose parent, the old master, reaps it).
-    /// Forever when there is neither.
-    pub async fn next(&mut self) -> Wake {
-        let Follower { watcher, jobs, .. } = self;
-        let mut exits: Vec<Pin<Box<dyn Future<Output = Key> + '_>>> = Vec::new();
-        for (k, f) in jobs.iter() {
-            if let Some(h) = f.handle.as_ref() {
-                exits.push(Box::pin(async move {
-                    let _ = h.exited().await;
-                    k.clone()
-                }));
-            }
-        }
-        let any_exit = std::future::poll_fn(|cx| {
-            for f in exits.iter_mut() {
-                if let Poll::Ready(k) = f.as_mut().poll(cx) {
-                    return Poll::Ready(k);
-                }
-            }
-            Poll::Pending
-        });
-        let changes = async {
-            match watcher.as_mut() {
-                Some(w) => w.next().await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            r = changes => match r {
-                Ok(v) => Wake::Changes(v),
-                Err(e) => Wake::WatchFailed(e.to_string()),
-            },
-            k = any_exit => Wake::MainExited(k),
         }
     }
 
@@ -229,26 +180,6 @@ impl Supervisor {
         let keys = std::mem::take(&mut self.follow.pending);
         for key in keys {
             self.follow_job(&key, false, now);
-        }
-    }
-
-    /// The follower's `select!` arm fired.
-    pub fn on_follow_wake(&mut self, wake: Wake, now: Instant) {
-        match wake {
-            Wake::Changes(changes) => self.on_pidfile_changes(changes, now),
-            Wake::MainExited(key) => {
-                if let Some(f) = self.follow.jobs.get_mut(&key) {
-                    f.handle = None;
-                    f.main_alive = false;
-                }
-                self.follow_reap(now);
-                self.follow_job(&key, false, now);
-                self.drain(now);
-            }
-            Wake::WatchFailed(e) => {
-                warn!("pidfile watcher: {e}; disabled");
-                self.follow.watcher = None;
-            }
         }
     }
 
