@@ -173,3 +173,45 @@ fn stop_ends_new_and_lingering_old_master() {
     assert_eq!(restarts(&d, "dz"), 0);
     assert_eq!(d.shutdown(), 0);
 }
+
+/// A followed main that is not gsup's child (a new master whose parent, the
+/// old master, still lives) dies: gsup learns it through the pidfd, waits
+/// `pidfile_grace`, and the job ends (respawn off) with nothing left.
+#[test]
+fn new_master_dying_under_its_parent_is_noticed() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let pf = dir.path().join("d.pid");
+    let unit = format!(
+        "exec: [{}, {}, {}, nginx]\npidfile: {}\npidfile_grace: 1s\nready: pidfile\nreload_signal: USR2\nkill_signal: QUIT\nkill_timeout: 2s\n",
+        python(),
+        fixture("daemonize.py"),
+        pf.display(),
+        pf.display()
+    );
+    let d = Daemon::start(&[("dz", &unit)], &[]);
+    let (code, _, err) = d.run(&["start", "dz"]);
+    assert_eq!(code, 0, "start: {err}");
+    let old = status(&d, "dz").1.expect("pid");
+    let (code, _, err) = d.run(&["reload", "dz"]);
+    assert_eq!(code, 0, "reload: {err}");
+    let mut new = 0;
+    wait_until(T, "new master followed", || {
+        new = status(&d, "dz").1.unwrap_or(0);
+        new != old && Some(new) == read_pid(&pf)
+    });
+    d.kill(new, libc::SIGKILL);
+    wait_until(T, "the job ends after the grace", || {
+        status(&d, "dz").0.contains("stop/waiting")
+    });
+    let log = d.stderr();
+    assert!(
+        log.contains("no live main process within pidfile_grace"),
+        "{log}"
+    );
+    wait_until(T, "nothing left", || d.job_processes().is_empty());
+    d.assert_no_zombies();
+    let t0 = std::time::Instant::now();
+    assert_eq!(d.shutdown(), 0);
+    let took = t0.elapsed();
+    assert!(took < Duration::from_secs(3), "shutdown took {took:?}");
+}

@@ -2,6 +2,8 @@
 //! main process (its pidfd). Only waits and forwards; `follow_job` decides.
 
 use super::Follower;
+use crate::job::machine::Input;
+use crate::job::{Goal, State};
 use crate::supervisor::core::{Key, Supervisor};
 use std::future::Future;
 use std::pin::Pin;
@@ -65,11 +67,33 @@ impl Supervisor {
         match wake {
             Wake::Changes(changes) => self.on_pidfile_changes(changes, now),
             Wake::MainExited(key) => {
+                let mut dead = None;
                 if let Some(f) = self.follow.jobs.get_mut(&key) {
                     f.handle = None;
                     f.main_alive = false;
+                    dead = f.main;
                 }
                 self.follow_reap(now);
+                // Still listed after a reap batch: not gsup's child (its parent
+                // reaps it), so it would never leave the job's pids otherwise.
+                if let Some(pid) = dead
+                    && self.pids.get(&pid).is_some_and(|(k, _)| *k == key)
+                {
+                    self.pids.remove(&pid);
+                    if let Some(inst) = self.instances.get_mut(&key) {
+                        inst.pids.remove(&pid);
+                        // Stopping: the follower stays out; the machine hears
+                        // the main's end (no wait status: "lost").
+                        let live = inst.job.goal == Goal::Start
+                            && matches!(
+                                inst.job.state,
+                                State::Spawned | State::PostStart | State::Running
+                            );
+                        if !live && inst.job.main_pid == Some(pid) {
+                            self.queue.push_back((key.clone(), Input::MainLost));
+                        }
+                    }
+                }
                 self.follow_job(&key, false, now);
                 self.drain(now);
             }
