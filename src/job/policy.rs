@@ -17,7 +17,7 @@ pub struct Policy {
     pub normal_exit: Vec<ExitMatch>,
     pub kill_signal: Signal,
     pub kill_timeout: Duration,
-    /// False for `ready: spawned` (and, until the pidfile helper lands, `pidfile`).
+    /// False for `ready: spawned`.
     pub wait_ready: bool,
     pub ready_timeout: Duration,
     pub pre_start: bool,
@@ -37,8 +37,7 @@ impl Policy {
             normal_exit: u.normal_exit.clone(),
             kill_signal: u.kill_signal,
             kill_timeout: u.kill_timeout,
-            // TODO(pidfile): `ready: pidfile` waits for the pidfile helper.
-            wait_ready: !matches!(u.ready, Ready::Spawned | Ready::Pidfile),
+            wait_ready: !matches!(u.ready, Ready::Spawned),
             ready_timeout: u.ready_timeout,
             pre_start: u.pre_start.is_some(),
             post_start: u.post_start.is_some(),

@@ -69,6 +69,8 @@ pub enum TimerKind {
     ShutdownWave,
     /// SIGKILL deadline of a watchdog `kill` of this child pid.
     ChildKill(i32),
+    /// `pidfile_grace` passed with no live main process (supervisor::follow).
+    PidfileGrace,
 }
 
 /// The supervisor state. The async loop in `mod.rs` feeds it; tests drive it
@@ -107,6 +109,8 @@ pub struct Supervisor {
     /// Forked processes whose exec report is not read yet, in fork order;
     /// always empty between two `drain_inner` calls.
     launching: Vec<(Key, Process, crate::spawn::Started)>,
+    /// Pidfile following (issue 4): tree record, watcher, per-job state.
+    pub follow: super::follow::Follower,
 }
 
 impl Supervisor {
@@ -133,6 +137,7 @@ impl Supervisor {
             watch: Default::default(),
             by_event: None,
             launching: Vec::new(),
+            follow: Default::default(),
         }
     }
 
@@ -255,6 +260,9 @@ impl Supervisor {
                 if let (KillTarget::Group(pg), Some(inst)) = (target, self.instances.get_mut(key)) {
                     inst.groups.insert(pg);
                 }
+                if let KillTarget::Group(pg) = target {
+                    self.follow_signal_members(key, pg, sig);
+                }
             }
             Effect::SignalStrays { sig } => {
                 let Some(inst) = self.instances.get(key) else {
@@ -366,6 +374,7 @@ impl Supervisor {
                         inst.groups.insert(pid);
                     }
                 }
+                self.follow_spawned(key, p, pid);
                 Input::Spawned { process: p, pid }
             }
             Err(reason) => {
@@ -448,7 +457,13 @@ impl Supervisor {
 
     /// Routes reaped children to their jobs; unknown pids were reaped silently.
     pub fn on_reaped(&mut self, reaped: Vec<(i32, crate::job::Exit)>, now: Instant) {
+        self.follow_batch(&reaped);
         for (pid, exit) in reaped {
+            let owner = self.pids.get(&pid).map(|(k, _)| k.clone());
+            if owner.is_some_and(|k| self.follow_hold(&k, pid, exit)) {
+                self.pids.remove(&pid);
+                continue;
+            }
             let Some((key, kind)) = self.pids.remove(&pid) else {
                 debug!(
                     pid,
@@ -471,6 +486,7 @@ impl Supervisor {
                     .push_back((key, Input::Exited { process: p, exit })),
             }
         }
+        self.follow_pending(now);
         self.drain(now);
     }
 
@@ -482,6 +498,7 @@ impl Supervisor {
                 TimerKind::ProbeRetry => self.run_exec_probe(&key),
                 TimerKind::ShutdownWave => self.wave_overdue(now),
                 TimerKind::ChildKill(pid) => self.child_kill_due(key, pid),
+                TimerKind::PidfileGrace => self.follow_grace(&key, now),
                 TimerKind::ConfigReload => {
                     let r = self.reload_request();
                     if let Some(e) = r.error {

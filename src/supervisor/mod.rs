@@ -4,6 +4,7 @@
 
 pub mod core;
 pub mod env;
+pub mod follow;
 pub mod readiness;
 pub mod reload;
 pub mod requests;
@@ -100,6 +101,7 @@ async fn daemon(opts: DaemonOptions) -> i32 {
     let runtime_dir = opts.socket.with_extension("d");
     let mut sup = Supervisor::new(Box::new(RealSys), opts.log_dir.clone(), runtime_dir);
     sup.watch = watch::WatchState::new(opts.cycle, opts.alert_command.clone());
+    sup.follow.enable();
     load(&mut sup, &opts);
     let (cfg_tx, mut cfg_rx) = mpsc::unbounded_channel();
     let _watcher = reload::watch_config(&opts.config_dir, cfg_tx);
@@ -140,6 +142,7 @@ async fn daemon(opts: DaemonOptions) -> i32 {
             Some(call) = calls.recv() => sup.handle(call, Instant::now()),
             Some(key) = ready_rx.recv() => sup.on_probe_ready(key, Instant::now()),
             Some(()) = cfg_rx.recv() => sup.on_config_changed(Instant::now()),
+            wake = sup.follow.next() => sup.on_follow_wake(wake, Instant::now()),
             _ = sleep => sup.on_timers(Instant::now()),
         }
     }

@@ -22,8 +22,10 @@ pub const RETRY: Duration = Duration::from_millis(25);
 /// How a job's readiness is found out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Probe {
-    /// Ready when spawned (also `pidfile`, until the pidfile helper lands).
+    /// Ready when spawned.
     None,
+    /// Ready when the pidfile names a live member (supervisor::follow sends it).
+    Pidfile,
     Tcp(String),
     Exec,
     Notify,
@@ -33,7 +35,8 @@ impl Probe {
     /// The probe for a unit's `ready:`.
     pub fn of(ready: &Ready) -> Probe {
         match ready {
-            Ready::Spawned | Ready::Pidfile => Probe::None,
+            Ready::Spawned => Probe::None,
+            Ready::Pidfile => Probe::Pidfile,
             Ready::Tcp(a) => Probe::Tcp(a.clone()),
             Ready::Exec(_) => Probe::Exec,
             Ready::Notify => Probe::Notify,
@@ -162,7 +165,7 @@ impl Supervisor {
                 addr,
             }),
             Probe::Exec => self.run_exec_probe(key),
-            Probe::Notify => {}
+            Probe::Notify | Probe::Pidfile => {}
         }
     }
 
