@@ -77,9 +77,14 @@ fn ready_exec_timeout_fails_the_job_and_kills_it() {
 
 #[test]
 fn kill_timeout_escalates_to_sigkill_and_stop_is_ok() {
-    let unit =
-        "exec: [sh, -c, \"trap '' TERM; while :; do sleep 0.1; done\"]\nkill_timeout: 500ms\n";
-    let d = Daemon::start(&[("stubborn", unit)], &[]);
+    // Ready only once the trap is set, so `stop` cannot beat it.
+    let out = tempfile::tempdir().expect("tempdir");
+    let armed = out.path().join("armed");
+    let unit = format!(
+        "exec: [sh, -c, \"trap '' TERM; touch {a}; while :; do sleep 0.1; done\"]\nkill_timeout: 500ms\nready: {{exec: [test, -e, {a}]}}\n",
+        a = armed.display()
+    );
+    let d = Daemon::start(&[("stubborn", &unit)], &[]);
     assert_eq!(d.run(&["start", "stubborn"]).0, 0);
     let t0 = Instant::now();
     let (code, out, _) = d.run(&["stop", "stubborn"]);
@@ -98,9 +103,11 @@ fn kill_timeout_escalates_to_sigkill_and_stop_is_ok() {
 fn reload_sends_reload_signal_to_the_main_process() {
     let out = tempfile::tempdir().expect("tempdir");
     let f = out.path().join("reloaded");
+    let armed = out.path().join("armed");
     let unit = format!(
-        "exec: [sh, -c, \"trap 'echo hup >> {}' HUP; while :; do sleep 0.05; done\"]\n",
-        f.display()
+        "exec: [sh, -c, \"trap 'echo hup >> {}' HUP; touch {a}; while :; do sleep 0.05; done\"]\nready: {{exec: [test, -e, {a}]}}\n",
+        f.display(),
+        a = armed.display()
     );
     let d = Daemon::start(&[("r", &unit)], &[]);
     assert_eq!(d.run(&["reload", "r"]).0, 1, "not running");
