@@ -1,10 +1,11 @@
-//! A job's clean environment (SPEC section 1) and the expansion of its templates.
-//! Builds values only; it never spawns and never reads the daemon's own environment.
+//! A job's clean environment (SPEC section 1), its templates and its limits.
+//! Builds values (and raises the daemon's own open-file limit once); never spawns or reads the daemon's env.
 
 use super::core::Key;
 use crate::spawn::{SpawnSpec, Stdio};
-use crate::unit::{Command, Console, Unit};
+use crate::unit::{Command, Console, Rlimit, RlimitResource, RlimitValue, Unit};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// The fixed `PATH` every job gets.
 pub const JOB_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -75,9 +76,52 @@ pub fn spec(
         umask: u.umask,
         nice: u.nice,
         oom_score_adj: u.oom_score_adj,
-        limits: u.limits.clone(),
+        limits: job_limits(u),
         stdio,
     }
+}
+
+/// The daemon's own `RLIMIT_NOFILE` (soft, hard) from before `raise_nofile`.
+/// Jobs that set no `nofile` get it back, so the daemon's raise is its own.
+static JOB_NOFILE: OnceLock<(u64, u64)> = OnceLock::new();
+
+/// Raises the daemon's soft `RLIMIT_NOFILE` to its hard limit (the watchdog
+/// keeps two `/proc` files open per watched process; see docs/watchdog.md)
+/// and remembers the old value for the jobs. Best effort: on failure the
+/// daemon keeps its limit and the watchdog reads with fewer open files.
+pub fn raise_nofile() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return;
+    };
+    // The kernel refuses more than fs.nr_open (1 Mi by default).
+    let target = hard.min(1 << 20);
+    if soft >= target || setrlimit(Resource::RLIMIT_NOFILE, target, hard).is_err() {
+        return;
+    }
+    let _ = JOB_NOFILE.set((soft, hard));
+}
+
+/// The unit's limits, plus the daemon's original `nofile` when the unit sets none.
+fn job_limits(u: &Unit) -> Vec<Rlimit> {
+    let mut limits = u.limits.clone();
+    if let Some(&(soft, hard)) = JOB_NOFILE.get()
+        && !limits.iter().any(|l| l.resource == RlimitResource::Nofile)
+    {
+        let value = |v: u64| {
+            if v == libc::RLIM_INFINITY {
+                RlimitValue::Unlimited
+            } else {
+                RlimitValue::Value(v)
+            }
+        };
+        limits.push(Rlimit {
+            resource: RlimitResource::Nofile,
+            soft: value(soft),
+            hard: value(hard),
+        });
+    }
+    limits
 }
 
 /// Where an instance's output goes: `LOG_DIR/JOB.log` (slashes kept as folders).

@@ -99,6 +99,7 @@ async fn daemon(opts: DaemonOptions) -> i32 {
     let mut probes = ProbeRunner::new(ready_tx);
 
     let runtime_dir = opts.socket.with_extension("d");
+    env::raise_nofile();
     let mut sup = Supervisor::new(Box::new(RealSys), opts.log_dir.clone(), runtime_dir);
     sup.watch = watch::WatchState::new(opts.cycle, opts.alert_command.clone());
     sup.follow.enable();
