@@ -84,7 +84,7 @@ impl Supervisor {
         if !self.follow.enabled {
             return;
         }
-        let Some(start) = self.follow.procs.info(pid).map(|i| i.start_time) else {
+        let Some(start) = self.follow.procs.start_time(pid) else {
             return;
         };
         if p != Process::Main {
