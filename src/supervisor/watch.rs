@@ -168,7 +168,16 @@ impl Supervisor {
             ),
             (Action::Alert, _) => {}
             (Action::Exec(_), _) => {
-                if let Some(spec) = alert::exec_spec(&a, t)
+                // The check's command runs as the job does: never with more
+                // power than the job it watches.
+                let spec = alert::exec_spec(&a, t).map(|mut spec| {
+                    if let Some(def) = self.defs.get(&key.0) {
+                        spec.user = def.unit.user.clone();
+                        spec.group = def.unit.group.clone();
+                    }
+                    spec
+                });
+                if let Some(spec) = spec
                     && let Err(e) = self.sys.spawn(&spec)
                 {
                     warn!(job = %label(&key), "exec {:?}: {e}", spec.argv);
