@@ -18,9 +18,11 @@ fn check_exec_runs_as_the_jobs_user() {
     );
     let d = Daemon::start(&[("watched", &unit)], &["--cycle", "200ms"]);
     assert_eq!(d.run(&["start", "watched"]).0, 0);
-    wait_until(Duration::from_secs(10), "the check's exec wrote its uid", || {
-        uid_file.exists()
-    });
+    wait_until(
+        Duration::from_secs(10),
+        "the check's exec wrote its uid",
+        || uid_file.exists(),
+    );
     let uid = std::fs::read_to_string(&uid_file).expect("uid file");
     assert_eq!(uid.trim(), "65534", "exec action ran as uid {uid}");
     d.assert_no_zombies();
