@@ -41,6 +41,20 @@ pub trait Sys {
     fn reap(&mut self) -> Vec<(i32, Exit)>;
 }
 
+/// Makes glibc's allocator give large freed blocks back to the kernel. By
+/// default it raises its mmap threshold after the first large free, so a big
+/// temporary (a `list` answer, the parsed config) stays in the heap for
+/// good; fixing both thresholds turns that off (docs/performance.md).
+pub fn tune_allocator() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt only sets allocator parameters; called before threads
+    // other than tokio's own allocate anything large.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 * 1024);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 64 * 1024);
+    }
+}
+
 /// The real kernel.
 #[derive(Debug, Default)]
 pub struct RealSys;

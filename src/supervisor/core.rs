@@ -79,8 +79,10 @@ pub struct Supervisor {
     pub sys: Box<dyn Sys>,
     pub log_dir: PathBuf,
     pub runtime_dir: PathBuf,
-    pub defs: BTreeMap<String, JobDef>,
-    pub instances: BTreeMap<Key, Instance>,
+    /// Boxed: a `BTreeMap` node holds eleven values inline, so large values in
+    /// half-full nodes would cost about twice their size (issue 3's memory).
+    pub defs: BTreeMap<String, Box<JobDef>>,
+    pub instances: BTreeMap<Key, Box<Instance>>,
     pub pids: HashMap<i32, (Key, ProcKind)>,
     pub timers: Timers<(Key, TimerKind)>,
     pub(super) queue: VecDeque<(Key, Input)>,
@@ -159,7 +161,7 @@ impl Supervisor {
                 start_on,
                 stop_on,
             };
-            self.defs.insert(j.name, def);
+            self.defs.insert(j.name, Box::new(def));
         }
     }
 
@@ -513,7 +515,7 @@ impl Supervisor {
 }
 
 /// Event name -> the jobs whose `start_on` or `stop_on` names it.
-fn event_index(defs: &BTreeMap<String, JobDef>) -> HashMap<String, BTreeSet<String>> {
+fn event_index(defs: &BTreeMap<String, Box<JobDef>>) -> HashMap<String, BTreeSet<String>> {
     fn names(e: &Expr, job: &str, out: &mut HashMap<String, BTreeSet<String>>) {
         match e {
             Expr::Match(m) => {
@@ -537,13 +539,13 @@ fn event_index(defs: &BTreeMap<String, JobDef>) -> HashMap<String, BTreeSet<Stri
 }
 
 /// A fresh `stop/waiting` instance of `unit`.
-pub fn new_instance(unit: &Unit) -> Instance {
-    Instance {
+pub fn new_instance(unit: &Unit) -> Box<Instance> {
+    Box::new(Instance {
         job: Job::new(Policy::from_unit(unit)),
         env: Vec::new(),
         pids: BTreeMap::new(),
         groups: BTreeSet::new(),
-    }
+    })
 }
 
 /// `JOB` or `JOB (INSTANCE)`, as log lines and status lines name an instance.

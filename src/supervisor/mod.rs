@@ -72,6 +72,7 @@ fn init_logging(json: bool) {
 }
 
 async fn daemon(opts: DaemonOptions) -> i32 {
+    crate::sys::tune_allocator();
     // Signal streams first: a SIGCHLD must not be lost before the first spawn.
     let streams = (
         signal(SignalKind::child()),

@@ -134,7 +134,7 @@ impl Supervisor {
             start_on,
             stop_on,
         };
-        self.defs.insert(j.name, def);
+        self.defs.insert(j.name, Box::new(def));
         self.by_event = None;
     }
 }
