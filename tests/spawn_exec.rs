@@ -368,3 +368,31 @@ fn start_then_wait_reports_like_spawn() {
     assert_eq!(wait_pid(missing_pid), Exit::Code(127));
     assert_eq!(fs::read_to_string(&log).expect("log"), "started\n");
 }
+
+/// The child shares the daemon's memory (CLONE_VM), thread pointer included:
+/// a glibc wrapper failing in it (here execve on each PATH miss) would write
+/// the daemon's `errno`. The child makes raw syscalls only, so a sentinel
+/// set before the spawn survives it.
+#[test]
+fn the_child_never_writes_the_daemons_errno() {
+    let (_d, log) = tmp();
+    let mut s = spec(&["true"], &log);
+    // No log file: creating its folder would set errno (EEXIST) before the clone.
+    s.stdio = Stdio::Null;
+    s.env = vec![(
+        "PATH".into(),
+        "/gsup-miss-1:/gsup-miss-2:/usr/bin:/bin".into(),
+    )];
+    const SENTINEL: i32 = 4242;
+    let errno = || unsafe { *libc::__errno_location() };
+    unsafe { *libc::__errno_location() = SENTINEL };
+    let pid = spawn(&s).expect("spawn");
+    assert_eq!(errno(), SENTINEL, "spawn's child wrote our errno");
+    assert_eq!(wait_pid(pid), Exit::Code(0));
+    unsafe { *libc::__errno_location() = SENTINEL };
+    let started = start(&s).expect("start");
+    let pid = started.pid;
+    assert_eq!(started.wait(), Ok(pid));
+    assert_eq!(errno(), SENTINEL, "start's child wrote our errno");
+    assert_eq!(wait_pid(pid), Exit::Code(0));
+}

@@ -1,10 +1,9 @@
 //! The code between fork and exec: resets signals, new session, stdio,
 //! limits, credentials, then execve. It must not allocate, lock, panic or return.
 //!
-//! Every call here is async-signal-safe (raw libc syscalls wrappers only), and
-//! reads memory `prepare` built before fork. The same code runs after a plain
-//! fork (`start`) and in a `CLONE_VM | CLONE_VFORK` child (`spawn`), where it
-//! shares the daemon's memory: it writes nothing but its own stack and errno.
+//! Every call here is a raw syscall (`raw`), on memory `prepare` built before
+//! the clone. It runs in a `CLONE_VM` child that shares the daemon's memory
+//! (`start`, `spawn`): it writes nothing but its own stack, not even `errno`.
 
 use super::prepare::{Output, Prepared};
 
@@ -42,56 +41,47 @@ pub(super) fn stage_name(stage: u32) -> &'static str {
 /// credentials, so a directory the user may not enter fails), exec.
 ///
 /// # Safety
-/// Call only in the child right after fork, with `err_fd` the write end of
-/// the close-on-exec report pipe.
+/// Call only in the child right after fork or clone, with `err_fd` the write
+/// end of the close-on-exec report pipe.
 pub(super) unsafe fn run(p: &Prepared, err_fd: libc::c_int) -> ! {
     unsafe {
         // Default dispositions for every signal (ignored ones survive exec),
         // then an empty mask: the daemon blocks and ignores signals, jobs must not.
-        // The raw syscall, because glibc's sigaction refuses 32 and 33 (its
-        // own), which can still arrive ignored from whoever started us. An
-        // all-zero kernel sigaction is SIG_DFL with no flags on every layout.
+        // An all-zero kernel sigaction is SIG_DFL with no flags on every layout;
+        // 32 and 33 (glibc's own) are reset too.
         let dfl = [0u64; 4];
-        for sig in 1..=64 {
-            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                libc::syscall(
-                    libc::SYS_rt_sigaction,
-                    sig,
-                    dfl.as_ptr(),
-                    std::ptr::null_mut::<u64>(),
-                    8usize,
-                );
+        for sig in 1..=64usize {
+            if sig != libc::SIGKILL as usize && sig != libc::SIGSTOP as usize {
+                let _ = sys(libc::SYS_rt_sigaction, [sig, ptr(&dfl), 0, 8, 0, 0]);
             }
         }
-        let mut empty: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut empty);
-        check(
-            err_fd,
-            STAGE_SIGMASK,
-            libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut()),
+        let empty = 0u64;
+        let r = sys(
+            libc::SYS_rt_sigprocmask,
+            [libc::SIG_SETMASK as usize, ptr(&empty), 0, 8, 0, 0],
         );
+        check(err_fd, STAGE_SIGMASK, r);
 
         // Each job leads its own session and process group.
-        check(err_fd, STAGE_SETSID, libc::setsid());
+        check(err_fd, STAGE_SETSID, sys(libc::SYS_setsid, [0; 6]));
 
         // stdin is /dev/null; stdout and stderr the log, /dev/null, or inherited.
         let null = std::os::fd::AsRawFd::as_raw_fd(&p.stdin);
-        check(err_fd, STAGE_STDIO, libc::dup2(null, 0));
+        check(err_fd, STAGE_STDIO, dup_onto(null, 0));
         let out = match &p.output {
             Output::Fd(fd) => Some(std::os::fd::AsRawFd::as_raw_fd(fd)),
             Output::Null => Some(null),
             Output::Inherit => None,
         };
         if let Some(out) = out {
-            check(err_fd, STAGE_STDIO, libc::dup2(out, 1));
-            check(err_fd, STAGE_STDIO, libc::dup2(out, 2));
+            check(err_fd, STAGE_STDIO, dup_onto(out, 1));
+            check(err_fd, STAGE_STDIO, dup_onto(out, 2));
         }
         // No descriptor of the daemon reaches the job (older kernels: ignored).
-        libc::syscall(
+        let cloexec = libc::CLOSE_RANGE_CLOEXEC as usize;
+        let _ = sys(
             libc::SYS_close_range,
-            3 as libc::c_uint,
-            libc::c_uint::MAX,
-            libc::CLOSE_RANGE_CLOEXEC,
+            [3, u32::MAX as usize, cloexec, 0, 0, 0],
         );
 
         for (resource, soft, hard) in &p.limits {
@@ -99,38 +89,44 @@ pub(super) unsafe fn run(p: &Prepared, err_fd: libc::c_int) -> ! {
                 rlim_cur: *soft,
                 rlim_max: *hard,
             };
-            check(err_fd, STAGE_RLIMIT, libc::setrlimit(*resource as _, &lim));
+            let r = sys(
+                libc::SYS_prlimit64,
+                [0, *resource as usize, ptr(&lim), 0, 0, 0],
+            );
+            check(err_fd, STAGE_RLIMIT, r);
         }
         if let Some(nice) = p.nice {
-            check(
-                err_fd,
-                STAGE_NICE,
-                libc::setpriority(libc::PRIO_PROCESS, 0, nice),
-            );
+            let which = libc::PRIO_PROCESS as usize;
+            let r = sys(libc::SYS_setpriority, [which, 0, nice as usize, 0, 0, 0]);
+            check(err_fd, STAGE_NICE, r);
         }
         if let Some(text) = &p.oom_score_adj {
             write_oom_score_adj(err_fd, text);
         }
         if let Some(mask) = p.umask {
-            libc::umask(mask);
+            let _ = sys(libc::SYS_umask, [mask as usize, 0, 0, 0, 0, 0]);
         }
         // Raw syscalls, not glibc's wrappers: those broadcast the change to
         // every thread glibc knows of, which in a CLONE_VM child are the
         // daemon's own threads. The syscall changes this task alone.
         if let Some(creds) = &p.creds {
             if let Some(groups) = &creds.groups {
-                let ret = libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr());
-                check(err_fd, STAGE_SETGROUPS, ret as libc::c_int);
+                let r = sys(
+                    libc::SYS_setgroups,
+                    [groups.len(), groups.as_ptr() as usize, 0, 0, 0, 0],
+                );
+                check(err_fd, STAGE_SETGROUPS, r);
             }
-            let ret = libc::syscall(libc::SYS_setgid, creds.gid);
-            check(err_fd, STAGE_SETGID, ret as libc::c_int);
+            let r = sys(libc::SYS_setgid, [creds.gid as usize, 0, 0, 0, 0, 0]);
+            check(err_fd, STAGE_SETGID, r);
             if let Some(uid) = creds.uid {
-                let ret = libc::syscall(libc::SYS_setuid, uid);
-                check(err_fd, STAGE_SETUID, ret as libc::c_int);
+                let r = sys(libc::SYS_setuid, [uid as usize, 0, 0, 0, 0, 0]);
+                check(err_fd, STAGE_SETUID, r);
             }
         }
         if let Some(dir) = &p.chdir {
-            check(err_fd, STAGE_CHDIR, libc::chdir(dir.as_ptr()));
+            let r = sys(libc::SYS_chdir, [dir.as_ptr() as usize, 0, 0, 0, 0, 0]);
+            check(err_fd, STAGE_CHDIR, r);
         }
         exec(p, err_fd)
     }
@@ -141,11 +137,18 @@ pub(super) unsafe fn run(p: &Prepared, err_fd: libc::c_int) -> ! {
 unsafe fn exec(p: &Prepared, err_fd: libc::c_int) -> ! {
     let mut saw_eacces = false;
     let mut last = libc::ENOENT;
+    let argv = p.argv_ptrs.as_ptr() as usize;
+    let envp = p.envp_ptrs.as_ptr() as usize;
     for path in &p.candidates {
-        unsafe {
-            libc::execve(path.as_ptr(), p.argv_ptrs.as_ptr(), p.envp_ptrs.as_ptr());
-        }
-        last = errno();
+        // SAFETY: NUL-terminated path and NULL-terminated pointer arrays,
+        // all built by `prepare` and alive until the report.
+        let r = unsafe {
+            sys(
+                libc::SYS_execve,
+                [path.as_ptr() as usize, argv, envp, 0, 0, 0],
+            )
+        };
+        last = r.err().unwrap_or(libc::EIO);
         if !p.searched {
             break;
         }
@@ -173,23 +176,52 @@ fn is_lookup_miss(errno: i32) -> bool {
 /// /proc/self opened before fork would be the daemon's own file).
 unsafe fn write_oom_score_adj(err_fd: libc::c_int, text: &[u8]) {
     unsafe {
-        let fd = libc::open(
-            c"/proc/self/oom_score_adj".as_ptr(),
-            libc::O_WRONLY | libc::O_CLOEXEC,
-        );
-        check(err_fd, STAGE_OOM, fd);
-        let n = libc::write(fd, text.as_ptr().cast(), text.len());
-        if n < 0 {
-            fail(err_fd, STAGE_OOM, errno());
+        let path = c"/proc/self/oom_score_adj";
+        let flags = (libc::O_WRONLY | libc::O_CLOEXEC) as usize;
+        let at = libc::AT_FDCWD as usize;
+        let fd = match sys(
+            libc::SYS_openat,
+            [at, path.as_ptr() as usize, flags, 0, 0, 0],
+        ) {
+            Ok(fd) => fd,
+            Err(e) => fail(err_fd, STAGE_OOM, e),
+        };
+        if let Err(e) = sys(
+            libc::SYS_write,
+            [fd, text.as_ptr() as usize, text.len(), 0, 0, 0],
+        ) {
+            fail(err_fd, STAGE_OOM, e);
         }
-        libc::close(fd);
+        let _ = sys(libc::SYS_close, [fd, 0, 0, 0, 0, 0]);
     }
 }
 
-/// Fails the stage with the current errno when `ret` is negative.
-unsafe fn check(err_fd: libc::c_int, stage: u32, ret: libc::c_int) {
-    if ret < 0 {
-        unsafe { fail(err_fd, stage, errno()) }
+/// `dup2(from, to)` as dup3 (the one every architecture has); a no-op when
+/// the two are the same descriptor, as dup2 is.
+unsafe fn dup_onto(from: libc::c_int, to: libc::c_int) -> Result<usize, i32> {
+    if from == to {
+        return Ok(to as usize);
+    }
+    // SAFETY: no pointer arguments.
+    unsafe { sys(libc::SYS_dup3, [from as usize, to as usize, 0, 0, 0, 0]) }
+}
+
+/// One raw syscall (`raw::call`): never touches `errno`.
+#[inline(always)]
+unsafe fn sys(n: libc::c_long, a: [usize; 6]) -> Result<usize, i32> {
+    // SAFETY: the callers pass arguments valid for `n`.
+    unsafe { super::raw::call(n, a) }
+}
+
+/// A pointer argument.
+fn ptr<T>(x: &T) -> usize {
+    x as *const T as usize
+}
+
+/// Fails the stage with its errno.
+unsafe fn check(err_fd: libc::c_int, stage: u32, ret: Result<usize, i32>) {
+    if let Err(e) = ret {
+        unsafe { fail(err_fd, stage, e) }
     }
 }
 
@@ -201,13 +233,10 @@ unsafe fn fail(err_fd: libc::c_int, stage: u32, errno: i32) -> ! {
     buf[4..].copy_from_slice(&errno.to_ne_bytes());
     unsafe {
         // 8 bytes < PIPE_BUF: written whole or not at all; nothing to do on error.
-        libc::write(err_fd, buf.as_ptr().cast(), buf.len());
-        libc::_exit(127)
+        let _ = sys(
+            libc::SYS_write,
+            [err_fd as usize, ptr(&buf), buf.len(), 0, 0, 0],
+        );
+        super::raw::exit(127)
     }
-}
-
-/// This thread's errno, read without allocating.
-fn errno() -> i32 {
-    // SAFETY: __errno_location returns this thread's errno slot.
-    unsafe { *libc::__errno_location() }
 }

@@ -1,9 +1,9 @@
 //! Starting a job's process: everything that allocates or looks up happens
 //! here before fork; the child runs only async-signal-safe calls, then exec. No shell, ever.
 //!
-//! Layout: this file holds the public types and `spawn`; `prepare` turns a
-//! `SpawnSpec` into ready C strings, ids and file descriptors; `child` is the
-//! code that runs between fork and exec.
+//! Layout: this file holds the public types, `spawn` and `start`; `prepare`
+//! turns a `SpawnSpec` into ready C strings, ids and file descriptors; `child`
+//! is the code that runs between clone and exec, on `raw` syscalls.
 //!
 //! A failed spawn: the child writes `(stage, errno)` into a close-on-exec pipe
 //! and `_exit(127)`s. `spawn` (or `Started::wait`) returns `Err` with that
@@ -15,6 +15,7 @@
 
 mod child;
 mod prepare;
+mod raw;
 
 use crate::unit::{Rlimit, UserSpec};
 use std::fmt;
@@ -102,56 +103,75 @@ pub fn spawn(spec: &SpawnSpec) -> Result<i32, SpawnError> {
         return start_prepared(prepared)?.wait();
     };
     let (read_end, write_end) = error_pipe()?;
-    let arg = ChildArg {
-        prepared: &prepared,
+    let args = Box::new(ChildArgs {
+        prepared,
         err_fd: write_end.as_raw_fd(),
-    };
-    let old = block_all_signals();
-    // SAFETY: the child runs `child_entry` on its own stack, calls only
-    // async-signal-safe syscalls on memory prepared above, and ends in
-    // execve or _exit; CLONE_VFORK keeps us (and `prepared`, `arg`, `stack`)
-    // suspended and alive until then.
-    let pid = unsafe {
-        libc::clone(
-            child_entry,
-            stack.top(),
-            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
-            (&arg as *const ChildArg).cast_mut().cast(),
-        )
-    };
-    let clone_errno = last_errno();
-    restore_signals(&old);
+    });
+    // SAFETY: CLONE_VFORK suspends us until the child has exec'd or exited,
+    // so `args` and `stack` outlive its use of them.
+    let pid = unsafe { clone_child(&args, &stack, libc::CLONE_VFORK) };
     drop(write_end);
     drop(stack);
-    drop(prepared);
-    if pid < 0 {
-        return Err(SpawnError::new("fork", clone_errno));
-    }
+    drop(args);
     Started {
-        pid,
+        pid: pid?,
         report: read_end,
+        in_flight: None,
     }
     .wait()
 }
 
-/// What `child_entry` needs: passed by pointer through clone.
-struct ChildArg<'a> {
-    prepared: &'a prepare::Prepared,
+/// What the child needs, passed by pointer through clone. Boxed, so that it
+/// stays in place while the daemon moves the `Started` that owns it.
+struct ChildArgs {
+    prepared: prepare::Prepared,
     err_fd: libc::c_int,
+}
+
+/// Clones a child that shares our memory and runs `child::run(args)` on
+/// `stack`, with every signal blocked around the clone (no daemon handler
+/// may run in the child before it resets the dispositions).
+///
+/// # Safety
+/// `args` and `stack` must stay alive and unchanged until the child has
+/// exec'd or exited (its report pipe's EOF), or `extra` holds CLONE_VFORK.
+unsafe fn clone_child(
+    args: &ChildArgs,
+    stack: &ChildStack,
+    extra: libc::c_int,
+) -> Result<i32, SpawnError> {
+    let old = block_all_signals();
+    // SAFETY: the child runs `child_entry` on its own stack and only raw
+    // syscalls on `args` (see the caller's contract), ending in execve or exit.
+    let pid = unsafe {
+        libc::clone(
+            child_entry,
+            stack.top(),
+            libc::CLONE_VM | extra | libc::SIGCHLD,
+            (args as *const ChildArgs).cast_mut().cast(),
+        )
+    };
+    let clone_errno = last_errno();
+    restore_signals(&old);
+    if pid < 0 {
+        return Err(SpawnError::new("fork", clone_errno));
+    }
+    Ok(pid)
 }
 
 /// The `CLONE_VM` child's first frame.
 extern "C" fn child_entry(arg: *mut libc::c_void) -> libc::c_int {
-    // SAFETY: `arg` points at the parent's `ChildArg`, alive while the parent
-    // is suspended by CLONE_VFORK; `run` never returns.
+    // SAFETY: `arg` points at the parent's `ChildArgs`, alive until the child
+    // has exec'd or exited (`clone_child`'s contract); `run` never returns.
     unsafe {
-        let arg = &*(arg as *const ChildArg);
-        child::run(arg.prepared, arg.err_fd)
+        let arg = &*(arg as *const ChildArgs);
+        child::run(&arg.prepared, arg.err_fd)
     }
 }
 
 /// The `CLONE_VM` child's stack: 256 KiB mapped with a guard page below,
 /// far more than `child::run` uses; unmapped once the child has exec'd.
+#[derive(Debug)]
 struct ChildStack {
     base: *mut libc::c_void,
     len: usize,
@@ -224,17 +244,31 @@ fn restore_signals(old: &libc::sigset_t) {
     }
 }
 
-/// A forked child whose exec has not been confirmed yet: the pid, and the
-/// read end of its report pipe.
+/// A child whose exec has not been confirmed yet: the pid, the read end of
+/// its report pipe, and (when it shares our memory) what it still reads.
 ///
-/// Why: waiting for each exec before the next fork serialises a cold start
+/// Why: waiting for each exec before the next clone serialises a cold start
 /// on the scheduler (see docs/performance.md); a supervisor starting many
-/// jobs can fork them all with `start`, then collect each outcome with
+/// jobs can start them all with `start`, then collect each outcome with
 /// `wait` (or when `report_fd` turns readable in its event loop).
 #[derive(Debug)]
 pub struct Started {
     pub pid: i32,
     report: OwnedFd,
+    /// The child's arguments and stack, freed only after the pipe's EOF.
+    in_flight: Option<InFlight>,
+}
+
+/// The memory a running `CLONE_VM` child may still read and write.
+struct InFlight {
+    _args: Box<ChildArgs>,
+    _stack: ChildStack,
+}
+
+impl fmt::Debug for InFlight {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("InFlight")
+    }
 }
 
 impl Started {
@@ -247,8 +281,15 @@ impl Started {
 
     /// Blocks until exec succeeded (`Ok(pid)`) or failed (`Err` with the
     /// stage and errno; the child, `self.pid`, is left to the reaper).
-    pub fn wait(self) -> Result<i32, SpawnError> {
-        match read_report(&self.report) {
+    /// Either way it returns only after the pipe's EOF: the child has exec'd
+    /// or exited, so its stack and arguments can go.
+    pub fn wait(mut self) -> Result<i32, SpawnError> {
+        let report = read_report(&self.report);
+        if report.is_some() {
+            drain_to_eof(&self.report);
+        }
+        self.in_flight = None;
+        match report {
             None => Ok(self.pid),
             Some((stage, errno)) => Err(SpawnError {
                 stage: child::stage_name(stage).to_string(),
@@ -258,20 +299,58 @@ impl Started {
     }
 }
 
-/// Forks `spec` and returns at once, before the child has exec'd. Errors
-/// here are those before fork (no child exists); the rest come from `wait`.
-/// A plain fork (the daemon's pages are shared copy-on-write), so that many
-/// children can be started before any report is read.
+impl Drop for Started {
+    /// Dropped without `wait`: the child may still be using its stack and
+    /// arguments, so they are leaked rather than freed under it.
+    fn drop(&mut self) {
+        if let Some(in_flight) = self.in_flight.take() {
+            std::mem::forget(in_flight);
+        }
+    }
+}
+
+/// Starts `spec` and returns at once, before the child has exec'd. Errors
+/// here are those before the clone (no child exists); the rest come from
+/// `wait`. The child shares our memory (`CLONE_VM`, no page-table copy, no
+/// copy-on-write faults) but, unlike `spawn`, does not suspend us: many
+/// children can be started before any report is read. Where `raw` has no
+/// inline syscalls, a plain fork.
 pub fn start(spec: &SpawnSpec) -> Result<Started, SpawnError> {
     start_prepared(prepare::prepare(spec)?)
 }
 
 /// `start` once `prepare` has run.
 fn start_prepared(prepared: prepare::Prepared) -> Result<Started, SpawnError> {
+    if raw::INLINE
+        && let Some(stack) = ChildStack::new()
+    {
+        let (read_end, write_end) = error_pipe()?;
+        let args = Box::new(ChildArgs {
+            prepared,
+            err_fd: write_end.as_raw_fd(),
+        });
+        // SAFETY: `args` and `stack` go into the `Started`, which frees them
+        // only after the pipe's EOF (`wait`) or never (`drop`).
+        let pid = unsafe { clone_child(&args, &stack, 0) };
+        drop(write_end);
+        return Ok(Started {
+            pid: pid?,
+            report: read_end,
+            in_flight: Some(InFlight {
+                _args: args,
+                _stack: stack,
+            }),
+        });
+    }
+    fork_prepared(prepared)
+}
+
+/// `start` by a plain fork: the child has its own copy of everything.
+fn fork_prepared(prepared: prepare::Prepared) -> Result<Started, SpawnError> {
     let (read_end, write_end) = error_pipe()?;
     let old = block_all_signals();
-    // SAFETY: the child branch calls only async-signal-safe functions on
-    // memory prepared above and ends in execve or _exit; it never returns.
+    // SAFETY: the child branch makes only raw syscalls on memory prepared
+    // above and ends in execve or exit; it never returns.
     let pid = unsafe { libc::fork() };
     if pid == 0 {
         // SAFETY: see above; `run` never returns.
@@ -287,6 +366,7 @@ fn start_prepared(prepared: prepare::Prepared) -> Result<Started, SpawnError> {
     Ok(Started {
         pid,
         report: read_end,
+        in_flight: None,
     })
 }
 
@@ -338,6 +418,19 @@ fn read_report(fd: &OwnedFd) -> Option<(u32, i32)> {
             Some((stage, errno))
         }
         _ => Some((child::STAGE_EXEC, libc::EIO)),
+    }
+}
+
+/// Reads and discards until EOF: after a failure report, until the child
+/// has exited.
+fn drain_to_eof(fd: &OwnedFd) {
+    let mut buf = [0u8; 64];
+    loop {
+        // SAFETY: reads into a local buffer.
+        let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        if n == 0 || (n < 0 && last_errno() != libc::EINTR) {
+            return;
+        }
     }
 }
 
