@@ -5,7 +5,7 @@
 //! the clone. It runs in a `CLONE_VM` child that shares the daemon's memory
 //! (`start`, `spawn`): it writes nothing but its own stack, not even `errno`.
 
-use super::prepare::{Output, Prepared};
+use super::prepare::Prepared;
 
 pub(super) const STAGE_SIGMASK: u32 = 1;
 pub(super) const STAGE_SETSID: u32 = 2;
@@ -66,14 +66,8 @@ pub(super) unsafe fn run(p: &Prepared, err_fd: libc::c_int) -> ! {
         check(err_fd, STAGE_SETSID, sys(libc::SYS_setsid, [0; 6]));
 
         // stdin is /dev/null; stdout and stderr the log, /dev/null, or inherited.
-        let null = std::os::fd::AsRawFd::as_raw_fd(&p.stdin);
-        check(err_fd, STAGE_STDIO, dup_onto(null, 0));
-        let out = match &p.output {
-            Output::Fd(fd) => Some(std::os::fd::AsRawFd::as_raw_fd(fd)),
-            Output::Null => Some(null),
-            Output::Inherit => None,
-        };
-        if let Some(out) = out {
+        check(err_fd, STAGE_STDIO, dup_onto(p.stdin, 0));
+        if let Some(out) = p.output {
             check(err_fd, STAGE_STDIO, dup_onto(out, 1));
             check(err_fd, STAGE_STDIO, dup_onto(out, 2));
         }

@@ -98,11 +98,12 @@ impl std::error::Error for SpawnError {}
 /// table copy and no copy-on-write faults in the daemon, and the daemon is
 /// suspended only until the child's exec (or `_exit`). See docs/performance.md.
 pub fn spawn(spec: &SpawnSpec) -> Result<i32, SpawnError> {
-    let prepared = prepare::prepare(spec)?;
+    let mut prepared = prepare::prepare(spec)?;
     let Some(stack) = ChildStack::new() else {
         return start_prepared(prepared)?.wait();
     };
     let (read_end, write_end) = error_pipe()?;
+    let fds = prepared.take_fds();
     let args = Box::new(ChildArgs {
         prepared,
         err_fd: write_end.as_raw_fd(),
@@ -110,6 +111,7 @@ pub fn spawn(spec: &SpawnSpec) -> Result<i32, SpawnError> {
     // SAFETY: CLONE_VFORK suspends us until the child has exec'd or exited,
     // so `args` and `stack` outlive its use of them.
     let pid = unsafe { clone_child(&args, &stack, libc::CLONE_VFORK) };
+    drop(fds);
     drop(write_end);
     drop(stack);
     drop(args);
@@ -320,11 +322,15 @@ pub fn start(spec: &SpawnSpec) -> Result<Started, SpawnError> {
 }
 
 /// `start` once `prepare` has run.
-fn start_prepared(prepared: prepare::Prepared) -> Result<Started, SpawnError> {
+fn start_prepared(mut prepared: prepare::Prepared) -> Result<Started, SpawnError> {
     if raw::INLINE
         && let Some(stack) = ChildStack::new()
     {
         let (read_end, write_end) = error_pipe()?;
+        // The child gets its own copies of the log and /dev/null at clone
+        // time: ours are closed at once, so an in-flight start holds one
+        // descriptor (its report pipe), as a forked one did.
+        let fds = prepared.take_fds();
         let args = Box::new(ChildArgs {
             prepared,
             err_fd: write_end.as_raw_fd(),
@@ -332,6 +338,7 @@ fn start_prepared(prepared: prepare::Prepared) -> Result<Started, SpawnError> {
         // SAFETY: `args` and `stack` go into the `Started`, which frees them
         // only after the pipe's EOF (`wait`) or never (`drop`).
         let pid = unsafe { clone_child(&args, &stack, 0) };
+        drop(fds);
         drop(write_end);
         return Ok(Started {
             pid: pid?,

@@ -7,7 +7,7 @@ use crate::unit::{Rlimit, RlimitResource, RlimitValue, UserSpec};
 use nix::sys::resource::Resource;
 use nix::unistd::{Gid, Group, Uid, User};
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 
 /// The job `PATH` used to find argv[0] when the job's env has none (SPEC 1).
@@ -31,19 +31,29 @@ pub(super) struct Prepared {
     /// The decimal text written to /proc/self/oom_score_adj in the child.
     pub oom_score_adj: Option<Vec<u8>>,
     pub limits: Vec<(Resource, libc::rlim_t, libc::rlim_t)>,
-    /// /dev/null, opened read-write: stdin, and stdout/stderr for `Stdio::Null`.
-    pub stdin: OwnedFd,
-    pub output: Output,
+    /// The child's stdin: /dev/null, opened read-write (a number in `fds`).
+    pub stdin: RawFd,
+    /// The child's stdout and stderr: the log, the same /dev/null, or `None`
+    /// to keep the daemon's own.
+    pub output: Option<RawFd>,
+    /// The descriptors `stdin` and `output` name. The child gets its own
+    /// copies at clone time, so the daemon closes these right after.
+    pub fds: Option<Descriptors>,
 }
 
-/// Where the child's stdout and stderr go.
-pub(super) enum Output {
-    /// The job's log file, opened for appending.
-    Fd(OwnedFd),
-    /// Keep the daemon's own stdout and stderr.
-    Inherit,
-    /// The same /dev/null as stdin.
-    Null,
+/// Owns the descriptors a `Prepared` names.
+pub(super) struct Descriptors {
+    _stdin: OwnedFd,
+    _log: Option<OwnedFd>,
+}
+
+impl Prepared {
+    /// Takes the descriptors out, to be closed once the child is cloned:
+    /// while it runs on a `Prepared` in shared memory, nothing else in that
+    /// struct may change.
+    pub fn take_fds(&mut self) -> Option<Descriptors> {
+        self.fds.take()
+    }
 }
 
 /// The credentials to take, already resolved to numbers.
@@ -86,16 +96,20 @@ pub(super) fn prepare(spec: &SpawnSpec) -> Result<Prepared, SpawnError> {
         ),
         None => None,
     };
-    let output = match &spec.stdio {
+    let log = match &spec.stdio {
         Stdio::File(path) => {
             let file = crate::logs::open_log(path)
                 .map_err(|e| SpawnError::new("log", e.raw_os_error().unwrap_or(libc::EIO)))?;
-            Output::Fd(above_stdio(file.into()).map_err(|e| SpawnError::new("log", e))?)
+            Some(above_stdio(file.into()).map_err(|e| SpawnError::new("log", e))?)
         }
-        Stdio::Null => Output::Null,
-        Stdio::Inherit => Output::Inherit,
+        Stdio::Null | Stdio::Inherit => None,
     };
     let stdin = above_stdio(open_dev_null()?).map_err(|e| SpawnError::new("devnull", e))?;
+    let output = match (&spec.stdio, &log) {
+        (Stdio::File(_), Some(fd)) => Some(fd.as_raw_fd()),
+        (Stdio::Inherit, _) => None,
+        _ => Some(stdin.as_raw_fd()),
+    };
     let argv_ptrs = pointers(&argv);
     let envp_ptrs = pointers(&envp);
     Ok(Prepared {
@@ -111,8 +125,12 @@ pub(super) fn prepare(spec: &SpawnSpec) -> Result<Prepared, SpawnError> {
         nice: spec.nice,
         oom_score_adj: spec.oom_score_adj.map(|v| v.to_string().into_bytes()),
         limits: spec.limits.iter().map(limit).collect(),
-        stdin,
+        stdin: stdin.as_raw_fd(),
         output,
+        fds: Some(Descriptors {
+            _stdin: stdin,
+            _log: log,
+        }),
     })
 }
 
