@@ -52,17 +52,22 @@ fn default_budget() -> usize {
         .min(1 << 20)
 }
 
-/// Reads all of `f` from offset 0 into `buf` (a fresh generation of a /proc file). A
-/// short read is the end: asking again at an offset would make the kernel generate the
-/// file a second time just to say so, doubling the cost of a cycle.
+/// Reads all of `f` from offset 0 into `buf` (a fresh generation of a /proc file) and
+/// returns its length: the text is `buf[..n]`. A short read is the end: asking again at
+/// an offset would make the kernel generate the file a second time just to say so,
+/// doubling the cost of a cycle. `buf` only grows (zeroed once), so a cycle's reads
+/// neither clear nor copy memory.
 fn read_all_at(f: &File, buf: &mut Vec<u8>) -> std::io::Result<usize> {
-    buf.clear();
-    let mut chunk = [0u8; 4096];
+    const CHUNK: usize = 4096;
+    let mut len = 0;
     loop {
-        let n = f.read_at(&mut chunk, buf.len() as u64)?;
-        buf.extend_from_slice(&chunk[..n]);
-        if n < chunk.len() {
-            return Ok(buf.len());
+        if buf.len() < len + CHUNK {
+            buf.resize(len + CHUNK, 0);
+        }
+        let n = f.read_at(&mut buf[len..len + CHUNK], len as u64)?;
+        len += n;
+        if n < CHUNK {
+            return Ok(len);
         }
     }
 }
@@ -106,9 +111,9 @@ impl CachedReader {
 
     fn stat(&mut self, pid: i32) -> Option<ProcStat> {
         if let Some(e) = self.entries.get(&pid) {
-            let ok = read_all_at(&e.stat, &mut self.buf).is_ok_and(|n| n > 0);
-            let parsed = ok
-                .then(|| std::str::from_utf8(&self.buf).ok())
+            let n = read_all_at(&e.stat, &mut self.buf).unwrap_or(0);
+            let parsed = (n > 0)
+                .then(|| std::str::from_utf8(&self.buf[..n]).ok())
                 .flatten()
                 .and_then(|t| parse_stat(t, self.reader.page_size()));
             if parsed.is_some() {
@@ -118,9 +123,9 @@ impl CachedReader {
             self.drop_entry(pid);
         }
         let f = File::open(format!("/proc/{pid}/stat")).ok()?;
-        read_all_at(&f, &mut self.buf).ok()?;
+        let n = read_all_at(&f, &mut self.buf).ok()?;
         let st = parse_stat(
-            std::str::from_utf8(&self.buf).ok()?,
+            std::str::from_utf8(&self.buf[..n]).ok()?,
             self.reader.page_size(),
         )?;
         if self.open_fds < self.budget {
@@ -151,7 +156,7 @@ impl CachedReader {
         }
         if let Some(f) = self.entries.get(&pid).and_then(|e| e.children.as_ref()) {
             return match read_all_at(f, &mut self.buf) {
-                Ok(_) => parse_pids(&self.buf),
+                Ok(n) => parse_pids(&self.buf[..n]),
                 Err(_) => Vec::new(),
             };
         }
