@@ -77,6 +77,16 @@ enum Pass {
 }
 
 impl Supervisor {
+    /// Signals a pidfile job's main process `pid` through its pidfd, which
+    /// reaches that very process or nobody (a pid can be reused once a new
+    /// master's parent, not gsup, reaped it). `None` when no handle is held
+    /// on `pid`: the caller signals by pid.
+    pub(super) fn follow_signal_main(&self, key: &Key, pid: i32, sig: i32) -> Option<bool> {
+        let f = self.follow.jobs.get(key)?;
+        let h = f.handle.as_ref().filter(|h| h.pid() == pid)?;
+        Some(h.signal(sig).is_ok())
+    }
+
     /// Spawn hook: records the process in the tree; a main process of a
     /// pidfile job starts a followed run and watches the file (not read yet:
     /// it may be stale).

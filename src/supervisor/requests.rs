@@ -185,7 +185,11 @@ impl Supervisor {
             let Some(pid) = self.instances.get(&k).and_then(|i| i.job.main_pid) else {
                 continue;
             };
-            if self.sys.signal(KillTarget::Pid(pid), sig).is_ok() {
+            let sent_ok = match self.follow_signal_main(&k, pid, sig.0) {
+                Some(ok) => ok,
+                None => self.sys.signal(KillTarget::Pid(pid), sig).is_ok(),
+            };
+            if sent_ok {
                 info!(job = %label(&k), "reload: signal {} to {pid}", sig.0);
                 sent.push(k);
             }
