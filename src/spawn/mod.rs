@@ -1,17 +1,17 @@
 //! Starting a job's process: everything that allocates or looks up happens
-//! here before fork; the child runs only async-signal-safe calls, then exec. No shell, ever.
+//! here before the clone; the child makes only raw syscalls, then exec. No shell, ever.
 //!
 //! Layout: this file holds the public types, `spawn` and `start`; `prepare`
 //! turns a `SpawnSpec` into ready C strings, ids and file descriptors; `child`
 //! is the code that runs between clone and exec, on `raw` syscalls.
 //!
 //! A failed spawn: the child writes `(stage, errno)` into a close-on-exec pipe
-//! and `_exit(127)`s. `spawn` (or `Started::wait`) returns `Err` with that
+//! and exits 127. `spawn` (or `Started::wait`) returns `Err` with that
 //! stage and errno and never waits for the child: the one reaper
 //! (`reap::reap_all`) collects it later as `Exit::Code(127)` for a pid the
 //! supervisor never recorded, which it ignores. A caller that wants that pid
 //! uses `start`: `Started::pid` is known before `wait` reports the failure.
-//! An `Err` from `start` itself (or a pre-fork stage from `spawn`) left no child.
+//! An `Err` from `start` itself (or a pre-clone stage from `spawn`) left no child.
 
 mod child;
 mod prepare;
