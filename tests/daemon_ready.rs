@@ -5,6 +5,8 @@ mod common;
 
 use common::{Daemon, status_pid, wait_until};
 use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const T: Duration = Duration::from_secs(10);
@@ -197,5 +199,52 @@ fn restart_latency_after_sigkill() {
         sorted[sorted.len() / 2] < Duration::from_millis(100),
         "restart too slow: {lat:?}"
     );
+    assert_eq!(d.shutdown(), 0);
+}
+
+/// The notify socket is the job user's alone (mode 0600, owned by that user):
+/// a job running as `nobody` sends READY=1 through it; another unprivileged
+/// user cannot send to it, so cannot mark the job ready.
+#[test]
+fn ready_notify_socket_belongs_to_the_job_user_alone() {
+    let unit = "exec: [python3, -c, 'import os, socket, time; s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); time.sleep(0.3); s.sendto(b\"READY=1\", os.environ[\"NOTIFY_SOCKET\"]); time.sleep(1000)']\nuser: nobody\nready: notify\n";
+    let d = Daemon::start(&[("n", unit)], &[]);
+    // The test's temp dir is 0700; the job's user must reach the socket in it.
+    fs::set_permissions(d.root.path(), fs::Permissions::from_mode(0o755)).expect("chmod");
+    let (code, out, err) = d.run(&["start", "n"]);
+    assert_eq!(code, 0, "{out}{err}\n{}", d.stderr());
+    assert_eq!(json_status(&d, "n")["state"], "running");
+
+    let sock = d.socket.with_extension("d").join("notify").join("n.sock");
+    let meta = fs::metadata(&sock).expect("notify socket");
+    let nobody = Command::new("id")
+        .args(["-u", "nobody"])
+        .output()
+        .expect("id");
+    let nobody: u32 = String::from_utf8_lossy(&nobody.stdout)
+        .trim()
+        .parse()
+        .expect("uid");
+    assert_eq!((meta.mode() & 0o777, meta.uid()), (0o600, nobody));
+
+    let send = "import socket, sys; socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b'READY=1', sys.argv[1])";
+    let other = Command::new("setpriv")
+        .args([
+            "--reuid=1",
+            "--regid=1",
+            "--clear-groups",
+            "/usr/bin/python3",
+            "-c",
+            send,
+        ])
+        .arg(&sock)
+        .output()
+        .expect("setpriv");
+    assert!(
+        !other.status.success(),
+        "uid 1 could send to the job's notify socket"
+    );
+    let why = String::from_utf8_lossy(&other.stderr);
+    assert!(why.contains("PermissionError"), "{why}");
     assert_eq!(d.shutdown(), 0);
 }

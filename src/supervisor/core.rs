@@ -320,7 +320,8 @@ impl Supervisor {
         };
         let mut spec_env = inst.env.clone();
         if p == Process::Main && u.ready == crate::unit::Ready::Notify {
-            match super::readiness::bind_notify(&self.runtime_dir, key, u.user.is_some()) {
+            let owner = u.user.as_ref().and_then(super::follow::user_uid);
+            match super::readiness::bind_notify(&self.runtime_dir, key, owner) {
                 Ok((path, sock)) => {
                     env::set(&mut spec_env, "NOTIFY_SOCKET", &path.to_string_lossy());
                     self.probe_out.push(ProbeCmd::Notify {

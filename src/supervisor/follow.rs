@@ -387,7 +387,7 @@ impl Supervisor {
 }
 
 /// The uid of `user` (a name or a number); `None` for root or unknown.
-fn user_uid(user: &crate::unit::UserSpec) -> Option<u32> {
+pub(super) fn user_uid(user: &crate::unit::UserSpec) -> Option<u32> {
     let uid = match user {
         crate::unit::UserSpec::Id(n) => *n,
         crate::unit::UserSpec::Name(n) => nix::unistd::User::from_name(n).ok()??.uid.as_raw(),

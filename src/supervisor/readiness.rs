@@ -56,14 +56,15 @@ pub enum ProbeCmd {
 }
 
 /// Binds the notify socket of one instance under `runtime_dir`, replacing a
-/// stale one. A job that drops privileges (`user:`) could not write to a
-/// socket only root may write to, so then the socket is made world-writable
-/// (any local user could mark that job ready; checking the sender is a TODO).
+/// stale one. Only its owner may send to it (mode 0600): root, or, for a job
+/// that runs as another user (`owner`, that user's uid), that user, to whom
+/// the socket is handed. Any other local user cannot mark the job ready.
 pub fn bind_notify(
     runtime_dir: &Path,
     key: &Key,
-    shared: bool,
+    owner: Option<u32>,
 ) -> std::io::Result<(PathBuf, UnixDatagram)> {
+    use std::os::unix::fs::PermissionsExt;
     let dir = runtime_dir.join("notify");
     std::fs::create_dir_all(&dir)?;
     let mut name = key.0.replace('/', "%");
@@ -74,10 +75,11 @@ pub fn bind_notify(
     let path = dir.join(format!("{name}.sock"));
     let _ = std::fs::remove_file(&path);
     let sock = UnixDatagram::bind(&path)?;
-    if shared {
-        use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    if let Some(uid) = owner {
+        // The job's user must reach the socket through the dir, and own it.
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))?;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666))?;
+        std::os::unix::fs::chown(&path, Some(uid), None)?;
     }
     sock.set_nonblocking(true)?;
     Ok((path, sock))
