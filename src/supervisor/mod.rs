@@ -177,6 +177,9 @@ pub fn load_checked(dir: &std::path::Path) -> (crate::loader::LoadReport, Vec<St
     }
     let cycle: Vec<String> = graph.rejected().iter().cloned().collect();
     report.jobs.retain(|j| !graph.on_cycle(&j.name));
+    for j in report.jobs.iter().filter(|j| j.unit.log.max_size.is_some()) {
+        warn!(job = %j.name, "`log: max_size` is accepted, but log rotation is not built yet: the log grows without bound");
+    }
     (report, cycle)
 }
 
