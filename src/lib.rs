@@ -9,7 +9,7 @@
 //!                         └────────> spawn, reap, pidfile, logs, watchdog::measure, sys  (effects)
 //! ```
 //!
-//! * Pure parts (`unit`, `expr`, `rule`, `graph`, `job`, `diag`) import no nix, no tokio,
+//! * Pure parts (`unit`, `expr`, `rule`, `graph`, `job`, `diag`, `procfs`) import no nix, no tokio,
 //!   no `std::fs`; `loader` is the one place that reads unit files from disk.
 //! * `supervisor` is the one owner of all job state; `reap` is the one place that waits.
 
@@ -22,6 +22,7 @@ pub mod job;
 pub mod loader;
 pub mod logs;
 pub mod pidfile;
+pub mod procfs;
 pub mod reap;
 pub mod rule;
 pub mod spawn;

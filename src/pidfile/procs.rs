@@ -180,27 +180,17 @@ impl ProcSource for RealProc {
     }
 }
 
-/// Parses `/proc/PID/stat`. The command name is in parentheses and may hold
-/// spaces and `)`, so fields are counted from the last `)`.
+/// Parses `/proc/PID/stat` (`crate::procfs`) into what the pidfile checks use;
+/// `uid` and `cgroup` come from other files and are left empty here.
 pub fn parse_stat(bytes: &[u8]) -> Option<ProcInfo> {
-    let close = bytes.iter().rposition(|&b| b == b')')?;
-    let open = bytes.iter().position(|&b| b == b'(')?;
-    let pid: i32 = std::str::from_utf8(&bytes[..open])
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    let rest = std::str::from_utf8(bytes.get(close + 1..)?).ok()?;
-    let fields: Vec<&str> = rest.split_ascii_whitespace().collect();
-    // fields[0] is field 3 (state); field N is fields[N - 3].
-    let state = fields.first()?.chars().next()?;
+    let s = crate::procfs::parse_stat(bytes)?;
     Some(ProcInfo {
-        pid,
-        ppid: fields.get(1)?.parse().ok()?,
-        pgid: fields.get(2)?.parse().ok()?,
-        sid: fields.get(3)?.parse().ok()?,
-        state,
-        start_time: fields.get(19)?.parse().ok()?,
+        pid: s.pid,
+        ppid: s.ppid,
+        pgid: s.pgrp,
+        sid: s.session,
+        state: s.state,
+        start_time: s.start_ticks,
         uid: 0,
         cgroup: None,
     })

@@ -46,30 +46,19 @@ pub fn boot_time() -> Duration {
     Duration::new(secs, nanos)
 }
 
-/// Parses the text of `/proc/PID/stat`; `page_size` converts the rss field to bytes.
-/// The command name may hold spaces and parentheses, so fields are counted from the
-/// last `)`.
+/// Parses the text of `/proc/PID/stat` (`crate::procfs`); `page_size` converts the
+/// rss field to bytes.
 pub fn parse_stat(text: &str, page_size: u64) -> Option<ProcStat> {
-    let open = text.find('(')?;
-    let close = text.rfind(')')?;
-    let pid: i32 = text.get(..open)?.trim().parse().ok()?;
-    // Fields 3 (state) to 24 (rss), in one pass without allocating.
-    let mut fields = [""; 22];
-    let mut words = text.get(close + 1..)?.split_ascii_whitespace();
-    for f in fields.iter_mut() {
-        *f = words.next()?;
-    }
-    let field = |n: usize| -> Option<u64> { fields[n - 3].parse().ok() };
-    let signed = |n: usize| -> Option<i32> { fields[n - 3].parse().ok() };
+    let s = crate::procfs::parse_stat(text.as_bytes())?;
     Some(ProcStat {
-        pid,
-        state: fields[0].chars().next()?,
-        ppid: signed(4)?,
-        pgrp: signed(5)?,
-        cpu_ticks: field(14)? + field(15)?,
-        threads: field(20)?,
-        start_ticks: field(22)?,
-        rss_bytes: field(24)? * page_size,
+        pid: s.pid,
+        state: s.state,
+        ppid: s.ppid,
+        pgrp: s.pgrp,
+        cpu_ticks: s.cpu_ticks,
+        threads: s.threads,
+        start_ticks: s.start_ticks,
+        rss_bytes: s.rss_pages.saturating_mul(page_size),
     })
 }
 
