@@ -10,13 +10,6 @@ use std::time::{Duration, Instant};
 
 const T: Duration = Duration::from_secs(10);
 
-fn json_status(d: &Daemon, job: &str) -> Vec<serde_json::Value> {
-    let (_, out, _) = d.run(&["status", "--json", job]);
-    out.lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
-
 fn read_stamps(path: &Path) -> Vec<u128> {
     fs::read_to_string(path)
         .unwrap_or_default()
@@ -89,7 +82,7 @@ fn spec1_respawn_after_sigkill() {
         second = status_pid(&out).unwrap_or(first);
         code == 0 && second != first
     });
-    let st = json_status(&d, "svc");
+    let st = d.statuses("svc");
     assert_eq!(st[0]["restarts"], 1);
     assert_eq!(st[0]["last_exit"], "signal KILL");
     assert_eq!(st[0]["state"], "running");
@@ -108,7 +101,7 @@ fn spec1_crash_loop_hits_the_respawn_limit() {
     });
     let (code, out, _) = d.run(&["status", "crash"]);
     assert_eq!((code, out.trim()), (3, "crash stop/failed"));
-    let st = json_status(&d, "crash");
+    let st = d.statuses("crash");
     assert_eq!(st[0]["restarts"], 10);
     assert_eq!(st[0]["reason"], "respawn limit (10 in 5s)");
     d.assert_no_zombies();
@@ -128,7 +121,7 @@ fn spec8_five_hundred_crashes_leave_no_zombie() {
     let t0 = Instant::now();
     let _ = d.run(&["start", "loop"]);
     wait_until(Duration::from_secs(30), "500th run keeps running", || {
-        json_status(&d, "loop")
+        d.statuses("loop")
             .first()
             .is_some_and(|s| s["restarts"] == 499 && s["state"] == "running")
     });

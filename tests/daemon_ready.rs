@@ -11,13 +11,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const T: Duration = Duration::from_secs(10);
 
-fn json_status(d: &Daemon, job: &str) -> serde_json::Value {
-    let (_, out, _) = d.run(&["status", "--json", job]);
-    out.lines()
-        .find_map(|l| serde_json::from_str(l).ok())
-        .unwrap_or_default()
-}
-
 fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     l.local_addr().expect("addr").port()
@@ -55,7 +48,7 @@ fn ready_notify_start_returns_after_ready_1() {
         took >= Duration::from_millis(350),
         "start returned before READY=1: {took:?}"
     );
-    assert_eq!(json_status(&d, "n")["state"], "running");
+    assert_eq!(d.status_json("n")["state"], "running");
     assert_eq!(d.shutdown(), 0);
 }
 
@@ -67,7 +60,7 @@ fn ready_exec_timeout_fails_the_job_and_kills_it() {
     let (code, _, _) = d.run(&["start", "slow"]);
     assert_eq!(code, 1);
     assert!(t0.elapsed() >= Duration::from_millis(450));
-    let st = json_status(&d, "slow");
+    let st = d.status_json("slow");
     assert_eq!(
         (st["goal"].as_str(), st["state"].as_str()),
         (Some("stop"), Some("failed"))
@@ -96,7 +89,7 @@ fn kill_timeout_escalates_to_sigkill_and_stop_is_ok() {
         took >= Duration::from_millis(450),
         "SIGKILL came before kill_timeout: {took:?}"
     );
-    assert_eq!(json_status(&d, "stubborn")["last_exit"], "signal KILL");
+    assert_eq!(d.status_json("stubborn")["last_exit"], "signal KILL");
     d.assert_no_zombies();
     assert!(d.job_processes().is_empty(), "{:?}", d.job_processes());
 }
@@ -190,7 +183,7 @@ fn restart_latency_after_sigkill() {
         lat.push(Duration::from_nanos(at.saturating_sub(sent) as u64));
     }
     eprintln!("SIGKILL -> new main spawned: {lat:?}");
-    assert_eq!(json_status(&d, "fast")["restarts"], 10);
+    assert_eq!(d.status_json("fast")["restarts"], 10);
     // A shared, loaded CI machine can stall any one restart; the median says
     // whether the respawn path is fast (debug build: a few ms on an idle machine).
     let mut sorted = lat.clone();
@@ -213,7 +206,7 @@ fn ready_notify_socket_belongs_to_the_job_user_alone() {
     fs::set_permissions(d.root.path(), fs::Permissions::from_mode(0o755)).expect("chmod");
     let (code, out, err) = d.run(&["start", "n"]);
     assert_eq!(code, 0, "{out}{err}\n{}", d.stderr());
-    assert_eq!(json_status(&d, "n")["state"], "running");
+    assert_eq!(d.status_json("n")["state"], "running");
 
     let sock = d.socket.with_extension("d").join("notify").join("n.sock");
     let meta = fs::metadata(&sock).expect("notify socket");

@@ -8,7 +8,7 @@ use gsup::loader::LoadedJob;
 use gsup::spawn::{SpawnError, SpawnSpec, Stdio};
 use gsup::supervisor::core::Supervisor;
 use gsup::sys::{KillTarget, Sys};
-use gsup::unit::{Command, Console, JobType, LogRotation, Ready, RespawnLimit, Signal, Unit};
+use gsup::unit::{Command, JobType, Ready, Signal, Unit};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -92,45 +92,9 @@ impl Fake {
 }
 
 fn unit(exec: &[&str]) -> Unit {
-    Unit {
-        description: None,
-        author: None,
-        exec: Command {
-            words: exec.iter().map(|s| s.to_string()).collect(),
-        },
-        job_type: JobType::Service,
-        start_on: None,
-        stop_on: None,
-        env: Vec::new(),
-        instance: None,
-        respawn: false,
-        respawn_limit: RespawnLimit::default(),
-        respawn_delay: Duration::ZERO,
-        normal_exit: vec![gsup::unit::ExitMatch::Code(0)],
-        kill_signal: Signal::TERM,
-        kill_timeout: Duration::from_secs(5),
-        reload_signal: Signal::HUP,
-        pidfile: None,
-        pidfile_grace: Duration::from_secs(5),
-        ready: Ready::Spawned,
-        ready_timeout: Duration::from_secs(30),
-        pre_start: None,
-        post_start: None,
-        pre_stop: None,
-        post_stop: None,
-        user: None,
-        group: None,
-        chdir: None,
-        umask: None,
-        nice: None,
-        oom_score_adj: None,
-        limits: Vec::new(),
-        console: Console::Log,
-        log: LogRotation::default(),
-        cycle: None,
-        checks: Vec::new(),
-        child_checks: Vec::new(),
-    }
+    Unit::new(Command {
+        words: exec.iter().map(|s| s.to_string()).collect(),
+    })
 }
 
 fn sup(jobs: Vec<(&str, Unit)>) -> (Supervisor, Fake) {

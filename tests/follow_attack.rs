@@ -3,22 +3,11 @@
 
 mod common;
 
-use common::{Daemon, alive, status_pid, wait_until};
+use common::{Daemon, alive, python, status_pid, wait_until};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(10);
-
-fn python() -> String {
-    let out = Command::new("python3")
-        .args(["-c", "import sys; print(sys.executable)"])
-        .output()
-        .expect("python3");
-    String::from_utf8(out.stdout)
-        .expect("utf8")
-        .trim()
-        .to_string()
-}
 
 fn status(d: &Daemon, job: &str) -> (String, Option<i32>) {
     let (_, out, _) = d.run(&["status", job]);

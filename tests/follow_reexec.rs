@@ -3,28 +3,11 @@
 
 mod common;
 
-use common::{Daemon, status_pid, wait_until};
+use common::{Daemon, fixture, python, status_pid, wait_until};
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(10);
-
-/// The interpreter's real path (a pyenv shim forks helpers of its own).
-pub fn python() -> String {
-    let out = Command::new("python3")
-        .args(["-c", "import sys; print(sys.executable)"])
-        .output()
-        .expect("python3");
-    String::from_utf8(out.stdout)
-        .expect("utf8")
-        .trim()
-        .to_string()
-}
-
-pub fn fixture(name: &str) -> String {
-    format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
-}
 
 fn read_pid(path: &Path) -> Option<i32> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()

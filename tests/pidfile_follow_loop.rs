@@ -2,6 +2,9 @@
 //! miniature supervisor loop (watcher, reaper, pidfd, grace timer) follows the
 //! Unicorn-like and nginx-like fixtures. Runs as PID 1 of its own PID namespace.
 
+mod common;
+
+use common::{fixture, python};
 use gsup::pidfile::{
     Decision, FollowInput, MainHandle, PidfileWatcher, ProcSource, RealProc, Refusal, TreeRecord,
     decide, read_pidfile, verify,
@@ -35,21 +38,6 @@ fn in_namespace(name: &str) -> bool {
         String::from_utf8_lossy(&out.stderr)
     );
     false
-}
-
-fn python() -> String {
-    let out = Command::new("python3")
-        .args(["-c", "import sys; print(sys.executable)"])
-        .output()
-        .expect("python3");
-    String::from_utf8(out.stdout)
-        .expect("utf8")
-        .trim()
-        .to_string()
-}
-
-fn fixture(name: &str) -> String {
-    format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
 /// A miniature supervisor for one pidfile job, following docs/pidfiles.md.

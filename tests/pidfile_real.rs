@@ -2,6 +2,9 @@
 //! nginx-like fixtures. Each test re-runs itself as PID 1 of a new PID namespace, so
 //! every signal stays inside it and every orphan is re-parented to the test, as to gsup.
 
+mod common;
+
+use common::{fixture, python};
 use gsup::pidfile::{
     Decision, FollowInput, JobView, PidfileError, ProcSource, RealProc, Refusal, TreeRecord,
     decide, descendants, read_pidfile, verify,
@@ -9,7 +12,7 @@ use gsup::pidfile::{
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -46,29 +49,6 @@ fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "timed out waiting for: {what}");
         std::thread::sleep(Duration::from_millis(5));
     }
-}
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
-
-/// The real python3 interpreter: `python3` may be a shim (pyenv) that forks
-/// helpers of its own, which would pass for the fixture's workers.
-fn python() -> String {
-    static PY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    PY.get_or_init(|| {
-        let out = Command::new("python3")
-            .args(["-c", "import sys; print(sys.executable)"])
-            .output()
-            .expect("python3");
-        String::from_utf8(out.stdout)
-            .expect("utf8")
-            .trim()
-            .to_string()
-    })
-    .clone()
 }
 
 /// Spawns a process in its own session, as gsup spawns a job.
@@ -176,7 +156,7 @@ fn unicorn_usr2_new_master_belongs_and_foreign_is_refused() {
     let script = fixture("unicorn_like.py");
     let mut master = spawn_job(&[
         "python3",
-        script.to_str().expect("utf8"),
+        script.as_str(),
         pidfile.to_str().expect("utf8"),
         "2",
     ]);
@@ -283,7 +263,7 @@ fn nginx_like_daemon_is_adopted_then_followed_across_usr2() {
     let script = fixture("daemonize.py");
     let argv = [
         "python3",
-        script.to_str().expect("utf8"),
+        script.as_str(),
         pidfile.to_str().expect("utf8"),
         "nginx",
     ];
@@ -300,7 +280,7 @@ fn double_forking_daemon_is_adopted_then_followed_across_usr2() {
     let script = fixture("daemonize.py");
     let argv = [
         "python3",
-        script.to_str().expect("utf8"),
+        script.as_str(),
         pidfile.to_str().expect("utf8"),
         "double",
     ];
@@ -454,7 +434,7 @@ fn main_handle_sees_a_grandchild_exit_and_signals_only_it() {
     let script = fixture("unicorn_like.py");
     let mut master = spawn_job(&[
         "python3",
-        script.to_str().expect("utf8"),
+        script.as_str(),
         pidfile.to_str().expect("utf8"),
         "1",
     ]);

@@ -3,26 +3,15 @@
 
 mod common;
 
-use common::{Daemon, alive, children_of, status_pid, wait_until};
+use common::{Daemon, alive, children_of, fixture, status_pid, wait_until};
 use std::collections::BTreeSet;
 use std::fs;
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(20);
 
-fn fixture(name: &str) -> String {
-    format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
-fn json_status(d: &Daemon, job: &str) -> serde_json::Value {
-    let (_, out, _) = d.run(&["status", "--json", job]);
-    out.lines()
-        .find_map(|l| serde_json::from_str(l).ok())
-        .unwrap_or(serde_json::Value::Null)
-}
-
 fn restarts(d: &Daemon, job: &str) -> u64 {
-    json_status(d, job)["restarts"].as_u64().unwrap_or(0)
+    d.status_json(job)["restarts"].as_u64().unwrap_or(0)
 }
 
 fn main_pid(d: &Daemon, job: &str) -> Option<i32> {
@@ -80,7 +69,7 @@ fn watch_resque_caught_by_totalmem_not_mem() {
         out.path().join("totalmem").exists()
     });
     // A few more cycles with the child still leaking: mem never fires.
-    let json = json_status(&d, "resque");
+    let json = d.status_json("resque");
     assert!(
         json["memory_bytes"].as_u64().unwrap_or(0) > 60 << 20,
         "{json}"
@@ -147,7 +136,7 @@ fn watch_restarts_rule_stops_the_job_failed() {
     });
     let (code, out, _) = d.run(&["status", "poller"]);
     assert_eq!(code, 3, "{out}");
-    let json = json_status(&d, "poller");
+    let json = d.status_json("poller");
     assert_eq!(json["restarts"].as_u64(), Some(3), "{json}");
     assert!(
         json["reason"]
@@ -243,13 +232,13 @@ fn watch_status_shows_failing_checks() {
     );
     let d = Daemon::start(&[("slow", &unit)], &["--cycle", "200ms"]);
     wait_until(T, "failing N of 1000", || {
-        let json = json_status(&d, "slow");
+        let json = d.status_json("slow");
         json["failing_checks"][0]
             .as_str()
             .is_some_and(|s| s.contains(" of 1000 cycles"))
             && json["cpu_percent"].as_f64().is_some()
     });
-    let json = json_status(&d, "slow");
+    let json = d.status_json("slow");
     let f = json["failing_checks"][0].as_str().expect("failing");
     assert!(
         f.starts_with("totalmem ") && f.contains(" MB > 20 MB, "),

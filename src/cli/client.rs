@@ -155,24 +155,12 @@ mod tests {
     use crate::job::Goal;
 
     fn st(name: &str, state: State, pid: Option<i32>) -> JobStatus {
-        JobStatus {
-            name: name.into(),
-            instance: String::new(),
-            goal: if state == State::Running {
-                Goal::Start
-            } else {
-                Goal::Stop
-            },
-            state,
-            pid,
-            memory_bytes: None,
-            cpu_percent: None,
-            uptime_s: None,
-            restarts: 0,
-            last_exit: None,
-            failing_checks: Vec::new(),
-            reason: None,
-        }
+        let goal = if state == State::Running {
+            Goal::Start
+        } else {
+            Goal::Stop
+        };
+        JobStatus::new(name, "", goal, state, pid)
     }
 
     fn print(req: &Request, resp: &Response, output: Output) -> (i32, String, String) {

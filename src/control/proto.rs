@@ -122,6 +122,26 @@ pub struct JobStatus {
     pub reason: Option<String>,
 }
 
+impl JobStatus {
+    /// A status with nothing measured, no restarts and no exit yet.
+    pub fn new(name: &str, instance: &str, goal: Goal, state: State, pid: Option<i32>) -> Self {
+        JobStatus {
+            name: name.to_string(),
+            instance: instance.to_string(),
+            goal,
+            state,
+            pid,
+            memory_bytes: None,
+            cpu_percent: None,
+            uptime_s: None,
+            restarts: 0,
+            last_exit: None,
+            failing_checks: Vec::new(),
+            reason: None,
+        }
+    }
+}
+
 /// The peer of a control connection, from `SO_PEERCRED`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Peer {

@@ -78,20 +78,7 @@ mod tests {
     use crate::job::{Goal, State};
 
     fn status(name: &str, instance: &str, goal: Goal, state: State, pid: Option<i32>) -> JobStatus {
-        JobStatus {
-            name: name.into(),
-            instance: instance.into(),
-            goal,
-            state,
-            pid,
-            memory_bytes: None,
-            cpu_percent: None,
-            uptime_s: None,
-            restarts: 0,
-            last_exit: None,
-            failing_checks: Vec::new(),
-            reason: None,
-        }
+        JobStatus::new(name, instance, goal, state, pid)
     }
 
     #[test]

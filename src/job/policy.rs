@@ -73,23 +73,9 @@ impl Policy {
 }
 
 impl Default for Policy {
-    /// The SPEC's defaults for a service with no hooks.
+    /// The SPEC's defaults for a service with no hooks (`Unit::new`'s).
     fn default() -> Policy {
-        Policy {
-            task: false,
-            respawn: false,
-            respawn_limit: RespawnLimit::default(),
-            respawn_delay: Duration::ZERO,
-            normal_exit: vec![ExitMatch::Code(0)],
-            kill_signal: Signal::TERM,
-            kill_timeout: Duration::from_secs(5),
-            wait_ready: false,
-            ready_timeout: Duration::from_secs(30),
-            pre_start: false,
-            post_start: false,
-            pre_stop: false,
-            post_stop: false,
-        }
+        Policy::from_unit(&Unit::new(crate::unit::Command { words: Vec::new() }))
     }
 }
 

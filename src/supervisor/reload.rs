@@ -2,9 +2,8 @@
 //! New jobs are added; a job that is not running gets its new definition; a
 //! running job keeps its old one until it stops; a bad file changes nothing.
 
-use super::core::{JobDef, Supervisor, new_instance};
+use super::core::Supervisor;
 use crate::diag::Diagnostic;
-use crate::expr::Matcher;
 use crate::job::State;
 use crate::loader::{LoadReport, LoadedJob};
 use std::collections::BTreeSet;
@@ -67,9 +66,7 @@ impl Supervisor {
             .collect();
         for name in gone {
             if self.is_stopped(&name) {
-                self.defs.remove(&name);
-                self.by_event = None;
-                self.instances.retain(|k, _| k.0 != name);
+                self.remove_job(&name);
                 sum.removed.push(name);
             } else {
                 warn!(job = %name, "unit file removed; the job is removed when it stops");
@@ -103,9 +100,7 @@ impl Supervisor {
         for n in doomed {
             info!(job = %n, "removed");
             self.doomed.remove(&n);
-            self.defs.remove(&n);
-            self.by_event = None;
-            self.instances.retain(|k, _| k.0 != n);
+            self.remove_job(&n);
         }
     }
 
@@ -119,23 +114,18 @@ impl Supervisor {
             })
     }
 
-    fn replace(&mut self, j: LoadedJob) {
-        let start_on = j.unit.start_on.clone().map(Matcher::new);
-        let stop_on = j.unit.stop_on.clone().map(Matcher::new);
-        self.instances.retain(|k, _| k.0 != j.name);
-        if j.unit.instance.is_none() {
-            self.instances
-                .insert((j.name.clone(), String::new()), new_instance(&j.unit));
-        }
-        let def = JobDef {
-            name: j.name.clone(),
-            path: j.path,
-            unit: j.unit,
-            start_on,
-            stop_on,
-        };
-        self.defs.insert(j.name, Box::new(def));
+    /// Forgets a stopped job: its definition and its resting instances.
+    fn remove_job(&mut self, name: &str) {
+        self.defs.remove(name);
         self.by_event = None;
+        self.instances.retain(|k, _| k.0 != name);
+    }
+
+    /// A new definition for `j.name`: its instances are dropped (the job is
+    /// stopped, see `is_stopped`) and it is added afresh.
+    fn replace(&mut self, j: LoadedJob) {
+        self.instances.retain(|k, _| k.0 != j.name);
+        self.add_jobs(vec![j]);
     }
 }
 

@@ -245,20 +245,7 @@ impl Supervisor {
                 .take_while(|k| &k.0 == name)
                 .collect();
             if keys.is_empty() {
-                out.push(JobStatus {
-                    name: name.clone(),
-                    instance: String::new(),
-                    goal: Goal::Stop,
-                    state: State::Waiting,
-                    pid: None,
-                    memory_bytes: None,
-                    cpu_percent: None,
-                    uptime_s: None,
-                    restarts: 0,
-                    last_exit: None,
-                    failing_checks: Vec::new(),
-                    reason: None,
-                });
+                out.push(JobStatus::new(name, "", Goal::Stop, State::Waiting, None));
             }
             out.extend(keys.into_iter().filter_map(|k| self.status_of(k, now)));
         }
@@ -269,21 +256,15 @@ impl Supervisor {
     pub fn status_of(&self, key: &Key, now: Instant) -> Option<JobStatus> {
         let j = &self.instances.get(key)?.job;
         let mut st = JobStatus {
-            name: key.0.clone(),
-            instance: key.1.clone(),
-            goal: j.goal,
-            state: j.state,
-            pid: j.main_pid,
             memory_bytes: j.main_pid.and_then(rss_bytes),
-            cpu_percent: None,
             uptime_s: j
                 .main_pid
                 .and(j.spawned_at)
                 .map(|t| now.saturating_duration_since(t).as_secs()),
             restarts: j.restarts,
             last_exit: j.last_exit.map(exit_text),
-            failing_checks: Vec::new(),
             reason: j.reason.clone(),
+            ..JobStatus::new(&key.0, &key.1, j.goal, j.state, j.main_pid)
         };
         self.watch_status(key, &mut st);
         Some(st)

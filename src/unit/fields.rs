@@ -49,46 +49,6 @@ pub const KEYS: &[&str] = &[
     "child_checks",
 ];
 
-fn defaults() -> Unit {
-    Unit {
-        description: None,
-        author: None,
-        exec: Command { words: Vec::new() },
-        job_type: JobType::Service,
-        start_on: None,
-        stop_on: None,
-        env: Vec::new(),
-        instance: None,
-        respawn: false,
-        respawn_limit: RespawnLimit::default(),
-        respawn_delay: Duration::ZERO,
-        normal_exit: vec![ExitMatch::Code(0)],
-        kill_signal: Signal::TERM,
-        kill_timeout: Duration::from_secs(5),
-        reload_signal: Signal::HUP,
-        pidfile: None,
-        pidfile_grace: Duration::from_secs(5),
-        ready: Ready::Spawned,
-        ready_timeout: Duration::from_secs(30),
-        pre_start: None,
-        post_start: None,
-        pre_stop: None,
-        post_stop: None,
-        user: None,
-        group: None,
-        chdir: None,
-        umask: None,
-        nice: None,
-        oom_score_adj: None,
-        limits: Vec::new(),
-        console: Console::Log,
-        log: LogRotation::default(),
-        cycle: None,
-        checks: Vec::new(),
-        child_checks: Vec::new(),
-    }
-}
-
 /// Builds a `Unit` from the root node, reporting every problem found.
 pub fn build(file: &Path, text: &str, root: &Node) -> Result<Unit, Vec<Diagnostic>> {
     let mut c = Ctx::new(file, text);
@@ -110,7 +70,7 @@ pub fn build(file: &Path, text: &str, root: &Node) -> Result<Unit, Vec<Diagnosti
             return Err(c.diags);
         }
     };
-    let mut u = defaults();
+    let mut u = Unit::new(Command { words: Vec::new() });
     let mut exec_seen = false;
     let mut ready_node = None;
     for (k, v) in entries {

@@ -51,6 +51,50 @@ pub struct Unit {
     pub child_checks: Vec<Check>,
 }
 
+impl Unit {
+    /// A unit running `exec` with every other key at its SPEC default: the one
+    /// place the defaults are written (the parser starts from it).
+    pub fn new(exec: Command) -> Unit {
+        Unit {
+            description: None,
+            author: None,
+            exec,
+            job_type: JobType::Service,
+            start_on: None,
+            stop_on: None,
+            env: Vec::new(),
+            instance: None,
+            respawn: false,
+            respawn_limit: RespawnLimit::default(),
+            respawn_delay: Duration::ZERO,
+            normal_exit: vec![ExitMatch::Code(0)],
+            kill_signal: Signal::TERM,
+            kill_timeout: Duration::from_secs(5),
+            reload_signal: Signal::HUP,
+            pidfile: None,
+            pidfile_grace: Duration::from_secs(5),
+            ready: Ready::Spawned,
+            ready_timeout: Duration::from_secs(30),
+            pre_start: None,
+            post_start: None,
+            pre_stop: None,
+            post_stop: None,
+            user: None,
+            group: None,
+            chdir: None,
+            umask: None,
+            nice: None,
+            oom_score_adj: None,
+            limits: Vec::new(),
+            console: Console::Log,
+            log: LogRotation::default(),
+            cycle: None,
+            checks: Vec::new(),
+            child_checks: Vec::new(),
+        }
+    }
+}
+
 /// `type:` — a service runs until stopped, a task runs to completion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum JobType {

@@ -8,6 +8,28 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// A test fixture under `tests/fixtures/`.
+pub fn fixture(name: &str) -> String {
+    format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The real python3 interpreter: `python3` may be a shim (pyenv) that forks
+/// helpers of its own, which would pass for a fixture's workers.
+pub fn python() -> String {
+    static PY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PY.get_or_init(|| {
+        let out = Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .expect("python3");
+        String::from_utf8(out.stdout)
+            .expect("utf8")
+            .trim()
+            .to_string()
+    })
+    .clone()
+}
+
 /// The `gsup` binary under test.
 pub fn gsup_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_gsup"))
@@ -223,6 +245,19 @@ impl Daemon {
             "no zombies in the namespace",
             || self.zombies().is_empty(),
         );
+    }
+
+    /// `gsup status --json JOB`: one object per instance.
+    pub fn statuses(&self, job: &str) -> Vec<serde_json::Value> {
+        let (_, out, _) = self.run(&["status", "--json", job]);
+        out.lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// The first object of `gsup status --json JOB`, or `null`.
+    pub fn status_json(&self, job: &str) -> serde_json::Value {
+        self.statuses(job).into_iter().next().unwrap_or_default()
     }
 
     /// `gsup shutdown`, then waits for the daemon to exit; returns its exit code.
