@@ -24,6 +24,14 @@ fn emit(name: &'static str, pairs: &[(&str, &str)]) -> Effect {
 }
 
 /// Effects without the log lines, for exact comparison.
+fn spawned(process: Process, pid: i32) -> Input {
+    Input::Spawned { process, pid }
+}
+
+fn exited(process: Process, exit: Exit) -> Input {
+    Input::Exited { process, exit }
+}
+
 fn acts(fx: Vec<Effect>) -> Vec<Effect> {
     fx.into_iter()
         .filter(|e| !matches!(e, Effect::Log(_)))
@@ -63,22 +71,13 @@ fn all_inputs() -> Vec<Input> {
         Process::PreStop,
         Process::PostStop,
     ] {
-        v.push(Input::Spawned {
-            process: p,
-            pid: 200,
-        });
+        v.push(spawned(p, 200));
         v.push(Input::SpawnFailed {
             process: p,
             reason: "exec: No such file or directory (os error 2)".into(),
         });
-        v.push(Input::Exited {
-            process: p,
-            exit: Exit::Code(0),
-        });
-        v.push(Input::Exited {
-            process: p,
-            exit: Exit::Signal(9),
-        });
+        v.push(exited(p, Exit::Code(0)));
+        v.push(exited(p, Exit::Signal(9)));
     }
     for t in [Timer::KillTimeout, Timer::RespawnDelay, Timer::ReadyTimeout] {
         v.push(Input::Timer(t));
@@ -159,19 +158,13 @@ fn expected_inputs_are_not_ignored() {
         (
             State::Killed,
             Goal::Stop,
-            Input::Exited {
-                process: Process::Main,
-                exit: Exit::Signal(15),
-            },
+            exited(Process::Main, Exit::Signal(15)),
             State::Waiting,
         ),
         (
             State::Killed,
             Goal::Start,
-            Input::Exited {
-                process: Process::Main,
-                exit: Exit::Signal(15),
-            },
+            exited(Process::Main, Exit::Signal(15)),
             State::Spawned,
         ),
         (
@@ -236,14 +229,7 @@ fn start_then_stop_of_a_plain_service() {
         vec![emit("starting", &[]), Effect::Spawn(Process::Main)]
     );
     assert_eq!((j.goal, j.state), (Goal::Start, State::Spawned));
-    let fx = acts(step(
-        &mut j,
-        Input::Spawned {
-            process: Process::Main,
-            pid: PID,
-        },
-        t0,
-    ));
+    let fx = acts(step(&mut j, spawned(Process::Main, PID), t0));
     assert_eq!(fx, vec![emit("started", &[])]);
     assert_eq!(
         (j.goal, j.state, j.main_pid),
@@ -264,14 +250,7 @@ fn start_then_stop_of_a_plain_service() {
         ]
     );
     assert_eq!((j.goal, j.state), (Goal::Stop, State::Killed));
-    let fx = acts(step(
-        &mut j,
-        Input::Exited {
-            process: Process::Main,
-            exit: Exit::Signal(15),
-        },
-        t0,
-    ));
+    let fx = acts(step(&mut j, exited(Process::Main, Exit::Signal(15)), t0));
     assert_eq!(
         fx,
         vec![
@@ -313,14 +292,7 @@ fn kill_timeout_escalates_to_sigkill_and_the_kill_counts_as_ok() {
             Effect::SignalStrays { sig: Signal::KILL },
         ]
     );
-    let fx = acts(step(
-        &mut j,
-        Input::Exited {
-            process: Process::Main,
-            exit: Exit::Signal(9),
-        },
-        t0,
-    ));
+    let fx = acts(step(&mut j, exited(Process::Main, Exit::Signal(9)), t0));
     assert!(
         fx.contains(&emit(
             "stopped",
@@ -346,14 +318,7 @@ fn respawn_after_a_crash_spawns_at_once_without_timers() {
             ..Policy::default()
         },
     );
-    let fx = acts(step(
-        &mut j,
-        Input::Exited {
-            process: Process::Main,
-            exit: Exit::Signal(9),
-        },
-        t0,
-    ));
+    let fx = acts(step(&mut j, exited(Process::Main, Exit::Signal(9)), t0));
     assert_eq!(
         fx,
         vec![
@@ -378,14 +343,7 @@ fn respawn_after_a_crash_spawns_at_once_without_timers() {
         (j.goal, j.state, j.restarts),
         (Goal::Start, State::Spawned, 1)
     );
-    step(
-        &mut j,
-        Input::Spawned {
-            process: Process::Main,
-            pid: 101,
-        },
-        t0,
-    );
+    step(&mut j, spawned(Process::Main, 101), t0);
     assert_eq!(
         (j.state, j.main_pid, j.pgid),
         (State::Running, Some(101), Some(101))
@@ -401,14 +359,7 @@ fn respawn_delay_is_a_timer() {
         ..Policy::default()
     };
     let mut j = at(State::Running, Goal::Start, policy);
-    let fx = acts(step(
-        &mut j,
-        Input::Exited {
-            process: Process::Main,
-            exit: Exit::Code(1),
-        },
-        t0,
-    ));
+    let fx = acts(step(&mut j, exited(Process::Main, Exit::Code(1)), t0));
     assert_eq!(
         fx.last(),
         Some(&Effect::SetTimer(
@@ -434,30 +385,13 @@ fn respawn_limit_fails_the_job_on_the_eleventh_crash_within_the_interval() {
     );
     for i in 0..10u32 {
         let now = t0 + Duration::from_millis(10 * i as u64);
-        step(
-            &mut j,
-            Input::Exited {
-                process: Process::Main,
-                exit: Exit::Code(1),
-            },
-            now,
-        );
+        step(&mut j, exited(Process::Main, Exit::Code(1)), now);
         assert_eq!((j.state, j.restarts), (State::Spawned, i + 1));
-        step(
-            &mut j,
-            Input::Spawned {
-                process: Process::Main,
-                pid: 200 + i as i32,
-            },
-            now,
-        );
+        step(&mut j, spawned(Process::Main, 200 + i as i32), now);
     }
     let fx = acts(step(
         &mut j,
-        Input::Exited {
-            process: Process::Main,
-            exit: Exit::Code(1),
-        },
+        exited(Process::Main, Exit::Code(1)),
         t0 + Duration::from_millis(200),
     ));
     assert_eq!((j.goal, j.state), (Goal::Stop, State::Failed));
@@ -490,22 +424,8 @@ fn crashes_spread_beyond_the_interval_never_hit_the_limit() {
     let mut j = at(State::Running, Goal::Start, policy);
     for i in 0..20u64 {
         let now = t0 + Duration::from_millis(600 * i);
-        step(
-            &mut j,
-            Input::Exited {
-                process: Process::Main,
-                exit: Exit::Code(1),
-            },
-            now,
-        );
-        step(
-            &mut j,
-            Input::Spawned {
-                process: Process::Main,
-                pid: 200 + i as i32,
-            },
-            now,
-        );
+        step(&mut j, exited(Process::Main, Exit::Code(1)), now);
+        step(&mut j, spawned(Process::Main, 200 + i as i32), now);
         assert_eq!(j.state, State::Running, "crash {i}");
     }
 }
@@ -521,14 +441,7 @@ fn normal_exit_of_a_respawning_service_stops_it() {
             ..Policy::default()
         },
     );
-    step(
-        &mut j,
-        Input::Exited {
-            process: Process::Main,
-            exit: Exit::Code(0),
-        },
-        t0,
-    );
+    step(&mut j, exited(Process::Main, Exit::Code(0)), t0);
     assert_eq!(
         (j.goal, j.state, j.restarts),
         (Goal::Stop, State::Waiting, 0)
@@ -565,44 +478,16 @@ fn task_runs_to_completion_and_fails_on_nonzero_exit() {
     };
     let mut j = Job::new(task.clone());
     step(&mut j, Input::Start, t0);
-    step(
-        &mut j,
-        Input::Spawned {
-            process: Process::Main,
-            pid: PID,
-        },
-        t0,
-    );
+    step(&mut j, spawned(Process::Main, PID), t0);
     assert_eq!(j.state, State::Running);
     assert!(!j.is_settled(), "a running task is not settled");
-    step(
-        &mut j,
-        Input::Exited {
-            process: Process::Main,
-            exit: Exit::Code(0),
-        },
-        t0,
-    );
+    step(&mut j, exited(Process::Main, Exit::Code(0)), t0);
     assert_eq!((j.goal, j.state), (Goal::Stop, State::Waiting));
 
     let mut j = Job::new(task);
     step(&mut j, Input::Start, t0);
-    step(
-        &mut j,
-        Input::Spawned {
-            process: Process::Main,
-            pid: PID,
-        },
-        t0,
-    );
-    step(
-        &mut j,
-        Input::Exited {
-            process: Process::Main,
-            exit: Exit::Code(3),
-        },
-        t0,
-    );
+    step(&mut j, spawned(Process::Main, PID), t0);
+    step(&mut j, exited(Process::Main, Exit::Code(3)), t0);
     assert_eq!((j.goal, j.state), (Goal::Stop, State::Failed));
     assert_eq!(j.reason.as_deref(), Some("task ended with exit 3"));
 }
@@ -622,94 +507,24 @@ fn hooks_run_in_order() {
         acts(step(&mut j, Input::Start, t0)).last(),
         Some(&Effect::Spawn(Process::PreStart))
     );
-    step(
-        &mut j,
-        Input::Spawned {
-            process: Process::PreStart,
-            pid: 10,
-        },
-        t0,
-    );
-    let fx = acts(step(
-        &mut j,
-        Input::Exited {
-            process: Process::PreStart,
-            exit: ok,
-        },
-        t0,
-    ));
+    step(&mut j, spawned(Process::PreStart, 10), t0);
+    let fx = acts(step(&mut j, exited(Process::PreStart, ok), t0));
     assert_eq!(fx, vec![Effect::Spawn(Process::Main)]);
-    let fx = acts(step(
-        &mut j,
-        Input::Spawned {
-            process: Process::Main,
-            pid: PID,
-        },
-        t0,
-    ));
+    let fx = acts(step(&mut j, spawned(Process::Main, PID), t0));
     assert_eq!(fx, vec![Effect::Spawn(Process::PostStart)]);
     assert_eq!(j.state, State::PostStart);
-    step(
-        &mut j,
-        Input::Spawned {
-            process: Process::PostStart,
-            pid: 11,
-        },
-        t0,
-    );
-    let fx = acts(step(
-        &mut j,
-        Input::Exited {
-            process: Process::PostStart,
-            exit: ok,
-        },
-        t0,
-    ));
+    step(&mut j, spawned(Process::PostStart, 11), t0);
+    let fx = acts(step(&mut j, exited(Process::PostStart, ok), t0));
     assert_eq!(fx, vec![emit("started", &[])]);
     let fx = acts(step(&mut j, Input::Stop, t0));
     assert_eq!(fx, vec![Effect::Spawn(Process::PreStop)]);
-    step(
-        &mut j,
-        Input::Spawned {
-            process: Process::PreStop,
-            pid: 12,
-        },
-        t0,
-    );
-    let fx = acts(step(
-        &mut j,
-        Input::Exited {
-            process: Process::PreStop,
-            exit: ok,
-        },
-        t0,
-    ));
+    step(&mut j, spawned(Process::PreStop, 12), t0);
+    let fx = acts(step(&mut j, exited(Process::PreStop, ok), t0));
     assert_eq!(fx[0], emit("stopping", &[("RESULT", "ok")]));
-    step(
-        &mut j,
-        Input::Exited {
-            process: Process::Main,
-            exit: Exit::Signal(15),
-        },
-        t0,
-    );
+    step(&mut j, exited(Process::Main, Exit::Signal(15)), t0);
     assert_eq!(j.state, State::PostStop);
-    step(
-        &mut j,
-        Input::Spawned {
-            process: Process::PostStop,
-            pid: 13,
-        },
-        t0,
-    );
-    step(
-        &mut j,
-        Input::Exited {
-            process: Process::PostStop,
-            exit: ok,
-        },
-        t0,
-    );
+    step(&mut j, spawned(Process::PostStop, 13), t0);
+    step(&mut j, exited(Process::PostStop, ok), t0);
     assert_eq!((j.goal, j.state), (Goal::Stop, State::Waiting));
 }
 
@@ -721,22 +536,8 @@ fn failing_pre_start_fails_the_job_without_spawning_main() {
         ..Policy::default()
     });
     step(&mut j, Input::Start, t0);
-    step(
-        &mut j,
-        Input::Spawned {
-            process: Process::PreStart,
-            pid: 10,
-        },
-        t0,
-    );
-    let fx = step(
-        &mut j,
-        Input::Exited {
-            process: Process::PreStart,
-            exit: Exit::Code(2),
-        },
-        t0,
-    );
+    step(&mut j, spawned(Process::PreStart, 10), t0);
+    let fx = step(&mut j, exited(Process::PreStart, Exit::Code(2)), t0);
     assert!(!fx.contains(&Effect::Spawn(Process::Main)));
     assert_eq!(
         (j.state, j.reason.as_deref()),
@@ -752,14 +553,7 @@ fn ready_timeout_kills_and_fails() {
         ..Policy::default()
     });
     step(&mut j, Input::Start, t0);
-    let fx = acts(step(
-        &mut j,
-        Input::Spawned {
-            process: Process::Main,
-            pid: PID,
-        },
-        t0,
-    ));
+    let fx = acts(step(&mut j, spawned(Process::Main, PID), t0));
     assert_eq!(
         fx,
         vec![
@@ -776,14 +570,7 @@ fn ready_timeout_kills_and_fails() {
         }),
         "{fx:?}"
     );
-    step(
-        &mut j,
-        Input::Exited {
-            process: Process::Main,
-            exit: Exit::Signal(15),
-        },
-        t0,
-    );
+    step(&mut j, exited(Process::Main, Exit::Signal(15)), t0);
     assert_eq!(
         (j.state, j.reason.as_deref()),
         (State::Failed, Some("not ready within 30s"))
@@ -797,14 +584,7 @@ fn restart_while_killing_starts_again_after_the_stop() {
     step(&mut j, Input::Stop, t0);
     step(&mut j, Input::Start, t0);
     assert_eq!((j.goal, j.state), (Goal::Start, State::Killed));
-    let fx = acts(step(
-        &mut j,
-        Input::Exited {
-            process: Process::Main,
-            exit: Exit::Signal(15),
-        },
-        t0,
-    ));
+    let fx = acts(step(&mut j, exited(Process::Main, Exit::Signal(15)), t0));
     assert_eq!(fx.last(), Some(&Effect::Spawn(Process::Main)));
     assert_eq!(j.restarts, 0);
 }
@@ -965,33 +745,12 @@ fn start_during_a_stopping_hook_brings_the_goal_back() {
         ..Policy::default()
     });
     step(&mut j, Input::Start, t0);
-    step(
-        &mut j,
-        Input::Spawned {
-            process: Process::Main,
-            pid: PID,
-        },
-        t0,
-    );
+    step(&mut j, spawned(Process::Main, PID), t0);
     step(&mut j, Input::Stop, t0);
-    step(
-        &mut j,
-        Input::Spawned {
-            process: Process::PreStop,
-            pid: 12,
-        },
-        t0,
-    );
+    step(&mut j, spawned(Process::PreStop, 12), t0);
     assert_eq!((j.goal, j.state), (Goal::Stop, State::PreStop));
     step(&mut j, Input::Start, t0);
-    let fx = acts(step(
-        &mut j,
-        Input::Exited {
-            process: Process::PreStop,
-            exit: Exit::Code(0),
-        },
-        t0,
-    ));
+    let fx = acts(step(&mut j, exited(Process::PreStop, Exit::Code(0)), t0));
     assert_eq!(fx, vec![emit("started", &[])]);
     assert_eq!(
         (j.goal, j.state, j.main_pid),
