@@ -9,6 +9,17 @@ use std::time::Duration;
 
 const T: Duration = Duration::from_secs(10);
 
+/// A unit running fixture `script` (args: the pidfile, `arg`) that follows
+/// its pidfile and is ready once it names a member; `extra` adds keys.
+fn pidfile_unit(script: &str, pidfile: &Path, arg: &str, extra: &str) -> String {
+    format!(
+        "exec: [{}, {}, {p}, {arg}]\npidfile: {p}\nready: pidfile\n{extra}",
+        python(),
+        fixture(script),
+        p = pidfile.display(),
+    )
+}
+
 fn read_pid(path: &Path) -> Option<i32> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
@@ -33,13 +44,8 @@ fn restarts(d: &Daemon, job: &str) -> i64 {
 fn unicorn_three_reloads_followed() {
     let dir = tempfile::tempdir().expect("tmp");
     let pf = dir.path().join("unicorn.pid");
-    let unit = format!(
-        "exec: [{}, {}, {}, \"2\"]\npidfile: {}\nready: pidfile\nreload_signal: USR2\nkill_signal: QUIT\nrespawn: true\n",
-        python(),
-        fixture("unicorn_like.py"),
-        pf.display(),
-        pf.display()
-    );
+    let extra = "reload_signal: USR2\nkill_signal: QUIT\nrespawn: true\n";
+    let unit = pidfile_unit("unicorn_like.py", &pf, "\"2\"", extra);
     let d = Daemon::start(&[("unicorn", &unit)], &[]);
     let (code, _, err) = d.run(&["start", "unicorn"]);
     assert_eq!(code, 0, "start: {err}");
@@ -88,13 +94,8 @@ fn daemonize_followed_and_stopped() {
     for mode in ["double", "nginx"] {
         let dir = tempfile::tempdir().expect("tmp");
         let pf = dir.path().join("d.pid");
-        let unit = format!(
-            "exec: [{}, {}, {}, {mode}]\npidfile: {}\nready: pidfile\nkill_signal: QUIT\nkill_timeout: 2s\n",
-            python(),
-            fixture("daemonize.py"),
-            pf.display(),
-            pf.display()
-        );
+        let extra = "kill_signal: QUIT\nkill_timeout: 2s\n";
+        let unit = pidfile_unit("daemonize.py", &pf, mode, extra);
         let d = Daemon::start(&[("dz", &unit)], &[]);
         let (code, _, err) = d.run(&["start", "dz"]);
         assert_eq!(code, 0, "{mode} start: {err}");
@@ -125,13 +126,8 @@ fn daemonize_followed_and_stopped() {
 fn stop_ends_new_and_lingering_old_master() {
     let dir = tempfile::tempdir().expect("tmp");
     let pf = dir.path().join("d.pid");
-    let unit = format!(
-        "exec: [{}, {}, {}, nginx]\npidfile: {}\nready: pidfile\nreload_signal: USR2\nkill_signal: QUIT\nkill_timeout: 2s\n",
-        python(),
-        fixture("daemonize.py"),
-        pf.display(),
-        pf.display()
-    );
+    let extra = "reload_signal: USR2\nkill_signal: QUIT\nkill_timeout: 2s\n";
+    let unit = pidfile_unit("daemonize.py", &pf, "nginx", extra);
     let d = Daemon::start(&[("dz", &unit)], &[]);
     let (code, _, err) = d.run(&["start", "dz"]);
     assert_eq!(code, 0, "start: {err}");
@@ -164,13 +160,8 @@ fn stop_ends_new_and_lingering_old_master() {
 fn new_master_dying_under_its_parent_is_noticed() {
     let dir = tempfile::tempdir().expect("tmp");
     let pf = dir.path().join("d.pid");
-    let unit = format!(
-        "exec: [{}, {}, {}, nginx]\npidfile: {}\npidfile_grace: 1s\nready: pidfile\nreload_signal: USR2\nkill_signal: QUIT\nkill_timeout: 2s\n",
-        python(),
-        fixture("daemonize.py"),
-        pf.display(),
-        pf.display()
-    );
+    let extra = "pidfile_grace: 1s\nreload_signal: USR2\nkill_signal: QUIT\nkill_timeout: 2s\n";
+    let unit = pidfile_unit("daemonize.py", &pf, "nginx", extra);
     let d = Daemon::start(&[("dz", &unit)], &[]);
     let (code, _, err) = d.run(&["start", "dz"]);
     assert_eq!(code, 0, "start: {err}");
