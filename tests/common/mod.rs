@@ -287,7 +287,29 @@ impl Daemon {
 }
 
 impl Drop for Daemon {
+    /// Ends the namespace. A test that did not shut the daemon down still
+    /// gets SPEC 8's check: no zombie has gsup as its parent.
     fn drop(&mut self) {
+        let init = children_of(self.child.id() as i32).into_iter().next();
+        let daemon = init.and_then(|i| children_of(i).into_iter().next());
+        if let Some(daemon) = daemon.filter(|_| !self.finished && !std::thread::panicking()) {
+            let zombies = || {
+                children_of(daemon)
+                    .into_iter()
+                    .filter(|&p| proc_state(p) == Some('Z'))
+                    .collect::<Vec<_>>()
+            };
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while !zombies().is_empty() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let left = zombies();
+            if !left.is_empty() {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("zombies left with gsup as parent: {left:?}");
+            }
+        }
         if !self.finished {
             // Killing unshare's child (--kill-child) ends the whole namespace.
             let _ = self.child.kill();
