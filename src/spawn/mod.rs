@@ -252,7 +252,7 @@ fn restore_signals(old: &libc::sigset_t) {
 /// Why: waiting for each exec before the next clone serialises a cold start
 /// on the scheduler (see docs/performance.md); a supervisor starting many
 /// jobs can start them all with `start`, then collect each outcome with
-/// `wait` (or when `report_fd` turns readable in its event loop).
+/// `wait`.
 #[derive(Debug)]
 pub struct Started {
     pub pid: i32,
@@ -274,13 +274,6 @@ impl fmt::Debug for InFlight {
 }
 
 impl Started {
-    /// Readable once the child has exec'd (EOF) or failed (8 bytes): for
-    /// registering with the supervisor's event loop (e.g. tokio `AsyncFd`).
-    pub fn report_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        use std::os::fd::AsFd;
-        self.report.as_fd()
-    }
-
     /// Blocks until exec succeeded (`Ok(pid)`) or failed (`Err` with the
     /// stage and errno; the child, `self.pid`, is left to the reaper).
     /// Either way it returns only after the pipe's EOF: the child has exec'd

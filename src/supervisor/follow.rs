@@ -2,7 +2,7 @@
 //! the tree record, the one watcher, per-job follow state, decisions turned into inputs.
 //! Must not wait on a child (the one reaper is `Sys::reap`) nor signal a refused pid.
 
-use super::core::{Key, ProcKind, Supervisor, TimerKind, label};
+use super::core::{Key, Supervisor, TimerKind, label};
 use crate::job::machine::{Input, Process};
 use crate::job::{Exit, Goal, State};
 use crate::pidfile::{
@@ -321,13 +321,7 @@ impl Supervisor {
             f.handle = Some(handle);
         }
         self.follow_cancel_grace(key);
-        if let Some(inst) = self.instances.get_mut(key) {
-            inst.pids.insert(to, ProcKind::Job(Process::Main));
-        }
-        self.pids
-            .insert(to, (key.clone(), ProcKind::Job(Process::Main)));
-        self.queue
-            .push_back((key.clone(), Input::MainReplaced { pid: to }));
+        self.record_main(key, to);
         self.follow_ready(key);
     }
 

@@ -7,9 +7,16 @@ use std::time::Instant;
 
 impl Supervisor {
     /// Pidfile seam: `pid` (checked by the caller to belong to the job) is the
-    /// instance's main process now. It joins the known pids, so that its exit
-    /// is routed here and a stop signals it even outside the job's group.
+    /// instance's main process now, then the queue is drained.
     pub fn adopt_main(&mut self, key: &Key, pid: i32, now: Instant) {
+        self.record_main(key, pid);
+        self.drain(now);
+    }
+
+    /// `adopt_main` without the drain, for a caller inside one: `pid` joins
+    /// the known pids, so that its exit is routed here and a stop signals it
+    /// even outside the job's group, and the machine gets `MainReplaced`.
+    pub(super) fn record_main(&mut self, key: &Key, pid: i32) {
         let Some(inst) = self.instances.get_mut(key) else {
             return;
         };
@@ -18,12 +25,5 @@ impl Supervisor {
             .insert(pid, (key.clone(), ProcKind::Job(Process::Main)));
         self.queue
             .push_back((key.clone(), Input::MainReplaced { pid }));
-        self.drain(now);
-    }
-
-    /// Pidfile seam: no live main process within `pidfile_grace`.
-    pub fn main_lost(&mut self, key: &Key, now: Instant) {
-        self.queue.push_back((key.clone(), Input::MainLost));
-        self.drain(now);
     }
 }
