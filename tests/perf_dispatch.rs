@@ -1,31 +1,15 @@
 //! The event index of `Supervisor::dispatch`: an event reaches exactly the jobs
 //! whose `start_on`/`stop_on` name it, also after definitions change. No real processes.
 
+mod common;
+
+use common::NextPid;
 use gsup::expr::Event;
-use gsup::job::{Exit, Goal, State};
+use gsup::job::{Goal, State};
 use gsup::loader::LoadedJob;
-use gsup::spawn::{SpawnError, SpawnSpec};
 use gsup::supervisor::core::Supervisor;
-use gsup::sys::{KillTarget, Sys};
-use gsup::unit::Signal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-
-/// A kernel where every spawn succeeds with the next pid and nothing dies.
-struct Pids(i32);
-
-impl Sys for Pids {
-    fn spawn(&mut self, _spec: &SpawnSpec) -> Result<i32, SpawnError> {
-        self.0 += 1;
-        Ok(self.0)
-    }
-    fn signal(&mut self, _target: KillTarget, _sig: Signal) -> Result<(), i32> {
-        Ok(())
-    }
-    fn reap(&mut self) -> Vec<(i32, Exit)> {
-        Vec::new()
-    }
-}
 
 fn job(name: &str, yaml: &str) -> LoadedJob {
     let path = PathBuf::from(format!("{name}.yaml"));
@@ -54,7 +38,7 @@ fn event(name: &str, env: &[(&str, &str)]) -> Event {
 
 #[test]
 fn events_reach_the_jobs_that_name_them_and_the_index_follows_new_jobs() {
-    let mut s = Supervisor::new(Box::new(Pids(1000)), "/logs".into(), "/run/g.d".into());
+    let mut s = Supervisor::new(Box::new(NextPid(1000)), "/logs".into(), "/run/g.d".into());
     s.add_jobs(vec![
         job("b", "exec: [sleep, \"1\"]\nstart_on: startup\n"),
         job("a", "exec: [sleep, \"1\"]\nstart_on: started b or never\n"),

@@ -1,30 +1,14 @@
 //! The watchdog's place in the supervisor, against a fake `Sys` and an injected clock:
 //! no deadline unless a job with checks has goal start; watched across restarts.
 
+mod common;
+
+use common::NextPid;
 use gsup::job::machine::Input;
 use gsup::job::{Exit, State};
-use gsup::spawn::{SpawnError, SpawnSpec};
 use gsup::supervisor::core::Supervisor;
-use gsup::sys::{KillTarget, Sys};
-use gsup::unit::Signal;
 use gsup::watchdog::JobKey;
 use std::time::{Duration, Instant};
-
-/// Spawns hand out pids from 100; signals succeed; nothing is ever reaped.
-struct Fake(i32);
-
-impl Sys for Fake {
-    fn spawn(&mut self, _spec: &SpawnSpec) -> Result<i32, SpawnError> {
-        self.0 += 1;
-        Ok(self.0)
-    }
-    fn signal(&mut self, _target: KillTarget, _sig: Signal) -> Result<(), i32> {
-        Ok(())
-    }
-    fn reap(&mut self) -> Vec<(i32, Exit)> {
-        Vec::new()
-    }
-}
 
 fn supervisor(units: &[(&str, &str)]) -> (Supervisor, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -34,7 +18,7 @@ fn supervisor(units: &[(&str, &str)]) -> (Supervisor, tempfile::TempDir) {
     let report = gsup::loader::load_dir(dir.path());
     assert!(report.diagnostics.is_empty(), "{:?}", report.diagnostics);
     let mut sup = Supervisor::new(
-        Box::new(Fake(100)),
+        Box::new(NextPid(100)),
         dir.path().join("log"),
         dir.path().join("run"),
     );

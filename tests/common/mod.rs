@@ -8,6 +8,23 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// A fake kernel for `Supervisor` tests: every spawn succeeds with the next
+/// pid after the one given, signals succeed, nothing ever dies.
+pub struct NextPid(pub i32);
+
+impl gsup::sys::Sys for NextPid {
+    fn spawn(&mut self, _: &gsup::spawn::SpawnSpec) -> Result<i32, gsup::spawn::SpawnError> {
+        self.0 += 1;
+        Ok(self.0)
+    }
+    fn signal(&mut self, _: gsup::sys::KillTarget, _: gsup::unit::Signal) -> Result<(), i32> {
+        Ok(())
+    }
+    fn reap(&mut self) -> Vec<(i32, gsup::job::Exit)> {
+        Vec::new()
+    }
+}
+
 /// A test fixture under `tests/fixtures/`.
 pub fn fixture(name: &str) -> String {
     format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
