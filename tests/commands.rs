@@ -659,3 +659,55 @@ fn a_second_daemon_on_the_same_socket_refuses_to_start() {
         "the first one still answers"
     );
 }
+
+/// The binary has no Rust runtime set-up (`no_main`), so the daemon ignores
+/// SIGPIPE itself: a closed stderr costs its log lines, not the daemon.
+#[test]
+fn a_daemon_whose_stderr_is_closed_lives_on() {
+    let root = temp_root();
+    let config = root.path().join("services.d");
+    write_units(&config, &[("web", SLEEPER)]);
+    let sock = root.path().join("gsup.sock");
+    let mut daemon = Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "--kill-child"])
+        .args(["sh", "-c", "\"$@\" & wait $!", "sh"])
+        .arg(gsup_bin())
+        .arg("daemon")
+        .arg("--config-dir")
+        .arg(&config)
+        .arg("--log-dir")
+        .arg(root.path().join("log"))
+        .arg("--socket")
+        .arg(&sock)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("unshare");
+    let client = |args: &[&str]| {
+        Command::new(gsup_bin())
+            .arg("--socket")
+            .arg(&sock)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("client")
+    };
+    wait_until(Duration::from_secs(10), "daemon answers", || {
+        client(&["list"]).status.success()
+    });
+    drop(daemon.stderr.take());
+    // Each start and stop logs lines to the closed pipe.
+    for _ in 0..3 {
+        let o = client(&["start", "web"]);
+        assert!(o.status.success(), "{o:?}");
+        assert!(client(&["stop", "web"]).status.success());
+    }
+    assert!(
+        daemon.try_wait().expect("try_wait").is_none(),
+        "the daemon died"
+    );
+    assert!(client(&["shutdown"]).status.success());
+    let status = daemon.wait().expect("wait");
+    assert_eq!(status.code(), Some(0));
+}

@@ -44,6 +44,7 @@ pub struct DaemonOptions {
 
 /// Runs the daemon in the foreground until shutdown; returns the exit code.
 pub fn run(opts: DaemonOptions) -> i32 {
+    crate::sys::ignore_sigpipe();
     init_logging(opts.log_json);
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -62,6 +63,9 @@ fn init_logging(json: bool) {
     use std::io::IsTerminal;
     let b = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        // A log line that cannot be written is lost, not reported: the
+        // report would go to the same closed stderr, where `eprintln!` panics.
+        .log_internal_errors(false)
         .with_target(false)
         .with_ansi(std::io::stderr().is_terminal());
     let _ = if json {
