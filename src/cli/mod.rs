@@ -4,6 +4,7 @@
 pub mod args;
 pub mod check;
 pub mod client;
+pub mod fast;
 pub mod log;
 pub mod paths;
 
@@ -168,6 +169,9 @@ pub fn main() -> i32 {
     let argv: Vec<OsString> = std::env::args_os().collect();
     if nix::unistd::getpid().as_raw() == 1 {
         return pid1_main(argv);
+    }
+    if let Some(code) = fast::status(&argv) {
+        return code;
     }
     match parse(argv) {
         Ok(cli) => dispatch(cli),

@@ -1,8 +1,10 @@
 //! The control channel between `gsup` clients and the daemon over a Unix socket.
 //! `proto` is the message format both sides share; `server` is the daemon's end,
-//! `client` the command line's; `status` formats status lines for people.
+//! `client` the command line's; `status` formats status lines for people;
+//! `page` is the status page the daemon publishes for `gsup status`.
 
 pub mod client;
+pub mod page;
 pub mod proto;
 pub mod server;
 pub mod status;

@@ -113,6 +113,8 @@ pub struct Supervisor {
     launching: Vec<(Key, Process, crate::spawn::Started)>,
     /// Pidfile following (issue 4): tree record, watcher, per-job state.
     pub follow: super::follow::Follower,
+    /// The status page, when the daemon publishes one (`supervisor::page`).
+    pub(super) page: Option<super::page::PageState>,
 }
 
 impl Supervisor {
@@ -140,6 +142,7 @@ impl Supervisor {
             by_event: None,
             launching: Vec::new(),
             follow: Default::default(),
+            page: None,
         }
     }
 
@@ -147,6 +150,7 @@ impl Supervisor {
     /// `instance` gets its one `stop/waiting` instance at once.
     pub fn add_jobs(&mut self, jobs: Vec<LoadedJob>) {
         self.by_event = None;
+        self.page_rebuild();
         for j in jobs {
             let start_on = j.unit.start_on.clone().map(Matcher::new);
             let stop_on = j.unit.stop_on.clone().map(Matcher::new);
@@ -244,6 +248,7 @@ impl Supervisor {
             if (inst.job.goal, inst.job.state) != (goal_before, state_before) {
                 info!(job = %label(&key), "{}/{}", inst.job.goal, inst.job.state);
             }
+            self.page_mark(&key.0);
             for e in effects {
                 self.perform(&key, e, now);
             }

@@ -5,6 +5,7 @@
 pub mod core;
 pub mod env;
 pub mod follow;
+pub mod page;
 pub mod readiness;
 pub mod reload;
 pub mod requests;
@@ -103,11 +104,15 @@ async fn daemon(opts: DaemonOptions) -> i32 {
     let (ready_tx, mut ready_rx) = mpsc::unbounded_channel();
     let mut probes = ProbeRunner::new(ready_tx);
 
-    let runtime_dir = opts.socket.with_extension("d");
+    let runtime_dir = crate::control::page::runtime_dir(&opts.socket);
     env::raise_nofile();
     let mut sup = Supervisor::new(Box::new(RealSys), opts.log_dir.clone(), runtime_dir);
     sup.watch = watch::WatchState::new(opts.cycle, opts.alert_command.clone());
     sup.follow.enable();
+    match page::own_dir(&sup.runtime_dir) {
+        Ok(()) => sup.enable_page(crate::control::page::path_for(&opts.socket)),
+        Err(e) => warn!("no status page: {e}; status goes over the socket"),
+    }
     load(&mut sup, &opts);
     let (cfg_tx, mut cfg_rx) = mpsc::unbounded_channel();
     let _watcher = reload::watch_config(&opts.config_dir, cfg_tx);
@@ -124,6 +129,7 @@ async fn daemon(opts: DaemonOptions) -> i32 {
         ],
     });
     sup.drain(now);
+    sup.publish();
     info!(socket = %opts.socket.display(), jobs = sup.defs.len(), "ready");
 
     while !sup.finished() {
@@ -151,7 +157,10 @@ async fn daemon(opts: DaemonOptions) -> i32 {
             wake = sup.follow.next() => sup.on_follow_wake(wake, Instant::now()),
             _ = sleep => sup.on_timers(Instant::now()),
         }
+        // Before the next await: answers given in this turn go out after it.
+        sup.publish();
     }
+    sup.remove_page();
     kill_leftovers(&mut sup);
     let _ = std::fs::remove_file(&opts.socket);
     // Only what we made: the notify sockets, then the dir if it is empty.

@@ -118,6 +118,7 @@ impl Supervisor {
     fn remove_job(&mut self, name: &str) {
         self.defs.remove(name);
         self.by_event = None;
+        self.page_rebuild();
         self.instances.retain(|k, _| k.0 != name);
     }
 

@@ -231,25 +231,40 @@ impl Supervisor {
     /// Status lines of one job's instances (or of every job), sorted by name;
     /// a job with instances but none running shows one `stop/waiting` line.
     pub fn statuses(&self, job: Option<&str>, now: Instant) -> Vec<JobStatus> {
-        let mut out = Vec::new();
         // One job: a map lookup and a range, not a scan of every job.
         let names: Box<dyn Iterator<Item = &String>> = match job {
             Some(j) => Box::new(self.defs.get_key_value(j).map(|(n, _)| n).into_iter()),
             None => Box::new(self.defs.keys()),
         };
-        for name in names {
-            let keys: Vec<&Key> = self
-                .instances
-                .range((name.clone(), String::new())..)
-                .map(|(k, _)| k)
-                .take_while(|k| &k.0 == name)
-                .collect();
-            if keys.is_empty() {
-                out.push(JobStatus::new(name, "", Goal::Stop, State::Waiting, None));
-            }
-            out.extend(keys.into_iter().filter_map(|k| self.status_of(k, now)));
+        names
+            .flat_map(|name| self.lines_of(name, |k| self.status_of(k, now)))
+            .collect()
+    }
+
+    /// The statuses of `name` as `status` shows them, each made by `status`
+    /// from its instance key; one `stop/waiting` line if it has none. The
+    /// status page writes the same lines with [`Supervisor::brief_status`].
+    pub fn lines_of(
+        &self,
+        name: &str,
+        status: impl Fn(&Key) -> Option<JobStatus>,
+    ) -> Vec<JobStatus> {
+        let keys: Vec<&Key> = self
+            .instances
+            .range((name.to_string(), String::new())..)
+            .map(|(k, _)| k)
+            .take_while(|k| k.0 == name)
+            .collect();
+        if keys.is_empty() {
+            return vec![JobStatus::new(name, "", Goal::Stop, State::Waiting, None)];
         }
-        out
+        keys.into_iter().filter_map(status).collect()
+    }
+
+    /// What the status line needs of an instance: no /proc reads.
+    pub fn brief_status(&self, key: &Key) -> Option<JobStatus> {
+        let j = &self.instances.get(key)?.job;
+        Some(JobStatus::new(&key.0, &key.1, j.goal, j.state, j.main_pid))
     }
 
     /// One instance's status.
@@ -264,7 +279,7 @@ impl Supervisor {
             restarts: j.restarts,
             last_exit: j.last_exit.map(exit_text),
             reason: j.reason.clone(),
-            ..JobStatus::new(&key.0, &key.1, j.goal, j.state, j.main_pid)
+            ..self.brief_status(key)?
         };
         self.watch_status(key, &mut st);
         Some(st)

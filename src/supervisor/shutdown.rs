@@ -60,6 +60,7 @@ impl Supervisor {
             .collect();
         for k in gone {
             if !self.waiters.iter().any(|w| w.keys.contains(&k)) {
+                self.page_mark(&k.0);
                 self.instances.remove(&k);
             }
         }

@@ -1,0 +1,571 @@
+//! The status page: every job's status lines in one small file of the daemon's
+//! runtime dir, so that `gsup status JOB` is answered without waking the daemon.
+//!
+//! runit and s6 do the same with one `supervise/status` file per service. The
+//! daemon (the one writer) rewrites a job's slot whenever its lines change; a
+//! client maps the file read-only and copies the slots it needs. Each slot is
+//! a seqlock: the writer makes its counter odd, writes, makes it even again; a
+//! reader that sees an odd or changed counter reads again. The daemon holds
+//! an exclusive `flock` on the file for its whole life, so a client that can
+//! take a shared one knows the daemon is gone and asks the socket instead
+//! (which then reports the daemon unreachable).
+//!
+//! Layout, in little-endian `u32` words: a header of [`HEADER_WORDS`]
+//! (`MAGIC`, `VERSION`, bucket count, slot count), then the index (one word
+//! per bucket: 0 empty, else slot number + 1; open addressing on FNV-1a of the
+//! job name, linear probing), then the slots of [`SLOT_WORDS`] each: the
+//! counter, `running | overflow << 1 | name_len << 8 | text_len << 16`, and
+//! [`TEXT_BYTES`] of text: the exact bytes `gsup status JOB` prints. A job
+//! whose text does not fit is marked overflow and the client asks the socket;
+//! a job whose name does not fit is not in the index at all.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{Ordering, fence};
+
+const MAGIC: u32 = u32::from_le_bytes(*b"GSP1");
+const VERSION: u32 = 1;
+/// Header words: magic, version, buckets, slots, and room to grow.
+pub const HEADER_WORDS: usize = 8;
+/// Words per slot: counter, meta, text.
+pub const SLOT_WORDS: usize = 24;
+/// Text bytes per slot (88: a name of about 40 characters with its pid).
+pub const TEXT_BYTES: usize = (SLOT_WORDS - 2) * 4;
+const RUNNING: u32 = 1;
+const OVERFLOW: u32 = 2;
+/// How often a reader retries a slot the writer is in the middle of.
+const READ_TRIES: usize = 64;
+
+/// The page of the daemon that listens at `socket`: `status` in its runtime
+/// dir (the socket path with the extension `d`).
+pub fn path_for(socket: &Path) -> PathBuf {
+    runtime_dir(socket).join("status")
+}
+
+/// The daemon's runtime dir: notify sockets and the status page.
+pub fn runtime_dir(socket: &Path) -> PathBuf {
+    socket.with_extension("d")
+}
+
+/// FNV-1a: the bucket a name starts probing at, the same on both sides.
+fn hash(name: &[u8]) -> u32 {
+    name.iter().fold(0x811c_9dc5, |h: u32, &b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
+}
+
+/// Where the parts of a page with `buckets` and `slots` are, in words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Layout {
+    buckets: usize,
+    slots: usize,
+}
+
+impl Layout {
+    fn for_names(n: usize) -> Layout {
+        Layout {
+            buckets: (2 * n).max(16),
+            slots: n,
+        }
+    }
+
+    fn words(self) -> usize {
+        HEADER_WORDS + self.buckets + self.slots * SLOT_WORDS
+    }
+
+    fn slot(self, i: usize) -> usize {
+        HEADER_WORDS + self.buckets + i * SLOT_WORDS
+    }
+}
+
+/// The initial bytes of a page for `names` (header, index, empty slots) and
+/// the names it holds, sorted: slot `i` is the `i`th. Names that cannot fit
+/// a slot are left out (the client then asks the socket).
+fn build(names: &[&str]) -> (Vec<u8>, Vec<Box<str>>) {
+    let mut fits: Vec<Box<str>> = names
+        .iter()
+        .filter(|n| !n.is_empty() && n.len() <= TEXT_BYTES)
+        .map(|&n| Box::from(n))
+        .collect();
+    fits.sort_unstable();
+    fits.dedup();
+    let layout = Layout::for_names(fits.len());
+    let mut words = vec![0u32; layout.words()];
+    words[..4].copy_from_slice(&[MAGIC, VERSION, layout.buckets as u32, layout.slots as u32]);
+    for (i, name) in fits.iter().enumerate() {
+        let mut b = hash(name.as_bytes()) as usize % layout.buckets;
+        while words[HEADER_WORDS + b] != 0 {
+            b = (b + 1) % layout.buckets;
+        }
+        words[HEADER_WORDS + b] = i as u32 + 1;
+        // An empty slot already names its job, so that lookups find it.
+        let at = layout.slot(i);
+        words[at + 1] = OVERFLOW | (name.len() as u32) << 8 | (name.len() as u32) << 16;
+        write_text(&mut words[at + 2..at + SLOT_WORDS], name.as_bytes());
+    }
+    (words.iter().flat_map(|w| w.to_le_bytes()).collect(), fits)
+}
+
+fn write_text(words: &mut [u32], text: &[u8]) {
+    for (w, chunk) in words.iter_mut().zip(text.chunks(4)) {
+        let mut b = [0u8; 4];
+        b[..chunk.len()].copy_from_slice(chunk);
+        *w = u32::from_le_bytes(b);
+    }
+}
+
+/// The meta word and text words of a slot holding `text` for `name`.
+fn encode(name: &str, text: &str, running: bool) -> Vec<u32> {
+    let (body, flags) = if text.len() <= TEXT_BYTES && text.starts_with(name) {
+        (text.as_bytes(), u32::from(running))
+    } else {
+        (name.as_bytes(), OVERFLOW)
+    };
+    let mut words = vec![0u32; SLOT_WORDS - 1];
+    words[0] = flags | (name.len() as u32) << 8 | (body.len() as u32) << 16;
+    write_text(&mut words[1..], body);
+    words
+}
+
+/// The daemon's end: the open page, locked for the daemon's life.
+#[derive(Debug)]
+pub struct PageWriter {
+    file: File,
+    layout: Layout,
+    /// The names held, sorted; slot `i` is `names[i]`'s.
+    names: Vec<Box<str>>,
+    /// Per slot: its counter and a digest of the body last written.
+    written: Vec<(u32, u64)>,
+}
+
+impl PageWriter {
+    /// Writes a fresh page for `names` at `path` (through a temporary file
+    /// renamed over it, so a reader sees the old page or the new one) and
+    /// locks it. The caller checks that the directory is the daemon's own.
+    pub fn create(path: &Path, names: &[&str]) -> io::Result<PageWriter> {
+        let tmp = path.with_extension("new");
+        let _ = std::fs::remove_file(&tmp);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&tmp)?;
+        lock(&file, libc::LOCK_EX | libc::LOCK_NB)?;
+        let (bytes, names) = build(names);
+        let written = file
+            .write_all_at(&bytes, 0)
+            .and_then(|()| std::fs::rename(&tmp, path));
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+        Ok(PageWriter {
+            file,
+            layout: Layout::for_names(names.len()),
+            written: vec![(0, 0); names.len()],
+            names,
+        })
+    }
+
+    /// The slot of `name`, if the page holds it.
+    pub fn slot(&self, name: &str) -> Option<usize> {
+        self.names.binary_search_by(|n| (**n).cmp(name)).ok()
+    }
+
+    /// The name whose slot is `slot`.
+    pub fn name(&self, slot: usize) -> Option<&str> {
+        self.names.get(slot).map(|n| &**n)
+    }
+
+    /// How many slots the page has.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// True for a page of no jobs.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// Sets the text of `name` (its status lines, each ending in a newline)
+    /// and whether all of them are `start/running`. Unknown names are ignored.
+    pub fn set(&mut self, name: &str, text: &str, running: bool) -> io::Result<()> {
+        match self.slot(name) {
+            Some(slot) => self.set_slot(slot, text, running),
+            None => Ok(()),
+        }
+    }
+
+    /// [`PageWriter::set`] by slot number.
+    pub fn set_slot(&mut self, slot: usize, text: &str, running: bool) -> io::Result<()> {
+        let (Some(name), Some(&(seq, last))) = (self.names.get(slot), self.written.get(slot))
+        else {
+            return Ok(());
+        };
+        let body = encode(name, text, running);
+        let digest = digest(&body);
+        if last == digest && seq != 0 {
+            return Ok(());
+        }
+        let at = (self.layout.slot(slot) * 4) as u64;
+        let bytes: Vec<u8> = body.iter().flat_map(|w| w.to_le_bytes()).collect();
+        // Counter odd, body, counter even: three writes, fenced, so that a
+        // reader can never see a new counter with an old body or the reverse.
+        self.file.write_all_at(&(seq + 1).to_le_bytes(), at)?;
+        fence(Ordering::SeqCst);
+        self.file.write_all_at(&bytes, at + 4)?;
+        fence(Ordering::SeqCst);
+        self.file.write_all_at(&(seq + 2).to_le_bytes(), at)?;
+        self.written[slot] = (seq + 2, digest);
+        Ok(())
+    }
+}
+
+fn digest(words: &[u32]) -> u64 {
+    words.iter().fold(0xcbf2_9ce4_8422_2325, |h: u64, &w| {
+        (h ^ u64::from(w)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+fn lock(file: &File, op: libc::c_int) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a descriptor we own; no memory is passed.
+    if unsafe { libc::flock(file.as_raw_fd(), op) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// What a client read for the jobs it asked about.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Answer {
+    /// The lines to print, in the order the jobs were named.
+    pub text: String,
+    /// Every line is `start/running` (exit 0; else 3).
+    pub running: bool,
+}
+
+/// Reads the lines of `jobs` from the page at `path`. `None` whenever the
+/// page cannot answer exactly what the daemon would: no page, a page not
+/// owned by root or by us or writable by others, no daemon holding it, a
+/// job it does not hold (unknown, or with too much text), a writer that
+/// never let go. The caller then asks the daemon.
+pub fn read(path: &Path, jobs: &[String]) -> Option<Answer> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+        .ok()?;
+    let meta = file.metadata().ok()?;
+    // SAFETY: geteuid cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    if !meta.is_file() || (meta.uid() != 0 && meta.uid() != euid) || meta.mode() & 0o022 != 0 {
+        return None;
+    }
+    // The daemon holds LOCK_EX while it lives: a shared lock must be refused.
+    match lock(&file, libc::LOCK_SH | libc::LOCK_NB) {
+        Err(e) if e.raw_os_error() == Some(libc::EWOULDBLOCK) => {}
+        _ => return None,
+    }
+    lookup_all(&file, jobs)
+}
+
+/// Where a reader gets a page's words from: the file (`pread`, a few small
+/// reads, no mapping) or, in tests, memory.
+trait Words {
+    /// Fills `out` with the words from word `at` on; `None` past the end.
+    fn words(&self, at: usize, out: &mut [u32]) -> Option<()>;
+
+    fn word(&self, at: usize) -> Option<u32> {
+        let mut w = [0u32];
+        self.words(at, &mut w)?;
+        Some(w[0])
+    }
+}
+
+impl Words for File {
+    fn words(&self, at: usize, out: &mut [u32]) -> Option<()> {
+        let mut bytes = [0u8; SLOT_WORDS * 4];
+        let bytes = bytes.get_mut(..out.len() * 4)?;
+        self.read_exact_at(bytes, (at * 4) as u64).ok()?;
+        for (w, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+            *w = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        }
+        Some(())
+    }
+}
+
+/// The answer for `jobs` from a page (the core of [`read`]).
+fn lookup_all(page: &impl Words, jobs: &[String]) -> Option<Answer> {
+    let mut header = [0u32; 4];
+    page.words(0, &mut header)?;
+    if header[0] != MAGIC || header[1] != VERSION {
+        return None;
+    }
+    let layout = Layout {
+        buckets: usize::try_from(header[2]).ok()?,
+        slots: usize::try_from(header[3]).ok()?,
+    };
+    if layout.buckets == 0 {
+        return None;
+    }
+    let mut out = Answer {
+        text: String::new(),
+        running: true,
+    };
+    for job in jobs {
+        let (text, running) = lookup(page, layout, job.as_bytes())?;
+        out.text.push_str(&text);
+        out.running &= running;
+    }
+    Some(out)
+}
+
+/// One job's text and running flag, or `None` (not held, overflow, busy).
+fn lookup(page: &impl Words, layout: Layout, name: &[u8]) -> Option<(String, bool)> {
+    let mut b = hash(name) as usize % layout.buckets;
+    for _ in 0..layout.buckets {
+        let entry = page.word(HEADER_WORDS + b)? as usize;
+        if entry == 0 || entry > layout.slots {
+            return None;
+        }
+        let (meta, text) = read_slot(page, layout.slot(entry - 1))?;
+        let name_len = (meta >> 8 & 0xff) as usize;
+        if name_len == name.len() && text.as_bytes().starts_with(name) {
+            if meta & OVERFLOW != 0 {
+                return None;
+            }
+            return Some((text, meta & RUNNING != 0));
+        }
+        b = (b + 1) % layout.buckets;
+    }
+    None
+}
+
+/// A consistent copy of the slot at word `at`: its meta word and text. A
+/// seqlock read: the counter, the body, the counter again, each its own read
+/// and fenced, so a body the writer was changing is never taken.
+fn read_slot(page: &impl Words, at: usize) -> Option<(u32, String)> {
+    let mut body = [0u32; SLOT_WORDS - 1];
+    for _ in 0..READ_TRIES {
+        let before = page.word(at)?;
+        if before & 1 == 1 {
+            std::hint::spin_loop();
+            continue;
+        }
+        fence(Ordering::SeqCst);
+        page.words(at + 1, &mut body)?;
+        fence(Ordering::SeqCst);
+        if page.word(at)? == before {
+            let len = ((body[0] >> 16) as usize).min(TEXT_BYTES);
+            let mut bytes: Vec<u8> = body[1..].iter().flat_map(|w| w.to_le_bytes()).collect();
+            bytes.truncate(len);
+            return String::from_utf8(bytes).ok().map(|t| (body[0], t));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU32;
+
+    /// A page in memory, written and read the way the file is.
+    struct Mem(Vec<AtomicU32>);
+
+    impl Words for Mem {
+        fn words(&self, at: usize, out: &mut [u32]) -> Option<()> {
+            let src = self.0.get(at..at + out.len())?;
+            for (o, w) in out.iter_mut().zip(src) {
+                *o = w.load(Ordering::Relaxed);
+            }
+            Some(())
+        }
+    }
+
+    impl std::ops::Deref for Mem {
+        type Target = [AtomicU32];
+        fn deref(&self) -> &[AtomicU32] {
+            &self.0
+        }
+    }
+
+    fn atomics(bytes: &[u8]) -> Mem {
+        Mem(bytes
+            .chunks(4)
+            .map(|c| AtomicU32::new(u32::from_le_bytes([c[0], c[1], c[2], c[3]])))
+            .collect())
+    }
+
+    fn jobs(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// Writes `body` into the slot of `name` as the writer does.
+    fn set(words: &[AtomicU32], slots: &[Box<str>], name: &str, text: &str, running: bool) {
+        let layout = Layout::for_names(slots.len());
+        let i = slots.iter().position(|n| &**n == name).expect("slot");
+        let at = layout.slot(i);
+        let seq = words[at].load(Ordering::Relaxed);
+        words[at].store(seq + 1, Ordering::Relaxed);
+        for (k, w) in encode(name, text, running).into_iter().enumerate() {
+            words[at + 1 + k].store(w, Ordering::Relaxed);
+        }
+        words[at].store(seq + 2, Ordering::Release);
+    }
+
+    #[test]
+    fn lines_come_back_in_the_order_asked() {
+        let names = ["web", "db", "gitorious/resque-worker"];
+        let (bytes, slots) = build(&names);
+        let words = atomics(&bytes);
+        set(
+            &words,
+            &slots,
+            "web",
+            "web start/running, process 7\n",
+            true,
+        );
+        set(&words, &slots, "db", "db stop/waiting\n", false);
+        set(
+            &words,
+            &slots,
+            "gitorious/resque-worker",
+            "gitorious/resque-worker (high) start/running, process 9\n\
+             gitorious/resque-worker (low) start/running, process 10\n",
+            true,
+        );
+        let a = lookup_all(&words, &jobs(&["db", "web"])).expect("answer");
+        assert_eq!(a.text, "db stop/waiting\nweb start/running, process 7\n");
+        assert!(!a.running);
+        let a = lookup_all(&words, &jobs(&["web"])).expect("answer");
+        assert!(a.running);
+        // Two instances need more than a slot: ask the daemon.
+        assert_eq!(
+            lookup_all(&words, &jobs(&["gitorious/resque-worker"])),
+            None
+        );
+    }
+
+    #[test]
+    fn unknown_unset_and_prefix_names_are_not_answered() {
+        let (bytes, slots) = build(&["web", "webapp"]);
+        let words = atomics(&bytes);
+        set(
+            &words,
+            &slots,
+            "webapp",
+            "webapp start/running, process 3\n",
+            true,
+        );
+        assert_eq!(lookup_all(&words, &jobs(&["nope"])), None);
+        assert_eq!(lookup_all(&words, &jobs(&["we"])), None);
+        // Built but never set: overflow until the daemon writes it.
+        assert_eq!(lookup_all(&words, &jobs(&["web"])), None);
+        assert_eq!(lookup_all(&words, &jobs(&["webapp", "nope"])), None);
+        assert!(lookup_all(&words, &jobs(&["webapp"])).is_some());
+    }
+
+    #[test]
+    fn a_slot_being_written_is_not_read() {
+        let (bytes, slots) = build(&["web"]);
+        let words = atomics(&bytes);
+        set(
+            &words,
+            &slots,
+            "web",
+            "web start/running, process 7\n",
+            true,
+        );
+        let at = Layout::for_names(1).slot(0);
+        words[at].fetch_add(1, Ordering::Relaxed);
+        assert_eq!(lookup_all(&words, &jobs(&["web"])), None);
+        words[at].fetch_add(1, Ordering::Relaxed);
+        assert!(lookup_all(&words, &jobs(&["web"])).is_some());
+    }
+
+    #[test]
+    fn long_names_and_texts_fall_back() {
+        let long = "x".repeat(TEXT_BYTES + 1);
+        let (bytes, slots) = build(&[&long, "a"]);
+        assert_eq!(slots.len(), 1);
+        let words = atomics(&bytes);
+        assert_eq!(lookup_all(&words, &jobs(&[&long])), None);
+        let text = format!("a {}\n", "y".repeat(TEXT_BYTES));
+        set(&words, &slots, "a", &text, true);
+        assert_eq!(lookup_all(&words, &jobs(&["a"])), None);
+    }
+
+    #[test]
+    fn garbage_pages_are_refused() {
+        assert_eq!(lookup_all(&Mem(Vec::new()), &jobs(&["a"])), None);
+        let (bytes, _) = build(&["a"]);
+        let words = atomics(&bytes);
+        words[2].store(1 << 30, Ordering::Relaxed);
+        assert_eq!(lookup_all(&words, &jobs(&["a"])), None);
+        words[2].store(16, Ordering::Relaxed);
+        words[3].store(1 << 30, Ordering::Relaxed);
+        assert_eq!(lookup_all(&words, &jobs(&["a"])), None);
+        words[2].store(0, Ordering::Relaxed);
+        assert_eq!(lookup_all(&words, &jobs(&["a"])), None);
+        words[0].store(0, Ordering::Relaxed);
+        assert_eq!(lookup_all(&words, &jobs(&["a"])), None);
+    }
+
+    #[test]
+    fn many_names_all_found() {
+        let names: Vec<String> = (0..1000).map(|i| format!("job{i}")).collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let (bytes, slots) = build(&refs);
+        let words = atomics(&bytes);
+        for n in &names {
+            set(&words, &slots, n, &format!("{n} stop/waiting\n"), false);
+        }
+        for n in &names {
+            let a = lookup_all(&words, std::slice::from_ref(n)).expect("found");
+            assert_eq!(a.text, format!("{n} stop/waiting\n"));
+        }
+    }
+
+    #[test]
+    fn the_file_round_trip_needs_a_live_writer() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("status");
+        let mut w = PageWriter::create(&path, &["web", "db"]).expect("create");
+        w.set("web", "web start/running, process 7\n", true)
+            .expect("set");
+        w.set("db", "db stop/waiting\n", false).expect("set");
+        w.set("nope", "nope stop/waiting\n", false)
+            .expect("ignored");
+        let a = read(&path, &jobs(&["web", "db"])).expect("answer");
+        assert_eq!(a.text, "web start/running, process 7\ndb stop/waiting\n");
+        assert!(!a.running);
+        // A rebuilt page replaces the old one; the old writer's lock goes with it.
+        let mut w2 = PageWriter::create(&path, &["web"]).expect("rebuild");
+        w2.set("web", "web stop/waiting\n", false).expect("set");
+        drop(w);
+        let a = read(&path, &jobs(&["web"])).expect("answer");
+        assert_eq!(a.text, "web stop/waiting\n");
+        // No writer holding it: the page is stale.
+        drop(w2);
+        assert_eq!(read(&path, &jobs(&["web"])), None);
+    }
+
+    #[test]
+    fn a_page_others_can_write_is_not_believed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("status");
+        let mut w = PageWriter::create(&path, &["web"]).expect("create");
+        w.set("web", "web stop/waiting\n", false).expect("set");
+        assert!(read(&path, &jobs(&["web"])).is_some());
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+        assert_eq!(read(&path, &jobs(&["web"])), None);
+    }
+}
