@@ -14,7 +14,25 @@ const SLEEPER: &str = "exec: [/bin/sleep, \"1000\"]\n";
 /// `limit`: a status that needs the (stopped) daemon must fail the test,
 /// not hang it. Returns (code, stdout, stderr).
 fn run_within(d: &Daemon, args: &[&str], limit: Duration) -> (i32, String, String) {
-    let mut child = Command::new(gsup_bin())
+    run_as_within(&[], d, args, limit)
+}
+
+/// `run_within` under a prefix command (`setpriv ...`).
+fn run_as_within(
+    prefix: &[&str],
+    d: &Daemon,
+    args: &[&str],
+    limit: Duration,
+) -> (i32, String, String) {
+    let mut cmd = match prefix.split_first() {
+        Some((first, rest)) => {
+            let mut c = Command::new(first);
+            c.args(rest).arg(gsup_bin());
+            c
+        }
+        None => Command::new(gsup_bin()),
+    };
+    let mut child = cmd
         .arg("--socket")
         .arg(&d.socket)
         .args(args)
@@ -201,4 +219,25 @@ fn a_reload_rebuilds_the_page() {
         assert_agree(&d, job);
     }
     assert_eq!(d.run(&["status", "new"]).1, "new stop/waiting\n");
+}
+
+#[test]
+fn a_user_reads_the_page_of_a_root_daemon() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = Daemon::start(&[("web", &format!("{SLEEPER}start_on: startup\n"))], &[]);
+    std::fs::set_permissions(d.root.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    wait_until(Duration::from_secs(10), "web running", || {
+        d.run(&["status", "web"]).0 == 0
+    });
+    let (_, line, _) = d.run(&["status", "web"]);
+    sig_daemon(&d, libc::SIGSTOP);
+    let nobody = [
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+    ];
+    let got = run_as_within(&nobody, &d, &["status", "web"], Duration::from_secs(5));
+    sig_daemon(&d, libc::SIGCONT);
+    assert_eq!(got, (0, line, String::new()));
 }

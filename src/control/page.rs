@@ -568,4 +568,42 @@ mod tests {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).expect("chmod");
         assert_eq!(read(&path, &jobs(&["web"])), None);
     }
+
+    /// A reader racing the writer sees one whole text or the other, never a
+    /// mix (the texts differ in every byte they share a position with).
+    #[test]
+    fn a_racing_reader_never_sees_a_torn_slot() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("status");
+        let mut w = PageWriter::create(&path, &["a"]).expect("create");
+        let one = "a start/running, process 1111111111\n";
+        let two = "a stop/waiting\n";
+        w.set("a", two, false).expect("set");
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let reader = {
+            let (path, stop) = (path.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let (mut seen, mut busy) = ([0usize; 2], 0usize);
+                while !stop.load(Ordering::Relaxed) {
+                    match read(&path, &jobs(&["a"])) {
+                        Some(a) if a.text == one && a.running => seen[0] += 1,
+                        Some(a) if a.text == two && !a.running => seen[1] += 1,
+                        Some(a) => panic!("torn read: {a:?}"),
+                        None => busy += 1,
+                    }
+                }
+                (seen, busy)
+            })
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(300);
+        let mut flip = false;
+        while std::time::Instant::now() < deadline {
+            flip = !flip;
+            let (text, running) = if flip { (one, true) } else { (two, false) };
+            w.set("a", text, running).expect("set");
+        }
+        stop.store(true, Ordering::Relaxed);
+        let (seen, busy) = reader.join().expect("reader");
+        assert!(seen[0] > 0 && seen[1] > 0, "{seen:?}, busy {busy}");
+    }
 }
