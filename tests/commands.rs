@@ -43,6 +43,17 @@ fn running_pid(name: &str, out: &str) -> i32 {
     pid
 }
 
+/// Runs `gsup --socket SOCK ARGS` (for daemons these tests start by hand).
+fn client_at(sock: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(gsup_bin())
+        .arg("--socket")
+        .arg(sock)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("client")
+}
+
 // ---- without a daemon -------------------------------------------------------
 
 #[test]
@@ -551,15 +562,7 @@ fn as_pid_1_boot_arguments_are_ignored_and_the_daemon_runs() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("unshare");
-    let client = |args: &[&str]| {
-        Command::new(gsup_bin())
-            .arg("--socket")
-            .arg(&sock)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("client")
-    };
+    let client = |args: &[&str]| client_at(&sock, args);
     let mut answered = false;
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while std::time::Instant::now() < deadline {
@@ -684,15 +687,7 @@ fn a_daemon_whose_stderr_is_closed_lives_on() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("unshare");
-    let client = |args: &[&str]| {
-        Command::new(gsup_bin())
-            .arg("--socket")
-            .arg(&sock)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("client")
-    };
+    let client = |args: &[&str]| client_at(&sock, args);
     wait_until(Duration::from_secs(10), "daemon answers", || {
         client(&["list"]).status.success()
     });
