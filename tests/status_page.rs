@@ -241,3 +241,34 @@ fn a_user_reads_the_page_of_a_root_daemon() {
     sig_daemon(&d, libc::SIGCONT);
     assert_eq!(got, (0, line, String::new()));
 }
+
+#[test]
+fn a_runtime_dir_that_is_not_the_daemons_is_not_used() {
+    let root = common::temp_root();
+    let runtime = root.path().join("gsup.d");
+    std::fs::create_dir(&runtime).expect("mkdir");
+    std::os::unix::fs::chown(&runtime, Some(65534), Some(65534)).expect("chown");
+    let d = Daemon::start_in(
+        root,
+        &[
+            ("web", SLEEPER),
+            (
+                "ready",
+                "exec: [/bin/sleep, \"1000\"]\nready: notify\nready_timeout: 5s\n",
+            ),
+        ],
+        &[],
+    );
+    assert!(!page_path(&d).exists(), "no page in another user's dir");
+    assert!(d.stderr().contains("no status page"), "{}", d.stderr());
+    // Status still answers, over the socket.
+    assert_eq!(
+        d.run(&["status", "web"]),
+        (3, "web stop/waiting\n".into(), String::new())
+    );
+    // A notify job cannot get its socket there: it fails, with the reason.
+    let (code, out, _) = d.run(&["start", "ready"]);
+    assert_eq!((code, out.as_str()), (1, "ready stop/failed\n"));
+    let (_, verbose, _) = d.run(&["status", "-v", "ready"]);
+    assert!(verbose.contains("gsup.d"), "{verbose}");
+}

@@ -324,6 +324,7 @@ impl Supervisor {
             Process::PostStop => u.post_stop.as_ref(),
         };
         let mut spec_env = inst.env.clone();
+        let mut notify_failed = None;
         if p == Process::Main && u.ready == crate::unit::Ready::Notify {
             let owner = u.user.as_ref().and_then(super::follow::user_uid);
             match super::readiness::bind_notify(&self.runtime_dir, key, owner) {
@@ -334,12 +335,14 @@ impl Supervisor {
                         sock,
                     });
                 }
-                Err(e) => warn!(job = %label(key), "notify socket: {e}"),
+                // Without its socket the job could never be ready: fail now.
+                Err(e) => notify_failed = Some(format!("notify socket: {e}")),
             }
         }
-        let spec = match cmd {
-            None => Err("no such command".to_string()),
-            Some(c) => {
+        let spec = match (notify_failed, cmd) {
+            (Some(reason), _) => Err(reason),
+            (None, None) => Err("no such command".to_string()),
+            (None, Some(c)) => {
                 env::argv(c, &spec_env).map(|argv| env::spec(&self.log_dir, u, key, argv, spec_env))
             }
         };

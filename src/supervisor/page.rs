@@ -12,8 +12,9 @@ use crate::job::{Goal, State};
 use std::path::PathBuf;
 use tracing::warn;
 
-/// Makes the runtime dir if it is missing and checks that it is the daemon's
-/// own and not writable by others: the page is believed by every client.
+/// Makes `dir` if it is missing and checks that it is the daemon's own and
+/// not writable by others: the page is believed by every client, and a
+/// notify socket marks a job ready. Its parent must exist.
 pub fn own_dir(dir: &std::path::Path) -> Result<(), String> {
     use std::os::unix::fs::{DirBuilderExt, MetadataExt};
     let shown = dir.display();

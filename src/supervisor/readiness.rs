@@ -55,8 +55,8 @@ pub enum ProbeCmd {
     Stop { key: Key },
 }
 
-/// Binds the notify socket of one instance under `runtime_dir`, replacing a
-/// stale one. Only its owner may send to it (mode 0600): root, or, for a job
+/// Binds the notify socket of one instance under `runtime_dir` (which must
+/// be the daemon's own, see `page::own_dir`), replacing a stale one. Only its owner may send to it (mode 0600): root, or, for a job
 /// that runs as another user (`owner`, that user's uid), that user, to whom
 /// the socket is handed. Any other local user cannot mark the job ready.
 pub fn bind_notify(
@@ -65,8 +65,11 @@ pub fn bind_notify(
     owner: Option<u32>,
 ) -> std::io::Result<(PathBuf, UnixDatagram)> {
     use std::os::unix::fs::PermissionsExt;
+    // Another user's dir could swap the socket under us: refuse it.
     let dir = runtime_dir.join("notify");
-    std::fs::create_dir_all(&dir)?;
+    for d in [runtime_dir, &dir] {
+        super::page::own_dir(d).map_err(std::io::Error::other)?;
+    }
     let mut name = key.0.replace('/', "%");
     if !key.1.is_empty() {
         name.push('@');

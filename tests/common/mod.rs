@@ -99,7 +99,12 @@ impl Daemon {
     /// Starts a daemon on these units with extra daemon flags, and waits until
     /// its socket answers `gsup list`.
     pub fn start(units: &[(&str, &str)], extra: &[&str]) -> Daemon {
-        let root = temp_root();
+        Daemon::start_in(temp_root(), units, extra)
+    }
+
+    /// `start` in a root dir the test has prepared (the socket is
+    /// `ROOT/gsup.sock`, its runtime dir `ROOT/gsup.d`).
+    pub fn start_in(root: tempfile::TempDir, units: &[(&str, &str)], extra: &[&str]) -> Daemon {
         let config = root.path().join("services.d");
         let logs = root.path().join("log");
         let socket = root.path().join("gsup.sock");
