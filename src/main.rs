@@ -6,9 +6,9 @@
 //! ignored, a poll of fds 0-2): a Rust program that does nothing takes
 //! 0.71 ms to run here with it and 0.59 ms without (docs/performance.md),
 //! and `gsup status` is a whole-process command. `std::env::args_os` still
-//! works (glibc hands argv to std's initialiser); the daemon ignores SIGPIPE
-//! itself; a client writing to a closed pipe ends quietly by SIGPIPE, as
-//! `ls | head` does. A panic cannot unwind out of `main`: it aborts.
+//! works (glibc hands argv to std's initialiser); `cli::main` ignores
+//! SIGPIPE itself, as std would. A panic cannot unwind out of `main`: it
+//! aborts.
 // Under `cargo test` the harness brings its own `main` (this file has no tests).
 #![cfg_attr(not(test), no_main)]
 

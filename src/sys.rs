@@ -41,9 +41,10 @@ pub trait Sys {
     fn reap(&mut self) -> Vec<(i32, Exit)>;
 }
 
-/// Ignores SIGPIPE in the daemon: a client that hangs up before its answer,
-/// or a closed stderr, must cost an EPIPE, not the daemon. (The binary has no
-/// Rust runtime set-up to do it; jobs get every signal back at SIG_DFL.)
+/// Ignores SIGPIPE: a client that hangs up before its answer, or a closed
+/// stderr, must cost the daemon an EPIPE, and a client's closed stdout is
+/// an error it handles. (The binary has no Rust runtime set-up to do it;
+/// jobs get every signal back at SIG_DFL.)
 pub fn ignore_sigpipe() {
     // SAFETY: setting a disposition to SIG_IGN installs no handler code.
     unsafe {

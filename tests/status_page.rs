@@ -272,3 +272,37 @@ fn a_runtime_dir_that_is_not_the_daemons_is_not_used() {
     let (_, verbose, _) = d.run(&["status", "-v", "ready"]);
     assert!(verbose.contains("gsup.d"), "{verbose}");
 }
+
+/// `gsup status web | head -c 0` and `gsup list | head -c 0`: a closed
+/// stdout is not an error and not a death by SIGPIPE (exit 0, page or socket).
+#[test]
+fn a_closed_stdout_exits_0() {
+    let d = Daemon::start(&[("web", &format!("{SLEEPER}start_on: startup\n"))], &[]);
+    wait_until(Duration::from_secs(10), "web running", || {
+        d.run(&["status", "web"]).0 == 0
+    });
+    for args in [&["status", "web"][..], &["list"][..]] {
+        let mut fds = [0; 2];
+        // SAFETY: pipe(2) fills two descriptors we then own.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        // SAFETY: both are ours; the read end is closed before the client writes.
+        let (read, write) = unsafe {
+            use std::os::fd::FromRawFd;
+            (
+                std::fs::File::from_raw_fd(fds[0]),
+                std::fs::File::from_raw_fd(fds[1]),
+            )
+        };
+        drop(read);
+        let status = Command::new(gsup_bin())
+            .arg("--socket")
+            .arg(&d.socket)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(write)
+            .stderr(Stdio::null())
+            .status()
+            .expect("run");
+        assert_eq!(status.code(), Some(0), "{args:?}: {status:?}");
+    }
+}
