@@ -189,3 +189,50 @@ fn new_master_dying_under_its_parent_is_noticed() {
     let took = t0.elapsed();
     assert!(took < Duration::from_secs(3), "shutdown took {took:?}");
 }
+
+/// Inotify watches of the daemon on the directories in `dirs` (from the
+/// `inotify wd:... ino:HEX` lines of its descriptors' fdinfo).
+fn watched(d: &Daemon, dirs: &[std::path::PathBuf]) -> usize {
+    use std::os::unix::fs::MetadataExt;
+    let inodes: Vec<String> = dirs
+        .iter()
+        .map(|p| format!("ino:{:x} ", std::fs::metadata(p).expect("dir").ino()))
+        .collect();
+    let fdinfo = format!("/proc/{}/fdinfo", d.daemon_host_pid());
+    let mut n = 0;
+    for e in std::fs::read_dir(&fdinfo).expect("fdinfo").flatten() {
+        let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+        n += text
+            .lines()
+            .filter(|l| {
+                l.starts_with("inotify wd:") && inodes.iter().any(|i| l.contains(i.as_str()))
+            })
+            .count();
+    }
+    n
+}
+
+/// Transient instances leave no pidfile watch behind: each of 20 instances
+/// has its pidfile in a directory of its own; once they are stopped, the
+/// daemon watches none of those directories.
+#[test]
+fn stopped_instances_leave_no_pidfile_watch() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let dirs: Vec<_> = (0..20).map(|i| dir.path().join(format!("q{i}"))).collect();
+    for d in &dirs {
+        std::fs::create_dir(d).expect("mkdir");
+    }
+    let unit = format!(
+        "exec: [/bin/sleep, \"1000\"]\ninstance: $QUEUE\npidfile: {}/$QUEUE/pid\n",
+        dir.path().display()
+    );
+    let d = Daemon::start(&[("worker", &unit)], &[]);
+    for i in 0..20 {
+        let (code, _, err) = d.run(&["start", "worker", &format!("QUEUE=q{i}")]);
+        assert_eq!(code, 0, "{err}");
+    }
+    assert_eq!(watched(&d, &dirs), 20);
+    let (code, _, err) = d.run(&["stop", "worker"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(watched(&d, &dirs), 0);
+}

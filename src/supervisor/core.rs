@@ -245,8 +245,12 @@ impl Supervisor {
             };
             let (goal_before, state_before) = (inst.job.goal, inst.job.state);
             let effects = machine::step(&mut inst.job, input, now);
-            if (inst.job.goal, inst.job.state) != (goal_before, state_before) {
-                info!(job = %label(&key), "{}/{}", inst.job.goal, inst.job.state);
+            let state = inst.job.state;
+            if (inst.job.goal, state) != (goal_before, state_before) {
+                info!(job = %label(&key), "{}/{}", inst.job.goal, state);
+            }
+            if state != state_before && matches!(state, State::Waiting | State::Failed) {
+                self.follow_forget(&key);
             }
             self.page_mark(&key.0);
             for e in effects {

@@ -352,6 +352,22 @@ impl Supervisor {
         }
     }
 
+    /// The instance's run is over (it rests in `waiting` or `failed`, every
+    /// process gone): forget its pidfile watch, follow state and process
+    /// tree, so that transient instances leave nothing behind.
+    pub(super) fn follow_forget(&mut self, key: &Key) {
+        if !self.follow.enabled {
+            return;
+        }
+        if self.follow.jobs.remove(key).is_some()
+            && let Some(w) = self.follow.watcher.as_mut()
+        {
+            w.unwatch(key);
+        }
+        self.follow.tree.forget_job(key);
+        self.timers.cancel(&(key.clone(), TimerKind::PidfileGrace));
+    }
+
     fn follow_cancel_grace(&mut self, key: &Key) {
         if let Some(f) = self.follow.jobs.get_mut(key) {
             f.waiting = false;
