@@ -606,4 +606,24 @@ mod tests {
         let (seen, busy) = reader.join().expect("reader");
         assert!(seen[0] > 0 && seen[1] > 0, "{seen:?}, busy {busy}");
     }
+
+    proptest::proptest! {
+        /// Any page, however broken (random words, or a real page with words
+        /// overwritten), is answered or refused, never a panic.
+        #[test]
+        fn garbage_never_panics(words in proptest::collection::vec(proptest::prelude::any::<u32>(), 0..400),
+                                flips in proptest::collection::vec((0usize..400, proptest::prelude::any::<u32>()), 0..8)) {
+            let page = Mem(words.into_iter().map(AtomicU32::new).collect());
+            let _ = lookup_all(&page, &jobs(&["web", "db", ""]));
+            let (bytes, slots) = build(&["web", "db"]);
+            let real = atomics(&bytes);
+            set(&real, &slots, "web", "web stop/waiting\n", false);
+            for (at, w) in flips {
+                if let Some(x) = real.0.get(at) {
+                    x.store(w, Ordering::Relaxed);
+                }
+            }
+            let _ = lookup_all(&real, &jobs(&["web", "db"]));
+        }
+    }
 }
