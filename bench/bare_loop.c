@@ -19,6 +19,12 @@
  *                                (exit 1 on timeout).
  *   bare_loop waitstamp FILE OLD T  polls FILE every 0.1 ms until it holds a number
  *                                != OLD; prints it (both restart probes poll the same way).
+ *   bare_loop interleave R -- CMD ARGS... [-- CMD ARGS...]...
+ *                                runs the commands in turn (posix_spawn, output to
+ *                                /dev/null), R rounds after 20 unmeasured ones, the
+ *                                first command of each round rotating; prints each
+ *                                command's median wall time in ms. Load that drifts
+ *                                during the run hits every command alike.
  *
  * Run it only inside a PID namespace (daemon.sh does): it signals pids it is given.
  */
@@ -27,6 +33,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,7 +222,52 @@ static int count_comm(const char *comm) {
     return n;
 }
 
+extern char **environ;
+
+static int cmp_d(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int interleave(int rounds, int argc, char **argv) {
+    char **cmds[16];
+    int n = 0;
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--") == 0) {
+            argv[i] = NULL;
+            if (i + 1 < argc && n < 16) cmds[n++] = &argv[i + 1];
+        }
+    if (n == 0 || rounds < 1) return fprintf(stderr, "interleave: no command\n"), 2;
+    double *t = calloc((size_t)n * rounds, sizeof *t);
+    if (!t) return 1;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    for (int r = -20; r < rounds; r++)
+        for (int k = 0; k < n; k++) {
+            int c = (k + (r < 0 ? 0 : r)) % n;
+            pid_t pid;
+            int st;
+            long long t0 = now_ns();
+            if (posix_spawn(&pid, cmds[c][0], &fa, NULL, cmds[c], environ) != 0)
+                return fprintf(stderr, "interleave: cannot run %s\n", cmds[c][0]), 1;
+            if (waitpid(pid, &st, 0) != pid) return 1;
+            if (r >= 0) t[(size_t)c * rounds + r] = (now_ns() - t0) / 1e6;
+        }
+    for (int c = 0; c < n; c++) {
+        qsort(t + (size_t)c * rounds, rounds, sizeof *t, cmp_d);
+        printf("%.3f", t[(size_t)c * rounds + rounds / 2]);
+        for (char **a = cmds[c]; *a; a++) printf(" %s", *a);
+        printf("\n");
+    }
+    free(t);
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc >= 4 && strcmp(argv[1], "interleave") == 0)
+        return interleave(atoi(argv[2]), argc - 3, argv + 3);
     if (argc >= 3 && strcmp(argv[1], "coldstart") == 0) return coldstart(atoi(argv[2]));
     if (argc >= 3 && strcmp(argv[1], "coldstart-sync") == 0) return coldstart_sync(atoi(argv[2]));
     if (argc >= 3 && strcmp(argv[1], "coldstart-vfork") == 0) return coldstart_vfork(atoi(argv[2]));

@@ -6,6 +6,8 @@
 #   bench/daemon.sh memory [N]      PSS of the supervisor with N jobs running
 #   bench/daemon.sh restart [R]     SIGKILL the main process: time to its replacement (R rounds)
 #   bench/daemon.sh status [N]      hyperfine of one status query with N jobs
+#   bench/daemon.sh status-pair [N] gsup and runit side by side, N jobs each, one
+#                                   status query of each (and /bin/true) interleaved
 #   bench/daemon.sh idle [N]        supervisor wakeups in IDLE_SECS (10) s with N jobs
 #   bench/daemon.sh all [N]
 #
@@ -15,6 +17,7 @@
 # GSUP=path picks the binary (default target/release/gsup: cargo build --release);
 # SUPS="bare gsup runit s6" picks the contenders. Work files live on a tmpfs
 # private to each namespace (BENCH_DISK=1: on the disk under /tmp instead).
+# ROUNDS=N: rounds of status-pair (default 1000).
 set -eu
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -141,6 +144,25 @@ measure_status() { # KIND N
     python3 -c 'import json, sys; r = json.load(open(sys.argv[1]))["results"][0]; print("  %s: median %.3f ms" % (sys.argv[2], r["median"] * 1000))' "$W/status.json" "$1"
 }
 
+# gsup and runit in one namespace, N jobs each; their status commands (and
+# /bin/true) are timed in turn by `bare_loop interleave`, so that the load
+# of a shared machine falls on both alike. Only KIND=pair.
+measure_status_pair() { # pair N
+    have runsvdir || { say "status-pair: skipped (apt-get install -y runit)"; return 0; }
+    sup_start gsup "$2"
+    sup_start runit "$2"
+    "$BL" waitcomm sleep $(($2 * 2)) "$TIMEOUT" >/dev/null || { say "status-pair: timeout"; return 1; }
+    gsup_wait_running "$2" >/dev/null || return 1
+    mid=job$(($2 / 2))
+    say "status-pair with $2 jobs each: $("$GSUP" --socket "$W/gsup.sock" status "$mid") | $(sv status "$W/sv/$mid")"
+    "$BL" interleave "${ROUNDS:-1000}" -- /bin/true -- "$GSUP" --socket "$W/gsup.sock" status "$mid" \
+        -- "$(command -v sv)" status "$W/sv/$mid" | awk -v n="${ROUNDS:-1000}" '
+        { m[NR] = $1; $1 = ""; c[NR] = $0 }
+        END {
+            printf "  median of %d, interleaved: /bin/true %.3f ms, gsup %.3f ms, runit %.3f ms: gsup/runit %.2fx\n", n, m[1], m[2], m[3], m[2] / m[3]
+        }'
+}
+
 measure_idle() { # KIND N
     sup_start "$1" "$2"
     "$BL" waitcomm sleep "$2" "$TIMEOUT" >/dev/null || { say "$1: timeout"; return 1; }
@@ -206,17 +228,17 @@ if [ "${1:-}" = __inner ]; then
     # are not timed against the host disk's state (ext4 inode allocation on a
     # churned /tmp cost gsup ~2 ms per new log file in one run).
     [ "${BENCH_DISK:-}" = 1 ] || mount -t tmpfs -o size=512m gsup-bench "$W"
-    "measure_$measure" "$kind" "$arg"
+    "measure_$(echo "$measure" | tr - _)" "$kind" "$arg"
     exit
 fi
 
 cmd=${1:-}
 arg=${2:-}
 case $cmd in
-coldstart | memory | status | idle) arg=${arg:-1000} ;;
+coldstart | memory | status | idle | status-pair) arg=${arg:-1000} ;;
 restart) arg=${arg:-20} ;;
 all) arg=${arg:-1000} ;;
-*) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+*) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
 [ "$(id -u)" = 0 ] || { say "needs root (PID namespaces)"; exit 2; }
 
@@ -243,6 +265,7 @@ gsup_works() {
 
 run_one() { # MEASURE KIND
     case $2 in
+    pair) gsup_works || { say "status-pair: TBD (no working \`gsup daemon\` in $GSUP yet)"; return 0; } ;;
     bare) [ "$1" != memory ] && [ "$1" != idle ] || return 0 ;;
     gsup) gsup_works || { say "gsup $1: TBD (no working \`gsup daemon\` in $GSUP yet)"; return 0; } ;;
     runit) have runsvdir || { say "runit $1: skipped (apt-get install -y runit)"; return 0; } ;;
@@ -255,10 +278,14 @@ run_one() { # MEASURE KIND
 }
 
 say "# $(date -u +%FT%TZ) $(uname -r), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
-if [ "$cmd" = all ]; then measures="coldstart memory restart status idle"; else measures=$cmd; fi
+if [ "$cmd" = all ]; then measures="coldstart memory restart status status-pair idle"; else measures=$cmd; fi
 for m in $measures; do
     a=$arg
     [ "$m" != restart ] || [ "$cmd" != all ] || arg=20
-    for k in $SUPS; do run_one "$m" "$k"; done
+    if [ "$m" = status-pair ]; then
+        run_one "$m" pair
+    else
+        for k in $SUPS; do run_one "$m" "$k"; done
+    fi
     arg=$a
 done
