@@ -19,6 +19,7 @@
 //! whose text does not fit is marked overflow and the client asks the socket;
 //! a job whose name does not fit is not in the index at all.
 
+use nix::fcntl::{Flock, FlockArg};
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
@@ -132,7 +133,8 @@ fn encode(name: &str, text: &str, running: bool) -> Vec<u32> {
 /// The daemon's end: the open page, locked for the daemon's life.
 #[derive(Debug)]
 pub struct PageWriter {
-    file: File,
+    /// Locked (`LOCK_EX`) until dropped.
+    file: Flock<File>,
     layout: Layout,
     /// The names held, sorted; slot `i` is `names[i]`'s.
     names: Vec<Box<str>>,
@@ -154,7 +156,8 @@ impl PageWriter {
             .mode(0o644)
             .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(&tmp)?;
-        lock(&file, libc::LOCK_EX | libc::LOCK_NB)?;
+        let file = Flock::lock(file, FlockArg::LockExclusiveNonblock)
+            .map_err(|(_, e)| io::Error::from(e))?;
         let (bytes, names) = build(names);
         let written = file
             .write_all_at(&bytes, 0)
@@ -181,27 +184,15 @@ impl PageWriter {
         self.names.get(slot).map(|n| &**n)
     }
 
-    /// How many slots the page has.
-    pub fn len(&self) -> usize {
-        self.names.len()
+    /// The page's slot numbers.
+    pub fn slots(&self) -> std::ops::Range<usize> {
+        0..self.names.len()
     }
 
-    /// True for a page of no jobs.
-    pub fn is_empty(&self) -> bool {
-        self.names.is_empty()
-    }
-
-    /// Sets the text of `name` (its status lines, each ending in a newline)
-    /// and whether all of them are `start/running`. Unknown names are ignored.
-    pub fn set(&mut self, name: &str, text: &str, running: bool) -> io::Result<()> {
-        match self.slot(name) {
-            Some(slot) => self.set_slot(slot, text, running),
-            None => Ok(()),
-        }
-    }
-
-    /// [`PageWriter::set`] by slot number.
-    pub fn set_slot(&mut self, slot: usize, text: &str, running: bool) -> io::Result<()> {
+    /// Sets the text of the job in `slot` (its status lines, each ending in
+    /// a newline) and whether all of them are `start/running`. A slot the
+    /// page does not have is ignored.
+    pub fn set(&mut self, slot: usize, text: &str, running: bool) -> io::Result<()> {
         let (Some(name), Some(&(seq, last))) = (self.names.get(slot), self.written.get(slot))
         else {
             return Ok(());
@@ -231,16 +222,6 @@ fn digest(words: &[u32]) -> u64 {
     })
 }
 
-fn lock(file: &File, op: libc::c_int) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: flock on a descriptor we own; no memory is passed.
-    if unsafe { libc::flock(file.as_raw_fd(), op) } == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
 /// What a client read for the jobs it asked about.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Answer {
@@ -262,17 +243,15 @@ pub fn read(path: &Path, jobs: &[String]) -> Option<Answer> {
         .open(path)
         .ok()?;
     let meta = file.metadata().ok()?;
-    // SAFETY: geteuid cannot fail.
-    let euid = unsafe { libc::geteuid() };
+    let euid = nix::unistd::geteuid().as_raw();
     if !meta.is_file() || (meta.uid() != 0 && meta.uid() != euid) || meta.mode() & 0o022 != 0 {
         return None;
     }
     // The daemon holds LOCK_EX while it lives: a shared lock must be refused.
-    match lock(&file, libc::LOCK_SH | libc::LOCK_NB) {
-        Err(e) if e.raw_os_error() == Some(libc::EWOULDBLOCK) => {}
-        _ => return None,
+    match Flock::lock(file, FlockArg::LockSharedNonblock) {
+        Err((file, nix::errno::Errno::EWOULDBLOCK)) => lookup_all(&file, jobs),
+        _ => None,
     }
-    lookup_all(&file, jobs)
 }
 
 /// Where a reader gets a page's words from: the file (`pread`, a few small
@@ -533,22 +512,35 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_file_round_trip_needs_a_live_writer() {
+    /// A page on disk for `names`, each `NAME stop/waiting`.
+    fn on_disk(names: &[&str]) -> (tempfile::TempDir, PathBuf, PageWriter) {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("status");
-        let mut w = PageWriter::create(&path, &["web", "db"]).expect("create");
-        w.set("web", "web start/running, process 7\n", true)
-            .expect("set");
-        w.set("db", "db stop/waiting\n", false).expect("set");
-        w.set("nope", "nope stop/waiting\n", false)
-            .expect("ignored");
+        let mut w = PageWriter::create(&path, names).expect("create");
+        for n in names {
+            put(&mut w, n, &format!("{n} stop/waiting\n"), false);
+        }
+        (dir, path, w)
+    }
+
+    fn put(w: &mut PageWriter, name: &str, text: &str, running: bool) {
+        let slot = w.slot(name).expect("slot");
+        w.set(slot, text, running).expect("set");
+    }
+
+    #[test]
+    fn the_file_round_trip_needs_a_live_writer() {
+        let (_dir, path, mut w) = on_disk(&["web", "db"]);
+        put(&mut w, "web", "web start/running, process 7\n", true);
+        assert_eq!(w.slot("nope"), None);
+        w.set(7, "x\n", true)
+            .expect("a slot it does not have is ignored");
         let a = read(&path, &jobs(&["web", "db"])).expect("answer");
         assert_eq!(a.text, "web start/running, process 7\ndb stop/waiting\n");
         assert!(!a.running);
         // A rebuilt page replaces the old one; the old writer's lock goes with it.
         let mut w2 = PageWriter::create(&path, &["web"]).expect("rebuild");
-        w2.set("web", "web stop/waiting\n", false).expect("set");
+        put(&mut w2, "web", "web stop/waiting\n", false);
         drop(w);
         let a = read(&path, &jobs(&["web"])).expect("answer");
         assert_eq!(a.text, "web stop/waiting\n");
@@ -560,10 +552,7 @@ mod tests {
     #[test]
     fn a_page_others_can_write_is_not_believed() {
         use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("status");
-        let mut w = PageWriter::create(&path, &["web"]).expect("create");
-        w.set("web", "web stop/waiting\n", false).expect("set");
+        let (_dir, path, _w) = on_disk(&["web"]);
         assert!(read(&path, &jobs(&["web"])).is_some());
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).expect("chmod");
         assert_eq!(read(&path, &jobs(&["web"])), None);
@@ -573,12 +562,9 @@ mod tests {
     /// mix (the texts differ in every byte they share a position with).
     #[test]
     fn a_racing_reader_never_sees_a_torn_slot() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("status");
-        let mut w = PageWriter::create(&path, &["a"]).expect("create");
+        let (_dir, path, mut w) = on_disk(&["a"]);
         let one = "a start/running, process 1111111111\n";
         let two = "a stop/waiting\n";
-        w.set("a", two, false).expect("set");
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let reader = {
             let (path, stop) = (path.clone(), stop.clone());
@@ -600,7 +586,7 @@ mod tests {
         while std::time::Instant::now() < deadline {
             flip = !flip;
             let (text, running) = if flip { (one, true) } else { (two, false) };
-            w.set("a", text, running).expect("set");
+            put(&mut w, "a", text, running);
         }
         stop.store(true, Ordering::Relaxed);
         let (seen, busy) = reader.join().expect("reader");

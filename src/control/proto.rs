@@ -140,6 +140,11 @@ impl JobStatus {
             reason: None,
         }
     }
+
+    /// `start/running`: what `status JOB` exits 0 for (SPEC 3, LSB).
+    pub fn is_up(&self) -> bool {
+        self.goal == Goal::Start && self.state == State::Running
+    }
 }
 
 /// The peer of a control connection, from `SO_PEERCRED`.

@@ -45,7 +45,6 @@ pub struct DaemonOptions {
 
 /// Runs the daemon in the foreground until shutdown; returns the exit code.
 pub fn run(opts: DaemonOptions) -> i32 {
-    crate::sys::ignore_sigpipe();
     init_logging(opts.log_json);
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

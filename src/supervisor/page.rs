@@ -7,8 +7,9 @@
 
 use super::core::Supervisor;
 use crate::control::page::PageWriter;
+use crate::control::proto::JobStatus;
 use crate::control::status;
-use crate::job::{Goal, State};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use tracing::warn;
 
@@ -38,10 +39,8 @@ pub fn own_dir(dir: &std::path::Path) -> Result<(), String> {
 pub struct PageState {
     path: PathBuf,
     writer: Option<PageWriter>,
-    /// Slots whose lines may have changed since the last `publish`, once
-    /// each (`marked` is their bitset).
-    dirty: Vec<usize>,
-    marked: Vec<u64>,
+    /// Slots whose lines may have changed since the last `publish`.
+    dirty: BTreeSet<usize>,
     /// The set of jobs changed: write a new page.
     rebuild: bool,
 }
@@ -53,8 +52,7 @@ impl Supervisor {
         self.page = Some(PageState {
             path,
             writer: None,
-            dirty: Vec::new(),
-            marked: Vec::new(),
+            dirty: BTreeSet::new(),
             rebuild: true,
         });
     }
@@ -67,11 +65,7 @@ impl Supervisor {
         let Some(slot) = p.writer.as_ref().and_then(|w| w.slot(name)) else {
             return;
         };
-        let (word, bit) = (slot / 64, 1u64 << (slot % 64));
-        if p.marked[word] & bit == 0 {
-            p.marked[word] |= bit;
-            p.dirty.push(slot);
-        }
+        p.dirty.insert(slot);
     }
 
     /// Jobs were added or removed.
@@ -92,8 +86,7 @@ impl Supervisor {
             let names: Vec<&str> = self.defs.keys().map(String::as_str).collect();
             match PageWriter::create(&page.path, &names) {
                 Ok(w) => {
-                    page.dirty = (0..w.len()).collect();
-                    page.marked = vec![u64::MAX; w.len().div_ceil(64)];
+                    page.dirty = w.slots().collect();
                     page.writer = Some(w);
                 }
                 Err(e) => {
@@ -112,14 +105,13 @@ impl Supervisor {
             return;
         };
         let dirty = std::mem::take(&mut page.dirty);
-        page.marked.iter_mut().for_each(|w| *w = 0);
         let mut result = Ok(());
         for slot in dirty {
             let Some(name) = writer.name(slot) else {
                 continue;
             };
             let (text, running) = self.page_text(name);
-            result = writer.set_slot(slot, &text, running);
+            result = writer.set(slot, &text, running);
             if result.is_err() {
                 break;
             }
@@ -148,9 +140,7 @@ impl Supervisor {
     /// Exactly what `gsup status NAME` prints, and whether it exits 0.
     pub fn page_text(&self, name: &str) -> (String, bool) {
         let lines = self.lines_of(name, |k| self.brief_status(k));
-        let running = lines
-            .iter()
-            .all(|s| s.goal == Goal::Start && s.state == State::Running);
+        let running = lines.iter().all(JobStatus::is_up);
         let mut text = String::new();
         for s in &lines {
             text.push_str(&status::line(s));

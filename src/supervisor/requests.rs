@@ -214,10 +214,7 @@ impl Supervisor {
             }
             out.extend(self.statuses(Some(j), now));
         }
-        let code = if out
-            .iter()
-            .all(|s| s.goal == Goal::Start && s.state == State::Running)
-        {
+        let code = if out.iter().all(JobStatus::is_up) {
             0
         } else {
             3
