@@ -43,17 +43,6 @@ fn running_pid(name: &str, out: &str) -> i32 {
     pid
 }
 
-/// Runs `gsup --socket SOCK ARGS` (for daemons these tests start by hand).
-fn client_at(sock: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(gsup_bin())
-        .arg("--socket")
-        .arg(sock)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("client")
-}
-
 // ---- without a daemon -------------------------------------------------------
 
 #[test]
@@ -562,7 +551,15 @@ fn as_pid_1_boot_arguments_are_ignored_and_the_daemon_runs() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("unshare");
-    let client = |args: &[&str]| client_at(&sock, args);
+    let client = |args: &[&str]| {
+        Command::new(gsup_bin())
+            .arg("--socket")
+            .arg(&sock)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("client")
+    };
     let mut answered = false;
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while std::time::Instant::now() < deadline {
@@ -663,46 +660,20 @@ fn a_second_daemon_on_the_same_socket_refuses_to_start() {
     );
 }
 
-/// The binary has no Rust runtime set-up (`no_main`), so the daemon ignores
-/// SIGPIPE itself: a closed stderr costs its log lines, not the daemon.
+/// The binary has no Rust runtime set-up (`no_main`), so gsup ignores
+/// SIGPIPE itself: a closed stderr costs the daemon its log lines, not its
+/// life (tracing's own report of the failed write must not panic either).
 #[test]
 fn a_daemon_whose_stderr_is_closed_lives_on() {
-    let root = temp_root();
-    let config = root.path().join("services.d");
-    write_units(&config, &[("web", SLEEPER)]);
-    let sock = root.path().join("gsup.sock");
-    let mut daemon = Command::new("unshare")
-        .args(["--pid", "--fork", "--mount-proc", "--kill-child"])
-        .args(["sh", "-c", "\"$@\" & wait $!", "sh"])
-        .arg(gsup_bin())
-        .arg("daemon")
-        .arg("--config-dir")
-        .arg(&config)
-        .arg("--log-dir")
-        .arg(root.path().join("log"))
-        .arg("--socket")
-        .arg(&sock)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("unshare");
-    let client = |args: &[&str]| client_at(&sock, args);
-    wait_until(Duration::from_secs(10), "daemon answers", || {
-        client(&["list"]).status.success()
-    });
-    drop(daemon.stderr.take());
+    let mut d = Daemon::start_piped(&[("web", SLEEPER)]);
+    drop(d.take_stderr());
     // Each start and stop logs lines to the closed pipe.
     for _ in 0..3 {
-        let o = client(&["start", "web"]);
-        assert!(o.status.success(), "{o:?}");
-        assert!(client(&["stop", "web"]).status.success());
+        let (code, out, err) = d.run(&["start", "web"]);
+        assert_eq!(code, 0, "{out}{err}");
+        let (code, out, err) = d.run(&["stop", "web"]);
+        assert_eq!(code, 0, "{out}{err}");
     }
-    assert!(
-        daemon.try_wait().expect("try_wait").is_none(),
-        "the daemon died"
-    );
-    assert!(client(&["shutdown"]).status.success());
-    let status = daemon.wait().expect("wait");
-    assert_eq!(status.code(), Some(0));
+    assert!(d.running(), "the daemon died");
+    assert_eq!(d.shutdown(), 0);
 }

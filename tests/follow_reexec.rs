@@ -235,4 +235,6 @@ fn stopped_instances_leave_no_pidfile_watch() {
     let (code, _, err) = d.run(&["stop", "worker"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(watched(&d, &dirs), 0);
+    assert_eq!(d.job_processes(), Vec::<i32>::new(), "stop left processes");
+    d.assert_no_zombies();
 }

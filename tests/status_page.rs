@@ -165,10 +165,11 @@ fn page_and_socket_agree_through_a_lifecycle() {
     // A pid changes without a stop: the page follows.
     let pid = common::status_pid(&started).expect("pid");
     d.kill(pid, libc::SIGKILL);
-    wait_until(Duration::from_secs(10), "web respawned or stopped", || {
-        d.run(&["status", "web"]).1 != started
+    wait_until(Duration::from_secs(10), "web stopped (no respawn)", || {
+        d.run(&["status", "web"]) == (3, "web stop/waiting\n".into(), String::new())
     });
     assert_agree(&d, "web");
+    d.assert_no_zombies();
     let (code, stopped, _) = d.run(&["stop", "web"]);
     assert_eq!(code, 0);
     assert_eq!(d.run(&["status", "web"]), (3, stopped, String::new()));

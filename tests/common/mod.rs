@@ -105,12 +105,27 @@ impl Daemon {
     /// `start` in a root dir the test has prepared (the socket is
     /// `ROOT/gsup.sock`, its runtime dir `ROOT/gsup.d`).
     pub fn start_in(root: tempfile::TempDir, units: &[(&str, &str)], extra: &[&str]) -> Daemon {
+        let stderr = fs::File::create(root.path().join("daemon.stderr")).expect("stderr file");
+        Daemon::launch(root, units, extra, stderr.into())
+    }
+
+    /// `start` with the daemon's stderr a pipe the test holds
+    /// (`take_stderr`); `stderr()` is then empty.
+    pub fn start_piped(units: &[(&str, &str)]) -> Daemon {
+        Daemon::launch(temp_root(), units, &[], Stdio::piped())
+    }
+
+    fn launch(
+        root: tempfile::TempDir,
+        units: &[(&str, &str)],
+        extra: &[&str],
+        stderr: Stdio,
+    ) -> Daemon {
         let config = root.path().join("services.d");
         let logs = root.path().join("log");
         let socket = root.path().join("gsup.sock");
         fs::create_dir_all(&config).expect("mkdir config");
         write_units(&config, units);
-        let stderr = fs::File::create(root.path().join("daemon.stderr")).expect("stderr file");
         let mut cmd = Command::new("unshare");
         cmd.args([
             "--pid",
@@ -180,6 +195,16 @@ impl Daemon {
             String::from_utf8_lossy(&out.stdout).into_owned(),
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
+    }
+
+    /// The read end of a `start_piped` daemon's stderr.
+    pub fn take_stderr(&mut self) -> Option<std::process::ChildStderr> {
+        self.child.stderr.take()
+    }
+
+    /// The namespace (and so the daemon) is still there.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     /// The daemon's stderr so far (its own log).
