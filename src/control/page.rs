@@ -396,17 +396,23 @@ mod tests {
         names.iter().map(|s| s.to_string()).collect()
     }
 
-    /// Writes `body` into the slot of `name` as the writer does.
-    fn set(words: &[AtomicU32], slots: &[Box<str>], name: &str, text: &str, running: bool) {
-        let layout = Layout::for_names(slots.len());
-        let i = slots.iter().position(|n| &**n == name).expect("slot");
-        let at = layout.slot(i);
-        let seq = words[at].load(Ordering::Relaxed);
-        words[at].store(seq + 1, Ordering::Relaxed);
-        for (k, w) in encode(name, text, running).into_iter().enumerate() {
-            words[at + 1 + k].store(w, Ordering::Relaxed);
+    /// The first `steps` writes of `slot_writes(seq, body)` into the slot at
+    /// word `at`: the writer's own sequence, on memory.
+    fn apply(words: &[AtomicU32], at: usize, seq: u32, body: &[u32], steps: usize) {
+        for (offset, bytes) in slot_writes(seq, body).iter().take(steps) {
+            for (k, c) in bytes.chunks(4).enumerate() {
+                let w = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+                words[at + *offset as usize / 4 + k].store(w, Ordering::Release);
+            }
         }
-        words[at].store(seq + 2, Ordering::Release);
+    }
+
+    /// Sets the slot of `name` as the writer does.
+    fn set(words: &[AtomicU32], slots: &[Box<str>], name: &str, text: &str, running: bool) {
+        let i = slots.iter().position(|n| &**n == name).expect("slot");
+        let at = Layout::for_names(slots.len()).slot(i);
+        let seq = words[at].load(Ordering::Relaxed);
+        apply(words, at, seq, &encode(name, text, running), 3);
     }
 
     #[test]
@@ -577,23 +583,15 @@ mod tests {
         let at = Layout::for_names(1).slot(0);
         let old = encode("a", "a stop/waiting\n", false);
         let new = encode("a", "a start/running, process 1111111111\n", true);
-        let apply = |seq: u32, body: &[u32], steps: usize| {
-            for (offset, bytes) in slot_writes(seq, body).iter().take(steps) {
-                for (k, chunk) in bytes.chunks(4).enumerate() {
-                    let w = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
-                    page[at + *offset as usize / 4 + k].store(w, Ordering::Relaxed);
-                }
-            }
-        };
-        apply(0, &old, 3);
+        apply(&page, at, 0, &old, 3);
         let ok = |text: &str| lookup_all(&page, &jobs(&["a"])).map(|a| a.text) == Some(text.into());
         assert!(ok("a stop/waiting\n"));
         // The body changes only while the counter is odd.
-        apply(2, &new, 1);
+        apply(&page, at, 2, &new, 1);
         assert_eq!(lookup_all(&page, &jobs(&["a"])), None);
-        apply(2, &new, 2);
+        apply(&page, at, 2, &new, 2);
         assert_eq!(lookup_all(&page, &jobs(&["a"])), None);
-        apply(2, &new, 3);
+        apply(&page, at, 2, &new, 3);
         assert!(ok("a start/running, process 1111111111\n"));
     }
 
