@@ -1,5 +1,9 @@
-//! Build script: links libgcc's unwinder statically instead of libgcc_s.so.
-//! One shared library fewer for ld.so to load costs `gsup status` 0.1 ms less.
+//! Build script: links libgcc's unwinder statically instead of libgcc_s.so,
+//! and gathers the status path's code in one place (link/hot-text.ld).
+//!
+//! Both are for `gsup status`, a whole process whose cost is mostly start-up:
+//! one shared library fewer for ld.so to load costs it 0.1 ms less, and its
+//! code in one or two 64 kB windows instead of ~11 saves ~9 page faults.
 //!
 //! rustc asks the linker for `-lgcc_s` on linux-gnu. A linker script named
 //! `libgcc_s.so` in a directory searched first answers that with the static
@@ -12,6 +16,7 @@ use std::path::PathBuf;
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=link/hot-text.ld");
     let linux_gnu = std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux")
         && std::env::var("CARGO_CFG_TARGET_ENV").as_deref() == Ok("gnu");
     let Some(out) = std::env::var_os("OUT_DIR").map(PathBuf::from) else {
@@ -19,6 +24,10 @@ fn main() {
     };
     if !linux_gnu {
         return;
+    }
+    if let Some(dir) = std::env::var_os("CARGO_MANIFEST_DIR") {
+        let script = PathBuf::from(dir).join("link/hot-text.ld");
+        println!("cargo:rustc-link-arg-bins=-Wl,-T,{}", script.display());
     }
     let dir = out.join("static-libgcc");
     if std::fs::create_dir_all(&dir).is_ok()

@@ -159,7 +159,7 @@ measure_status_pair() { # pair N
         -- "$(command -v sv)" status "$W/sv/$mid" | awk -v n="${ROUNDS:-1000}" '
         { m[NR] = $1; $1 = ""; c[NR] = $0 }
         END {
-            printf "  median of %d, interleaved: /bin/true %.3f ms, gsup %.3f ms, runit %.3f ms: gsup/runit %.2fx\n", n, m[1], m[2], m[3], m[2] / m[3]
+            printf "  median of %d, interleaved: /bin/true %.3f ms, gsup %.3f ms, runit %.3f ms: gsup/runit %.3fx\n", n, m[1], m[2], m[3], m[2] / m[3]
         }'
 }
 

@@ -13,7 +13,9 @@ use std::path::PathBuf;
 /// `-`) is `None` and goes through clap, which owns every usage error.
 pub fn plain_status(argv: &[OsString]) -> Option<(Option<PathBuf>, Vec<String>)> {
     let mut socket = None;
-    let mut jobs = Vec::new();
+    // Sized once: a growing Vec would run one more function, outside the
+    // status path's code (link/hot-text.ld).
+    let mut jobs = Vec::with_capacity(argv.len());
     let mut seen_status = false;
     let mut words = argv.iter().skip(1);
     while let Some(word) = words.next() {
