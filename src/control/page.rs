@@ -51,14 +51,22 @@ const OVERFLOW: u32 = 2;
 const READ_TRIES: usize = 64;
 
 /// The page of the daemon that listens at `socket`: `status` in its runtime
-/// dir (the socket path with the extension `d`).
+/// dir.
 pub fn path_for(socket: &Path) -> PathBuf {
     runtime_dir(socket).join("status")
 }
 
-/// The daemon's runtime dir: notify sockets and the status page.
+/// The daemon's runtime dir, for notify sockets and the status page: the
+/// socket path with the extension `d` (`/run/gsup.d` for `/run/gsup.sock`),
+/// or with `.d` appended when that would be the socket itself (`x.d`).
 pub fn runtime_dir(socket: &Path) -> PathBuf {
-    socket.with_extension("d")
+    let dir = socket.with_extension("d");
+    if dir != socket {
+        return dir;
+    }
+    let mut path = socket.as_os_str().to_owned();
+    path.push(".d");
+    PathBuf::from(path)
 }
 
 /// FNV-1a: the bucket a name starts probing at, the same on both sides.
@@ -543,6 +551,18 @@ mod tests {
         assert_eq!(lookup_all(&words, &jobs(&["a"])), None);
         words[0].store(0, Ordering::Relaxed);
         assert_eq!(lookup_all(&words, &jobs(&["a"])), None);
+    }
+
+    #[test]
+    fn the_runtime_dir_is_never_the_socket() {
+        for (socket, dir) in [
+            ("/run/gsup.sock", "/run/gsup.d"),
+            ("/tmp/gsup-1000.sock", "/tmp/gsup-1000.d"),
+            ("/x/sock", "/x/sock.d"),
+            ("/x/gsup.d", "/x/gsup.d.d"),
+        ] {
+            assert_eq!(runtime_dir(Path::new(socket)), Path::new(dir), "{socket}");
+        }
     }
 
     /// Counts a page's reads: each is a `pread` on the file.
