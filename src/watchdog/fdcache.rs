@@ -112,10 +112,7 @@ impl CachedReader {
     fn stat(&mut self, pid: i32) -> Option<ProcStat> {
         if let Some(e) = self.entries.get(&pid) {
             let n = read_all_at(&e.stat, &mut self.buf).unwrap_or(0);
-            let parsed = (n > 0)
-                .then(|| std::str::from_utf8(&self.buf[..n]).ok())
-                .flatten()
-                .and_then(|t| parse_stat(t, self.reader.page_size()));
+            let parsed = parse_stat(&self.buf[..n], self.reader.page_size());
             if parsed.is_some() {
                 return parsed;
             }
@@ -124,10 +121,7 @@ impl CachedReader {
         }
         let f = File::open(format!("/proc/{pid}/stat")).ok()?;
         let n = read_all_at(&f, &mut self.buf).ok()?;
-        let st = parse_stat(
-            std::str::from_utf8(&self.buf[..n]).ok()?,
-            self.reader.page_size(),
-        )?;
+        let st = parse_stat(&self.buf[..n], self.reader.page_size())?;
         if self.open_fds < self.budget {
             self.entries.insert(
                 pid,

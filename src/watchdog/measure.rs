@@ -46,10 +46,10 @@ pub fn boot_time() -> Duration {
     Duration::new(secs, nanos)
 }
 
-/// Parses the text of `/proc/PID/stat` (`crate::procfs`); `page_size` converts the
+/// Parses the bytes of `/proc/PID/stat` (`crate::procfs`); `page_size` converts the
 /// rss field to bytes.
-pub fn parse_stat(text: &str, page_size: u64) -> Option<ProcStat> {
-    let s = crate::procfs::parse_stat(text.as_bytes())?;
+pub fn parse_stat(bytes: &[u8], page_size: u64) -> Option<ProcStat> {
+    let s = crate::procfs::parse_stat(bytes)?;
     Some(ProcStat {
         pid: s.pid,
         state: s.state,
@@ -95,7 +95,7 @@ impl ProcReader {
 
     fn stat_into(&self, pid: i32, buf: &mut String) -> Option<ProcStat> {
         read_to(&format!("/proc/{pid}/stat"), buf).ok()?;
-        parse_stat(buf, self.page_size)
+        parse_stat(buf.as_bytes(), self.page_size)
     }
 
     /// Direct children of `pid`: the union of `/proc/PID/task/TID/children` over its
@@ -193,7 +193,7 @@ mod tests {
     fn parses_stat_with_spaces_and_parens_in_the_name() {
         let text = "4242 (ruby (a) b) S 1 4242 4242 0 -1 4194560 100 0 0 0 \
                     150 50 0 0 20 0 3 0 123456 100000000 2560 18446744073709551615";
-        let s = parse_stat(text, 4096).expect("parses");
+        let s = parse_stat(text.as_bytes(), 4096).expect("parses");
         assert_eq!(
             s,
             ProcStat {
@@ -207,8 +207,8 @@ mod tests {
                 threads: 3,
             }
         );
-        assert_eq!(parse_stat("12 (x) S 1", 4096), None);
-        assert_eq!(parse_stat("", 4096), None);
+        assert_eq!(parse_stat(b"12 (x) S 1", 4096), None);
+        assert_eq!(parse_stat(b"", 4096), None);
     }
 
     #[test]
