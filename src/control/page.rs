@@ -455,26 +455,31 @@ mod tests {
         apply(words, at, seq, &encode(name, text, running), 3);
     }
 
+    /// A page in memory for `names`, with the slots of `written` set, each
+    /// (name, text, running), as the writer sets them.
+    fn page(names: &[&str], written: &[(&str, &str, bool)]) -> Mem {
+        let (bytes, slots) = build(names);
+        let words = atomics(&bytes);
+        for &(name, text, running) in written {
+            set(&words, &slots, name, text, running);
+        }
+        words
+    }
+
     #[test]
     fn lines_come_back_in_the_order_asked() {
-        let names = ["web", "db", "gitorious/resque-worker"];
-        let (bytes, slots) = build(&names);
-        let words = atomics(&bytes);
-        set(
-            &words,
-            &slots,
-            "web",
-            "web start/running, process 7\n",
-            true,
-        );
-        set(&words, &slots, "db", "db stop/waiting\n", false);
-        set(
-            &words,
-            &slots,
-            "gitorious/resque-worker",
-            "gitorious/resque-worker (high) start/running, process 9\n\
-             gitorious/resque-worker (low) start/running, process 10\n",
-            true,
+        let words = page(
+            &["web", "db", "gitorious/resque-worker"],
+            &[
+                ("web", "web start/running, process 7\n", true),
+                ("db", "db stop/waiting\n", false),
+                (
+                    "gitorious/resque-worker",
+                    "gitorious/resque-worker (high) start/running, process 9\n\
+                     gitorious/resque-worker (low) start/running, process 10\n",
+                    true,
+                ),
+            ],
         );
         let a = lookup_all(&words, &jobs(&["db", "web"])).expect("answer");
         assert_eq!(a.text, "db stop/waiting\nweb start/running, process 7\n");
@@ -490,14 +495,9 @@ mod tests {
 
     #[test]
     fn unknown_unset_and_prefix_names_are_not_answered() {
-        let (bytes, slots) = build(&["web", "webapp"]);
-        let words = atomics(&bytes);
-        set(
-            &words,
-            &slots,
-            "webapp",
-            "webapp start/running, process 3\n",
-            true,
+        let words = page(
+            &["web", "webapp"],
+            &[("webapp", "webapp start/running, process 3\n", true)],
         );
         assert_eq!(lookup_all(&words, &jobs(&["nope"])), None);
         assert_eq!(lookup_all(&words, &jobs(&["we"])), None);
@@ -509,15 +509,7 @@ mod tests {
 
     #[test]
     fn a_slot_being_written_is_not_read() {
-        let (bytes, slots) = build(&["web"]);
-        let words = atomics(&bytes);
-        set(
-            &words,
-            &slots,
-            "web",
-            "web start/running, process 7\n",
-            true,
-        );
+        let words = page(&["web"], &[("web", "web start/running, process 7\n", true)]);
         let at = Layout::for_names(1).slot(0);
         words[at].fetch_add(1, Ordering::Relaxed);
         assert_eq!(lookup_all(&words, &jobs(&["web"])), None);
@@ -711,11 +703,9 @@ mod tests {
         #[test]
         fn garbage_never_panics(words in proptest::collection::vec(proptest::prelude::any::<u32>(), 0..400),
                                 flips in proptest::collection::vec((0usize..400, proptest::prelude::any::<u32>()), 0..8)) {
-            let page = Mem(words.into_iter().map(AtomicU32::new).collect());
-            let _ = lookup_all(&page, &jobs(&["web", "db", ""]));
-            let (bytes, slots) = build(&["web", "db"]);
-            let real = atomics(&bytes);
-            set(&real, &slots, "web", "web stop/waiting\n", false);
+            let random = Mem(words.into_iter().map(AtomicU32::new).collect());
+            let _ = lookup_all(&random, &jobs(&["web", "db", ""]));
+            let real = page(&["web", "db"], &[("web", "web stop/waiting\n", false)]);
             for (at, w) in flips {
                 if let Some(x) = real.0.get(at) {
                     x.store(w, Ordering::Relaxed);

@@ -56,9 +56,10 @@ pub enum ProbeCmd {
 }
 
 /// Binds the notify socket of one instance under `runtime_dir` (which must
-/// be the daemon's own, see `page::own_dir`), replacing a stale one. Only its owner may send to it (mode 0600): root, or, for a job
-/// that runs as another user (`owner`, that user's uid), that user, to whom
-/// the socket is handed. Any other local user cannot mark the job ready.
+/// be the daemon's own, see `page::own_dir`), replacing a stale one. Only
+/// its owner may send to it (mode 0600): root, or, for a job that runs as
+/// another user (`owner`, that user's uid), that user, to whom the socket is
+/// handed. Any other local user cannot mark the job ready.
 pub fn bind_notify(
     runtime_dir: &Path,
     key: &Key,

@@ -373,7 +373,5 @@ fn answer(reply: oneshot::Sender<Response>, r: Response) {
 fn rss_bytes(pid: i32) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
     let pages: u64 = s.split_whitespace().nth(1)?.parse().ok()?;
-    // SAFETY: sysconf has no memory-safety preconditions (glibc reads the auxv).
-    let page = u64::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
-    Some(pages.saturating_mul(page))
+    Some(pages.saturating_mul(crate::watchdog::measure::page_bytes()))
 }

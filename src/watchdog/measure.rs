@@ -24,6 +24,11 @@ impl Default for ProcReader {
     }
 }
 
+/// Bytes per memory page (4096 if the kernel will not say).
+pub fn page_bytes() -> u64 {
+    sysconf(libc::_SC_PAGESIZE, 4096)
+}
+
 fn sysconf(name: libc::c_int, fallback: u64) -> u64 {
     // SAFETY: sysconf has no memory-safety preconditions.
     let v = unsafe { libc::sysconf(name) };
@@ -72,7 +77,7 @@ impl ProcReader {
     /// Reads the page size and tick rate (falling back to 4096 and 100).
     pub fn new() -> ProcReader {
         ProcReader {
-            page_size: sysconf(libc::_SC_PAGESIZE, 4096),
+            page_size: page_bytes(),
             hz: sysconf(libc::_SC_CLK_TCK, 100),
         }
     }
