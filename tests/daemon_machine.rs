@@ -23,15 +23,17 @@ fn emit(name: &'static str, pairs: &[(&str, &str)]) -> Effect {
     }
 }
 
-/// Effects without the log lines, for exact comparison.
+/// `process` started as `pid`.
 fn spawned(process: Process, pid: i32) -> Input {
     Input::Spawned { process, pid }
 }
 
+/// `process` ended with `exit`.
 fn exited(process: Process, exit: Exit) -> Input {
     Input::Exited { process, exit }
 }
 
+/// Effects without the log lines, for exact comparison.
 fn acts(fx: Vec<Effect>) -> Vec<Effect> {
     fx.into_iter()
         .filter(|e| !matches!(e, Effect::Log(_)))

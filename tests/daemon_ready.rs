@@ -208,7 +208,9 @@ fn ready_notify_socket_belongs_to_the_job_user_alone() {
     assert_eq!(code, 0, "{out}{err}\n{}", d.stderr());
     assert_eq!(d.status_json("n")["state"], "running");
 
-    let sock = d.socket.with_extension("d").join("notify").join("n.sock");
+    let sock = gsup::control::page::runtime_dir(&d.socket)
+        .join("notify")
+        .join("n.sock");
     let meta = fs::metadata(&sock).expect("notify socket");
     let nobody = Command::new("id")
         .args(["-u", "nobody"])

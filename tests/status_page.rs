@@ -83,7 +83,7 @@ fn assert_agree(d: &Daemon, job: &str) {
 }
 
 fn page_path(d: &Daemon) -> std::path::PathBuf {
-    d.socket.with_extension("d").join("status")
+    gsup::control::page::path_for(&d.socket)
 }
 
 fn sig_daemon(d: &Daemon, sig: i32) {
@@ -219,7 +219,11 @@ fn a_reload_rebuilds_the_page() {
     for job in ["web", "new"] {
         assert_agree(&d, job);
     }
-    assert_eq!(d.run(&["status", "new"]).1, "new stop/waiting\n");
+    // The new job is on the page itself: it answers while the daemon cannot.
+    sig_daemon(&d, libc::SIGSTOP);
+    let got = run_within(&d, &["status", "new"], Duration::from_secs(5));
+    sig_daemon(&d, libc::SIGCONT);
+    assert_eq!(got, (3, "new stop/waiting\n".into(), String::new()));
 }
 
 #[test]
@@ -271,7 +275,10 @@ fn a_runtime_dir_that_is_not_the_daemons_is_not_used() {
     let (code, out, _) = d.run(&["start", "ready"]);
     assert_eq!((code, out.as_str()), (1, "ready stop/failed\n"));
     let (_, verbose, _) = d.run(&["status", "-v", "ready"]);
-    assert!(verbose.contains("gsup.d"), "{verbose}");
+    assert!(
+        verbose.contains("failed: notify socket: ") && verbose.contains("gsup.d"),
+        "{verbose}"
+    );
 }
 
 /// `gsup status web | head -c 0` and `gsup list | head -c 0`: a closed
