@@ -33,6 +33,7 @@ fn job(name: &str, instance: &str, running: bool) -> JobStatus {
         last_exit: running.then(|| "signal KILL".to_string()),
         failing_checks: Vec::new(),
         reason: None,
+        ..JobStatus::new(name, instance, Goal::Stop, State::Waiting, None)
     }
 }
 

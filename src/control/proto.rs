@@ -120,6 +120,27 @@ pub struct JobStatus {
     /// Why the job failed, if it did (`respawn limit`, `exec: No such file`).
     #[serde(default)]
     pub reason: Option<String>,
+    /// CPU time of the job's tree so far, in seconds (for `cpu_seconds_total`).
+    #[serde(default)]
+    pub cpu_seconds: Option<f64>,
+    /// How the job's processes are held together: `cgroup` or `subreaper`.
+    #[serde(default)]
+    pub containment: Option<String>,
+    /// How many times each check rule has fired, by the rule's text.
+    #[serde(default)]
+    pub check_failures: Vec<CheckCount>,
+    /// `changed` (a new definition waits for a restart) or `deleted` (the
+    /// unit file is gone; the job runs until stopped).
+    #[serde(default)]
+    pub definition: Option<String>,
+}
+
+/// How many times one check rule has fired for a job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckCount {
+    /// The rule as written in the unit file.
+    pub rule: String,
+    pub count: u64,
 }
 
 impl JobStatus {
@@ -138,6 +159,10 @@ impl JobStatus {
             last_exit: None,
             failing_checks: Vec::new(),
             reason: None,
+            cpu_seconds: None,
+            containment: None,
+            check_failures: Vec::new(),
+            definition: None,
         }
     }
 
