@@ -41,14 +41,24 @@ pub trait Sys {
     fn reap(&mut self) -> Vec<(i32, Exit)>;
 }
 
-/// Ignores SIGPIPE: a client that hangs up before its answer, or a closed
-/// stderr, must cost the daemon an EPIPE, and a client's closed stdout is
-/// an error it handles. (The binary has no Rust runtime set-up to do it;
-/// jobs get every signal back at SIG_DFL.)
-pub fn ignore_sigpipe() {
-    // SAFETY: setting a disposition to SIG_IGN installs no handler code.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+/// Makes sure descriptors 0, 1 and 2 are open, on /dev/null when closed, as
+/// s6 and runit do: a daemon started with `2>&-` would otherwise get its
+/// first socket, epoll or log file as fd 2 and write its log lines into it,
+/// and hand it to every `console: inherit` job. std's runtime does the same
+/// before `main`; the daemon checks again because it is its own contract.
+pub fn ensure_stdio() {
+    for fd in 0..=2 {
+        // SAFETY: F_GETFD reads a descriptor's flags; no memory is passed.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0 {
+            continue;
+        }
+        // open() returns the lowest free number: this one.
+        let _ = nix::fcntl::open(
+            "/dev/null",
+            nix::fcntl::OFlag::O_RDWR,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map(std::mem::forget::<std::os::fd::OwnedFd>);
     }
 }
 

@@ -166,10 +166,6 @@ pub struct Format {
 
 /// Entry point of the binary; returns the process exit code.
 pub fn main() -> i32 {
-    // As Rust's runtime would (the binary is `no_main`), for every command,
-    // the daemon included: a closed stdout is an EPIPE the commands handle
-    // (`gsup list | head -1` exits 0), and the daemon must never die of one.
-    crate::sys::ignore_sigpipe();
     let argv: Vec<OsString> = std::env::args_os().collect();
     if nix::unistd::getpid().as_raw() == 1 {
         return pid1_main(argv);

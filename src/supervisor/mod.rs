@@ -45,6 +45,8 @@ pub struct DaemonOptions {
 
 /// Runs the daemon in the foreground until shutdown; returns the exit code.
 pub fn run(opts: DaemonOptions) -> i32 {
+    // Before anything is opened: no descriptor of ours may land on 0-2.
+    crate::sys::ensure_stdio();
     init_logging(opts.log_json);
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
