@@ -29,4 +29,5 @@ pub mod spawn;
 pub mod supervisor;
 pub mod sys;
 pub mod unit;
+pub mod users;
 pub mod watchdog;

@@ -19,6 +19,23 @@ pub struct LoadedJob {
     pub name: String,
     pub path: PathBuf,
     pub unit: Unit,
+    /// `user`/`group` resolved when the file was loaded (`users::resolve`):
+    /// the lookup may block, so it is done here, never at spawn time. An
+    /// error fails every start of the job with that reason.
+    pub creds: Result<Option<crate::users::Creds>, String>,
+}
+
+impl LoadedJob {
+    /// A job from an already parsed unit, its user and group resolved now.
+    pub fn new(name: String, path: PathBuf, unit: Unit) -> LoadedJob {
+        let creds = crate::users::resolve(unit.user.as_ref(), unit.group.as_ref());
+        LoadedJob {
+            name,
+            path,
+            unit,
+            creds,
+        }
+    }
 }
 
 /// Everything found in a config dir: the good jobs (sorted by name) and every
@@ -122,11 +139,7 @@ fn read_unit(path: &Path) -> Result<String, Diagnostic> {
 fn parse_file(name: String, path: &Path) -> Result<LoadedJob, Vec<Diagnostic>> {
     let text = read_unit(path).map_err(|d| vec![d])?;
     let unit = crate::unit::parse(path, &text)?;
-    Ok(LoadedJob {
-        name,
-        path: path.to_owned(),
-        unit,
-    })
+    Ok(LoadedJob::new(name, path.to_owned(), unit))
 }
 
 /// Loads every `.yaml`/`.yml` file under `dir`, recursively (following

@@ -1,9 +1,9 @@
 //! The seam between supervisor logic and the kernel: spawning, signalling,
 //! reaping. The supervisor calls only this trait, so tests can use a fake.
 //!
-//! A spawn that fails after fork (stage `exec`, `chdir`, `setuid`, ...) left
-//! a child that has `_exit(127)`ed: `reap` returns its pid later, one the
-//! supervisor never recorded, and the supervisor drops it.
+//! A spawn that fails after the clone (stage `exec`, `chdir`, `setuid`, ...)
+//! left a child that has `_exit(127)`ed: `reap` returns its pid later, one
+//! the supervisor never recorded, and the supervisor drops it.
 
 use crate::job::Exit;
 use crate::spawn::{SpawnError, SpawnSpec};
@@ -17,24 +17,11 @@ pub enum KillTarget {
     Pid(i32),
 }
 
-/// A spawn in flight: finished at once, or forked with its exec report
-/// still to be read (`Started::wait`).
-#[derive(Debug)]
-pub enum Launch {
-    Done(Result<i32, SpawnError>),
-    Started(crate::spawn::Started),
-}
-
 /// The effects the supervisor performs on processes.
 pub trait Sys {
-    /// Forks and execs `spec` in a new session; returns the child's pid.
+    /// Starts `spec` in a new session (as posix_spawn: returns once the
+    /// child has exec'd); returns the child's pid.
     fn spawn(&mut self, spec: &SpawnSpec) -> Result<i32, SpawnError>;
-    /// Like `spawn`, but may return before the child has exec'd, so that a
-    /// start wave forks every job before it waits for any exec report
-    /// (docs/performance.md). The default is `spawn`, done at once.
-    fn launch(&mut self, spec: &SpawnSpec) -> Launch {
-        Launch::Done(self.spawn(spec))
-    }
     /// Sends `sig`; returns the errno on failure (ESRCH when already gone).
     fn signal(&mut self, target: KillTarget, sig: Signal) -> Result<(), i32>;
     /// Reaps every child that has exited (`waitpid(-1, WNOHANG)` until none).
@@ -81,18 +68,13 @@ pub fn tune_allocator() {
 
 /// The real kernel.
 #[derive(Debug, Default)]
-pub struct RealSys;
+pub struct RealSys {
+    spawner: crate::spawn::Spawner,
+}
 
 impl Sys for RealSys {
     fn spawn(&mut self, spec: &SpawnSpec) -> Result<i32, SpawnError> {
-        crate::spawn::spawn(spec)
-    }
-
-    fn launch(&mut self, spec: &SpawnSpec) -> Launch {
-        match crate::spawn::start(spec) {
-            Ok(started) => Launch::Started(started),
-            Err(e) => Launch::Done(Err(e)),
-        }
+        self.spawner.spawn(spec)
     }
 
     /// `kill(-pgid)` for a group, `kill(pid)` for one process. Refuses any

@@ -34,10 +34,7 @@ impl Sys for Fake {
     fn spawn(&mut self, spec: &SpawnSpec) -> Result<i32, SpawnError> {
         let mut k = self.0.borrow_mut();
         if k.fail_exec {
-            return Err(SpawnError {
-                stage: "exec".into(),
-                errno: libc::ENOENT,
-            });
+            return Err(SpawnError::new("exec", libc::ENOENT));
         }
         k.next_pid += 1;
         let pid = 1000 + k.next_pid;
@@ -106,11 +103,7 @@ fn sup(jobs: Vec<(&str, Unit)>) -> (Supervisor, Fake) {
     );
     s.add_jobs(
         jobs.into_iter()
-            .map(|(n, u)| LoadedJob {
-                name: n.into(),
-                path: PathBuf::from(format!("{n}.yaml")),
-                unit: u,
-            })
+            .map(|(n, u)| LoadedJob::new(n.into(), PathBuf::from(format!("{n}.yaml")), u))
             .collect(),
     );
     (s, fake)

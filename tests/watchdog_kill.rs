@@ -24,10 +24,7 @@ struct PidOnlySys {
 
 impl Sys for PidOnlySys {
     fn spawn(&mut self, _spec: &SpawnSpec) -> Result<i32, SpawnError> {
-        Err(SpawnError {
-            stage: "test".into(),
-            errno: libc::ENOSYS,
-        })
+        Err(SpawnError::new("test", libc::ENOSYS))
     }
 
     fn signal(&mut self, target: KillTarget, sig: Signal) -> Result<(), i32> {

@@ -268,10 +268,7 @@ fn default_daemon_args() -> DaemonArgs {
 fn run_daemon(socket: Option<&std::path::Path>, args: &DaemonArgs) -> i32 {
     let mut control_group = args.control_group.clone();
     if let Some(group) = &args.control_group {
-        let known = match group.parse::<u32>() {
-            Ok(_) => true,
-            Err(_) => matches!(nix::unistd::Group::from_name(group), Ok(Some(_))),
-        };
+        let known = matches!(crate::users::group_id(group), Ok(Some(_)));
         if !known {
             eprintln!("gsup: --control-group: no group named '{group}'");
             if nix::unistd::getpid().as_raw() != 1 {

@@ -9,7 +9,7 @@ use crate::job::machine::{self, Effect, Input, Job, Process, Timer};
 use crate::job::{Policy, State};
 use crate::loader::LoadedJob;
 
-use crate::sys::{KillTarget, Launch, Sys};
+use crate::sys::{KillTarget, Sys};
 use crate::unit::Unit;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::path::PathBuf;
@@ -19,10 +19,6 @@ use tracing::{debug, info, warn};
 /// How long the config dir must be quiet before a change is reloaded (an
 /// editor writes a file in several steps).
 pub const CONFIG_SETTLE: std::time::Duration = std::time::Duration::from_millis(300);
-
-/// At most this many forked children wait for their exec report: each holds
-/// a descriptor, and the soft `RLIMIT_NOFILE` is often 1024.
-const MAX_LAUNCHING: usize = 256;
 
 /// A job instance: `(job name, instance value)`; the value is empty for a
 /// job without `instance`.
@@ -34,6 +30,8 @@ pub struct JobDef {
     pub name: String,
     pub path: PathBuf,
     pub unit: Unit,
+    /// `user`/`group` resolved at load time (`LoadedJob::creds`).
+    pub creds: Result<Option<crate::users::Creds>, String>,
     pub start_on: Option<Matcher>,
     pub stop_on: Option<Matcher>,
 }
@@ -108,9 +106,6 @@ pub struct Supervisor {
     /// event is fed only to matchers it can change (a matcher fed an event
     /// it never names is left as it was). None: rebuild (definitions changed).
     pub(super) by_event: Option<HashMap<String, BTreeSet<String>>>,
-    /// Forked processes whose exec report is not read yet, in fork order;
-    /// always empty between two `drain_inner` calls.
-    launching: Vec<(Key, Process, crate::spawn::Started)>,
     /// Pidfile following (issue 4): tree record, watcher, per-job state.
     pub follow: super::follow::Follower,
     /// The status page, when the daemon publishes one (`supervisor::page`).
@@ -140,7 +135,6 @@ impl Supervisor {
             doomed: BTreeSet::new(),
             watch: Default::default(),
             by_event: None,
-            launching: Vec::new(),
             follow: Default::default(),
             page: None,
         }
@@ -162,6 +156,7 @@ impl Supervisor {
                 name: j.name.clone(),
                 path: j.path,
                 unit: j.unit,
+                creds: j.creds,
                 start_on,
                 stop_on,
             };
@@ -218,27 +213,9 @@ impl Supervisor {
         self.sync_watch(now);
     }
 
-    /// The queue loop of `drain`, without the bookkeeping after it.
+    /// Steps queued inputs until none is left, without the bookkeeping after.
     pub(super) fn drain_inner(&mut self, now: Instant) {
-        loop {
-            self.drain_queue(now);
-            if self.launching.is_empty() {
-                return;
-            }
-            self.collect_launches();
-        }
-    }
-
-    /// Steps queued inputs; an input for a job whose spawn is still in
-    /// flight waits until the exec reports are read (the job learns its pid
-    /// before anything else happens to it).
-    fn drain_queue(&mut self, now: Instant) {
         while let Some((key, input)) = self.queue.pop_front() {
-            if self.launching.iter().any(|(k, _, _)| *k == key) {
-                self.queue.push_front((key, input));
-                self.collect_launches();
-                continue;
-            }
             let Some(inst) = self.instances.get_mut(&key) else {
                 debug!(job = %key.0, "input for a gone instance: {input:?}");
                 continue;
@@ -330,7 +307,7 @@ impl Supervisor {
         let mut spec_env = inst.env.clone();
         let mut notify_failed = None;
         if p == Process::Main && u.ready == crate::unit::Ready::Notify {
-            let owner = u.user.as_ref().and_then(super::follow::user_uid);
+            let owner = def.creds.as_ref().ok().and_then(|c| c.as_ref()?.job_uid());
             match super::readiness::bind_notify(&self.runtime_dir, key, owner) {
                 Ok((path, sock)) => {
                     env::set(&mut spec_env, "NOTIFY_SOCKET", &path.to_string_lossy());
@@ -343,39 +320,15 @@ impl Supervisor {
                 Err(e) => notify_failed = Some(format!("notify socket: {e}")),
             }
         }
-        let spec = match (notify_failed, cmd) {
-            (Some(reason), _) => Err(reason),
-            (None, None) => Err("no such command".to_string()),
-            (None, Some(c)) => {
-                env::argv(c, &spec_env).map(|argv| env::spec(&self.log_dir, u, key, argv, spec_env))
-            }
+        let spec = match (notify_failed, cmd, &def.creds) {
+            (Some(reason), _, _) => Err(reason),
+            (None, None, _) => Err("no such command".to_string()),
+            (None, _, Err(e)) => Err(e.clone()),
+            (None, Some(c), Ok(creds)) => env::argv(c, &spec_env)
+                .map(|argv| env::spec(&self.log_dir, u, creds.clone(), key, argv, spec_env)),
         };
-        let result = match spec.map(|spec| self.sys.launch(&spec)) {
-            Err(e) => Err(e),
-            Ok(Launch::Done(r)) => r.map_err(|e| e.to_string()),
-            Ok(Launch::Started(started)) => {
-                self.launching.push((key.clone(), p, started));
-                if self.launching.len() >= MAX_LAUNCHING {
-                    self.collect_launches();
-                }
-                return;
-            }
-        };
+        let result = spec.and_then(|spec| self.sys.spawn(&spec).map_err(|e| e.to_string()));
         self.spawned(key, p, result);
-    }
-
-    /// Reads the exec report of every launched process, in fork order, and
-    /// queues each outcome ahead of other inputs.
-    fn collect_launches(&mut self) {
-        let launched = std::mem::take(&mut self.launching);
-        let mut results = Vec::with_capacity(launched.len());
-        for (key, p, started) in launched {
-            results.push((key, p, started.wait().map_err(|e| e.to_string())));
-        }
-        // Pushed to the front in reverse, so they are stepped in fork order.
-        for (key, p, result) in results.into_iter().rev() {
-            self.spawned(&key, p, result);
-        }
     }
 
     /// Records a spawn's outcome and queues it at the front for its job.

@@ -58,6 +58,7 @@ pub fn argv(cmd: &Command, env: &[(String, String)]) -> Result<Vec<String>, Stri
 pub fn spec(
     log_dir: &Path,
     u: &Unit,
+    creds: Option<crate::users::Creds>,
     key: &Key,
     argv: Vec<String>,
     env: Vec<(String, String)>,
@@ -70,14 +71,14 @@ pub fn spec(
     SpawnSpec {
         argv,
         env,
-        user: u.user.clone(),
-        group: u.group.clone(),
+        creds,
         chdir: u.chdir.clone(),
         umask: u.umask,
         nice: u.nice,
         oom_score_adj: u.oom_score_adj,
         limits: job_limits(u),
         stdio,
+        cgroup_procs: None,
     }
 }
 

@@ -104,7 +104,7 @@ impl Supervisor {
         let (Some(def), Some(inst)) = (self.defs.get(&key.0), self.instances.get(key)) else {
             return;
         };
-        let uid = def.unit.user.as_ref().and_then(user_uid);
+        let uid = def.creds.as_ref().ok().and_then(|c| c.as_ref()?.job_uid());
         self.follow.tree.job_started(key.clone(), pid, start, uid);
         let Some(template) = def.unit.pidfile.as_deref() else {
             return;
@@ -394,13 +394,4 @@ impl Supervisor {
         info!(job = %label(key), "no live main process within pidfile_grace: the main process has ended");
         self.queue.push_back((key.clone(), input));
     }
-}
-
-/// The uid of `user` (a name or a number); `None` for root or unknown.
-pub(super) fn user_uid(user: &crate::unit::UserSpec) -> Option<u32> {
-    let uid = match user {
-        crate::unit::UserSpec::Id(n) => *n,
-        crate::unit::UserSpec::Name(n) => nix::unistd::User::from_name(n).ok()??.uid.as_raw(),
-    };
-    (uid != 0).then_some(uid)
 }

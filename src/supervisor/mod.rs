@@ -107,7 +107,11 @@ async fn daemon(opts: DaemonOptions) -> i32 {
 
     let runtime_dir = crate::control::page::runtime_dir(&opts.socket);
     env::raise_nofile();
-    let mut sup = Supervisor::new(Box::new(RealSys), opts.log_dir.clone(), runtime_dir);
+    let mut sup = Supervisor::new(
+        Box::new(RealSys::default()),
+        opts.log_dir.clone(),
+        runtime_dir,
+    );
     sup.watch = watch::WatchState::new(opts.cycle, opts.alert_command.clone());
     sup.follow.enable();
     match page::own_dir(&sup.runtime_dir) {
@@ -261,13 +265,7 @@ fn access_policy(opts: &DaemonOptions) -> AccessPolicy {
     let control_gid = opts
         .control_group
         .as_ref()
-        .and_then(|g| match g.parse::<u32>() {
-            Ok(id) => Some(id),
-            Err(_) => nix::unistd::Group::from_name(g)
-                .ok()
-                .flatten()
-                .map(|gr| gr.gid.as_raw()),
-        });
+        .and_then(|g| crate::users::group_id(g).ok().flatten());
     AccessPolicy {
         daemon_uid: nix::unistd::geteuid().as_raw(),
         control_gid,

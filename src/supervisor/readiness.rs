@@ -204,8 +204,10 @@ impl Supervisor {
             return;
         };
         let env = inst.env.clone();
-        let spec =
-            env::argv(cmd, &env).map(|argv| env::spec(&self.log_dir, &def.unit, key, argv, env));
+        let spec = def.creds.clone().and_then(|creds| {
+            env::argv(cmd, &env)
+                .map(|argv| env::spec(&self.log_dir, &def.unit, creds, key, argv, env))
+        });
         let result = spec.and_then(|spec| self.sys.spawn(&spec).map_err(|e| e.to_string()));
         match result {
             Ok(pid) => {

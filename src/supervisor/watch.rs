@@ -6,6 +6,7 @@ use super::core::{Key, Supervisor, TimerKind, label};
 use crate::job::State;
 use crate::job::machine::{CheckAction, Input};
 use crate::rule::Action;
+use crate::spawn::SpawnSpec;
 use crate::sys::KillTarget;
 use crate::watchdog::kill::{ChildKill, Victim};
 use crate::watchdog::{
@@ -170,13 +171,13 @@ impl Supervisor {
             (Action::Exec(_), _) => {
                 // The check's command runs as the job does: never with more
                 // power than the job it watches.
-                let spec = alert::exec_spec(&a, t).map(|mut spec| {
-                    if let Some(def) = self.defs.get(&key.0) {
-                        spec.user = def.unit.user.clone();
-                        spec.group = def.unit.group.clone();
-                    }
-                    spec
-                });
+                // A job whose user cannot be resolved runs nothing at all.
+                let creds = match self.defs.get(&key.0).map(|d| &d.creds) {
+                    Some(Ok(c)) => c.clone(),
+                    Some(Err(e)) => return warn!(job = %label(&key), "check exec not run: {e}"),
+                    None => return,
+                };
+                let spec = alert::exec_spec(&a, t).map(|spec| SpawnSpec { creds, ..spec });
                 if let Some(spec) = spec
                     && let Err(e) = self.sys.spawn(&spec)
                 {
