@@ -44,6 +44,8 @@ impl LoadedJob {
 pub struct LoadReport {
     pub jobs: Vec<LoadedJob>,
     pub diagnostics: Vec<Diagnostic>,
+    /// Every directory read (the config dir first), to watch for changes.
+    pub dirs: Vec<PathBuf>,
 }
 
 /// The job name of `rel` (a path relative to the config dir) if it is a unit
@@ -179,6 +181,7 @@ pub fn load_dir(dir: &Path) -> LoadReport {
             ));
             continue;
         }
+        report.dirs.push(path.clone());
         let entries = match fs::read_dir(&path) {
             Ok(e) => e,
             Err(e) => {

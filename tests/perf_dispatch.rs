@@ -18,7 +18,11 @@ fn job(name: &str, yaml: &str) -> LoadedJob {
 }
 
 fn state(s: &Supervisor, name: &str) -> (Goal, State) {
-    let j = &s.instances[&(name.to_string(), String::new())].job;
+    let j = &s
+        .jobs
+        .get(&(name.to_string(), String::new()))
+        .expect("instance")
+        .job;
     (j.goal, j.state)
 }
 

@@ -1,7 +1,7 @@
 //! A job's clean environment (SPEC section 1), its templates and its limits.
 //! Builds values (and raises the daemon's own open-file limit once); never spawns or reads the daemon's env.
 
-use super::core::Key;
+use super::jobs::Key;
 use crate::spawn::{SpawnSpec, Stdio};
 use crate::unit::{Command, Console, Rlimit, RlimitResource, RlimitValue, Unit};
 use std::path::{Path, PathBuf};

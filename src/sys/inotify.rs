@@ -1,5 +1,5 @@
-//! One inotify descriptor watching the directories of every job's pidfile,
-//! turned into "job K's pidfile may have changed". It never reads the pidfiles.
+//! The one inotify descriptor of the daemon: the directories of every job's
+//! pidfile and the config dir's folders, turned into "K may have changed". It reads no file.
 
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
 use std::ffi::OsString;
@@ -7,7 +7,7 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::path::Path;
 
-/// What happened to a watched pidfile's name.
+/// What happened to a watched name (for a watched folder: to anything in it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
     /// Written and closed, created, or renamed into place.
@@ -19,7 +19,7 @@ pub enum Change {
     Lost,
 }
 
-/// The events of interest on a pidfile's directory.
+/// The events of interest on a watched directory.
 fn dir_mask() -> AddWatchFlags {
     AddWatchFlags::IN_CLOSE_WRITE
         | AddWatchFlags::IN_MOVED_TO
@@ -40,22 +40,23 @@ impl AsRawFd for Fd {
     }
 }
 
-/// One watched name in one directory, for one job.
+/// One watched name in one directory (or, `None`, the whole directory).
 struct Entry<K> {
     wd: WatchDescriptor,
-    name: OsString,
+    name: Option<OsString>,
     key: K,
 }
 
-/// Watches pidfiles by their directories (programs replace them by rename,
-/// so the file's own inode is useless to watch). One inotify fd for all jobs;
-/// no thread: the fd is registered in the runtime with `AsyncFd`.
-pub struct PidfileWatcher<K> {
+/// Watches files by their directories (programs replace pidfiles by
+/// rename, so the file's own inode is useless to watch) and whole
+/// directories. One inotify fd for everything; no thread: the fd is
+/// registered in the runtime with `AsyncFd`.
+pub struct Watcher<K> {
     fd: tokio::io::unix::AsyncFd<Fd>,
     entries: Vec<Entry<K>>,
 }
 
-impl<K: Clone + PartialEq> PidfileWatcher<K> {
+impl<K: Clone + PartialEq> Watcher<K> {
     /// A watcher with no watches. Must be called inside a tokio runtime.
     pub fn new() -> io::Result<Self> {
         let ino = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)
@@ -65,24 +66,34 @@ impl<K: Clone + PartialEq> PidfileWatcher<K> {
         let fd = unsafe {
             tokio::io::unix::AsyncFd::register_with_interest(Fd(ino), tokio::io::Interest::READABLE)
         }?;
-        Ok(PidfileWatcher {
+        Ok(Watcher {
             fd,
             entries: Vec::new(),
         })
     }
 
-    /// Watches `path` for `key` (replacing any earlier watch of that key).
-    /// The directory must exist; the file need not.
+    /// Watches the file `path` for `key` (replacing any earlier watch of
+    /// that key). The directory must exist; the file need not.
     pub fn watch(&mut self, path: &Path, key: K) -> io::Result<()> {
         self.unwatch(&key);
         let name = path
             .file_name()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "pidfile has no file name"))?
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?
             .to_owned();
         let dir = match path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d,
             _ => Path::new("."),
         };
+        self.add(dir, Some(name), key)
+    }
+
+    /// Watches everything in the directory `dir` for `key`, beside any
+    /// other directory watched for it (a config dir and its folders).
+    pub fn watch_dir(&mut self, dir: &Path, key: K) -> io::Result<()> {
+        self.add(dir, None, key)
+    }
+
+    fn add(&mut self, dir: &Path, name: Option<OsString>, key: K) -> io::Result<()> {
         // Same directory, same inode: inotify returns the same descriptor.
         let wd = self
             .fd
@@ -94,15 +105,21 @@ impl<K: Clone + PartialEq> PidfileWatcher<K> {
         Ok(())
     }
 
-    /// Stops watching for `key`; the directory's watch goes when no key needs it.
+    /// Stops every watch for `key`; a directory's watch goes when no key needs it.
     pub fn unwatch(&mut self, key: &K) {
-        let Some(i) = self.entries.iter().position(|e| &e.key == key) else {
-            return;
-        };
-        let wd = self.entries.remove(i).wd;
-        if !self.entries.iter().any(|e| e.wd == wd) {
-            // The watch may be gone already (directory removed): ignore.
-            let _ = self.fd.get_ref().0.rm_watch(wd);
+        let mut gone = Vec::new();
+        self.entries.retain(|e| {
+            let keep = &e.key != key;
+            if !keep {
+                gone.push(e.wd);
+            }
+            keep
+        });
+        for wd in gone {
+            if !self.entries.iter().any(|e| e.wd == wd) {
+                // The watch may be gone already (directory removed): ignore.
+                let _ = self.fd.get_ref().0.rm_watch(wd);
+            }
         }
     }
 
@@ -143,7 +160,7 @@ impl<K: Clone + PartialEq> PidfileWatcher<K> {
             for e in self.entries.iter().filter(|e| e.wd == ev.wd) {
                 if lost {
                     merge(&mut out, &e.key, Change::Lost);
-                } else if ev.name.as_deref() == Some(e.name.as_os_str()) {
+                } else if e.name.is_none() || ev.name.as_deref() == e.name.as_deref() {
                     let change = if removed {
                         Change::Removed
                     } else {

@@ -1,48 +1,21 @@
-//! A handle on one verified main process (a pidfd): tells when it exits even when
-//! it is not gsup's child, and signals exactly it. It never waits (reaps) on it.
+//! A pidfd on one process: tells when it exits even when it is not gsup's
+//! child, and signals exactly it. It never waits (reaps) on it.
 
-use super::procs::ProcSource;
-use super::verify::{JobView, Refusal, verify};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-/// Why a main process handle could not be had.
-#[derive(Debug)]
-pub enum HandleError {
-    /// `pidfd_open` failed (ESRCH: gone; ENOSYS: kernel older than 5.3).
-    Open(io::Error),
-    /// The process does not belong to the job.
-    Refused(Refusal),
-}
-
-/// A pidfd on a main process. Unlike a pid it cannot be recycled: a signal
-/// through it reaches that process or nobody, and it turns readable when the
-/// process exits, which gsup otherwise never learns for a main process that
-/// is not its child (a new master while the old one, its parent, lives).
-pub struct MainHandle {
+/// A pidfd. Unlike a pid it cannot be recycled: a signal through it reaches
+/// that process or nobody, and it turns readable when the process exits,
+/// which gsup otherwise never learns for a main process that is not its
+/// child (a new master while the old one, its parent, lives).
+pub struct PidFd {
     pid: i32,
     fd: tokio::io::unix::AsyncFd<OwnedFd>,
 }
 
-impl MainHandle {
-    /// Opens a pidfd on `pid`, then verifies it for the job, then checks the
-    /// process had not exited meanwhile: so the handle is on the very process
-    /// that was verified. Must be called inside a tokio runtime.
-    pub fn open_verified(
-        pid: i32,
-        job: &JobView<'_>,
-        procs: &dyn ProcSource,
-    ) -> Result<MainHandle, HandleError> {
-        let handle = MainHandle::open(pid).map_err(HandleError::Open)?;
-        verify(pid, job, procs).map_err(HandleError::Refused)?;
-        if handle.has_exited() {
-            return Err(HandleError::Refused(Refusal::Exited));
-        }
-        Ok(handle)
-    }
-
-    /// Opens a pidfd without verifying (for a process gsup spawned itself).
-    pub fn open(pid: i32) -> io::Result<MainHandle> {
+impl PidFd {
+    /// Opens a pidfd on `pid`. Must be called inside a tokio runtime.
+    pub fn open(pid: i32) -> io::Result<PidFd> {
         // SAFETY: pidfd_open takes (pid, flags) and returns a new fd or -1.
         let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
         if raw < 0 {
@@ -55,7 +28,7 @@ impl MainHandle {
         let fd = unsafe {
             tokio::io::unix::AsyncFd::register_with_interest(owned, tokio::io::Interest::READABLE)
         }?;
-        Ok(MainHandle { pid, fd })
+        Ok(PidFd { pid, fd })
     }
 
     /// The pid this handle is on.
