@@ -36,7 +36,7 @@ pub enum KillTarget {
 }
 
 /// What a file watch is for: it comes back with every change.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum WatchId {
     /// The pidfile of this job instance `(job, instance)`.
     Pidfile(String, String),
