@@ -296,12 +296,7 @@ impl Supervisor {
                 TimerKey::ShutdownWave => self.wave_overdue(now),
                 TimerKey::ChildKill(key, pid) => self.child_kill_due(key, pid),
                 TimerKey::PidfileGrace(key) => self.follow_grace(&key, now),
-                TimerKey::ConfigReload => {
-                    let r = self.reload_request();
-                    if let Some(e) = r.error {
-                        warn!("config reload: {e}");
-                    }
-                }
+                TimerKey::ConfigReload => self.request_reload(None),
             }
         }
         self.watch_timers(now);

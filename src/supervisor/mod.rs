@@ -136,9 +136,17 @@ async fn daemon(opts: DaemonOptions) -> i32 {
     sup.publish();
     info!(socket = %opts.socket.display(), jobs = sup.jobs.len(), "ready");
 
+    let (loaded_tx, mut loaded_rx) = mpsc::unbounded_channel();
     while !sup.finished() {
         for cmd in sup.probe_out.drain(..) {
             probes.run(cmd);
+        }
+        if let Some(dir) = sup.take_load() {
+            // Reading and parsing (and user lookups) never run on the loop.
+            let tx = loaded_tx.clone();
+            tokio::task::spawn_blocking(move || {
+                let _ = tx.send(load_checked(&dir));
+            });
         }
         let deadline = sup.next_deadline();
         let sleep = async move {
@@ -158,6 +166,7 @@ async fn daemon(opts: DaemonOptions) -> i32 {
             Some(call) = calls.recv() => sup.handle(call, Instant::now()),
             Some(key) = ready_rx.recv() => sup.on_probe_ready(key, Instant::now()),
             ev = sup.sys.next_event() => sup.on_sys_event(ev, Instant::now()),
+            Some(loaded) = loaded_rx.recv() => sup.on_loaded(loaded, Instant::now()),
             _ = sleep => sup.on_timers(Instant::now()),
         }
         // Before the next await: answers given in this turn go out after it.

@@ -4,13 +4,19 @@
 
 use super::core::{CONFIG_SETTLE, Supervisor};
 use super::timers::TimerKey;
+use crate::control::proto::Response;
 use crate::diag::Diagnostic;
 use crate::job::State;
 use crate::loader::{LoadReport, LoadedJob};
 use crate::sys::WatchId;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use tokio::sync::oneshot;
 use tracing::{info, warn};
+
+/// A load of the config dir, done off the loop: the unit files read and
+/// parsed, users resolved, jobs on a dependency cycle named.
+pub type Loaded = (LoadReport, Vec<String>);
 
 /// What `reload-config` keeps between reloads.
 #[derive(Debug, Default)]
@@ -21,6 +27,15 @@ pub struct ReloadState {
     pub deferred: BTreeMap<String, LoadedJob>,
     /// Jobs whose file is gone, removed when they stop.
     pub doomed: BTreeSet<String>,
+    /// A load to hand to the loop (`take_load`).
+    pending: Option<PathBuf>,
+    /// A load runs off the loop now.
+    in_flight: bool,
+    /// Another reload was asked for while one ran.
+    again: bool,
+    /// Clients waiting for the load in flight, and for the next one.
+    current: Vec<oneshot::Sender<Response>>,
+    next: Vec<oneshot::Sender<Response>>,
 }
 
 /// What a reload did, for the reply and the log.
@@ -175,6 +190,81 @@ fn name_of(config_dir: &Path, d: &Diagnostic) -> Option<String> {
 }
 
 impl Supervisor {
+    /// Asks for the config dir to be read again (`reload-config`, with the
+    /// client to answer, or the dir changed). The reading and parsing run
+    /// off the loop (`take_load`, then `on_loaded`), so a slow or huge
+    /// config dir never delays reaping; a reload asked for while one runs
+    /// is done once more after it.
+    pub fn request_reload(&mut self, reply: Option<oneshot::Sender<Response>>) {
+        let Some(dir) = self.reload.config_dir.clone() else {
+            if let Some(r) = reply {
+                let _ = r.send(Response::err(1, "no config dir to reload"));
+            }
+            return;
+        };
+        if self.reload.in_flight {
+            self.reload.again = true;
+            self.reload.next.extend(reply);
+            return;
+        }
+        self.reload.current.extend(reply);
+        self.reload.in_flight = true;
+        self.reload.pending = Some(dir);
+    }
+
+    /// The load the loop must run off the loop (`load_checked`), if any.
+    pub fn take_load(&mut self) -> Option<PathBuf> {
+        self.reload.pending.take()
+    }
+
+    /// A load finished: it is applied in one step, its waiting clients are
+    /// answered, and a reload asked for meanwhile starts.
+    pub fn on_loaded(&mut self, loaded: Loaded, now: std::time::Instant) {
+        self.reload.in_flight = false;
+        let Some(dir) = self.reload.config_dir.clone() else {
+            return;
+        };
+        let (report, cycle) = loaded;
+        let sum = self.reload_config(&dir, report, &cycle);
+        let r = match sum.errors.first() {
+            None => Response::ok(Vec::new()),
+            Some(first) => {
+                let more = sum.errors.len() - 1;
+                let tail = if more > 0 {
+                    format!(" (and {more} more)")
+                } else {
+                    String::new()
+                };
+                Response::err(1, format!("{first}{tail}"))
+            }
+        };
+        let replies = std::mem::take(&mut self.reload.current);
+        if replies.is_empty()
+            && let Some(e) = &r.error
+        {
+            warn!("config reload: {e}");
+        }
+        for reply in replies {
+            let _ = reply.send(r.clone());
+        }
+        if std::mem::take(&mut self.reload.again) {
+            let next = std::mem::take(&mut self.reload.next);
+            self.reload.current = next;
+            self.reload.in_flight = true;
+            self.reload.pending = Some(dir);
+        }
+        self.drain(now);
+    }
+
+    /// Runs a requested load on this thread (tests that drive the
+    /// supervisor by hand; the daemon runs it off the loop).
+    pub fn run_loads(&mut self, now: std::time::Instant) {
+        while let Some(dir) = self.take_load() {
+            let loaded = super::load_checked(&dir);
+            self.on_loaded(loaded, now);
+        }
+    }
+
     /// The dir `reload-config` reads.
     pub fn set_config_dir(&mut self, dir: PathBuf) {
         self.reload.config_dir = Some(dir);

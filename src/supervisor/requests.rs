@@ -93,10 +93,7 @@ impl Supervisor {
                     .collect();
                 self.wait_for(keys, WaitKind::Emit, wait, reply, now);
             }
-            Request::ReloadConfig => {
-                let r = self.reload_request();
-                answer(reply, r);
-            }
+            Request::ReloadConfig => self.request_reload(Some(reply)),
             Request::Shutdown { reboot } => {
                 answer(reply, Response::ok(Vec::new()));
                 self.begin_shutdown(reboot, now);
@@ -109,27 +106,6 @@ impl Supervisor {
                 } else {
                     answer(reply, Response::err(4, format!("{job}: no such job")));
                 }
-            }
-        }
-    }
-
-    /// Re-reads the config dir (`reload-config`, or the dir changed).
-    pub fn reload_request(&mut self) -> Response {
-        let Some(dir) = self.reload.config_dir.clone() else {
-            return Response::err(1, "no config dir to reload");
-        };
-        let (report, cycle) = super::load_checked(&dir);
-        let sum = self.reload_config(&dir, report, &cycle);
-        match sum.errors.first() {
-            None => Response::ok(Vec::new()),
-            Some(first) => {
-                let more = sum.errors.len() - 1;
-                let tail = if more > 0 {
-                    format!(" (and {more} more)")
-                } else {
-                    String::new()
-                };
-                Response::err(1, format!("{first}{tail}"))
             }
         }
     }

@@ -82,17 +82,8 @@ impl Sys for RealSys {
     }
 
     fn own_children(&self) -> Vec<i32> {
-        // Every thread's children: a child belongs to the thread that forked it.
-        let mut out = Vec::new();
-        let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-            return out;
-        };
-        for t in tasks.flatten() {
-            if let Ok(bytes) = std::fs::read(t.path().join("children")) {
-                out.extend(crate::procfs::parse_pids(&bytes));
-            }
-        }
-        out
+        // Every thread's children (a child belongs to the thread that forked it).
+        self.procs.children(self.own_pid(), u64::MAX)
     }
 
     fn read_pidfile(&self, path: &Path) -> Result<i32, PidfileError> {
