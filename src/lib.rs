@@ -14,6 +14,7 @@
 //! * `supervisor` is the one owner of all job state; `reap` is the one place that waits.
 
 pub mod cli;
+pub mod contain;
 pub mod control;
 pub mod diag;
 pub mod expr;
