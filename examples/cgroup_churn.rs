@@ -59,6 +59,25 @@ const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 /// group `into` with CLONE_INTO_CGROUP, kernel 5.7+) and waits for its exec,
 /// as `Command::spawn` does. Returns the pid.
 fn clone3_sleeper(into: Option<RawFd>) -> i32 {
+    let (pid, report) = clone3_start(into, None);
+    wait_exec(report);
+    pid
+}
+
+/// Waits until the child that holds the other end of `report` has exec'd.
+fn wait_exec(report: RawFd) {
+    let mut byte = 0u8;
+    // SAFETY: read until the child's exec closes its copy, then close ours.
+    unsafe {
+        while libc::read(report, (&mut byte as *mut u8).cast(), 1) > 0 {}
+        libc::close(report);
+    }
+}
+
+/// clone3 of `sleep 1000`, placed at birth (`into`) or by the child's own
+/// write of "0" to `write0` before exec, or neither. Returns the pid and the
+/// read end of a pipe that reaches EOF at the child's exec.
+fn clone3_start(into: Option<RawFd>, write0: Option<RawFd>) -> (i32, RawFd) {
     let path = c"/bin/sleep";
     let argv = [c"sleep".as_ptr(), c"1000".as_ptr(), std::ptr::null()];
     let envp = [std::ptr::null::<libc::c_char>()];
@@ -85,8 +104,13 @@ fn clone3_sleeper(into: Option<RawFd>) -> i32 {
         )
     };
     if pid == 0 {
-        // SAFETY: in the child: execve on static strings, else _exit.
+        // SAFETY: in the child: write, execve on static strings, else _exit.
         unsafe {
+            if let Some(fd) = write0
+                && libc::write(fd, b"0".as_ptr().cast(), 1) != 1
+            {
+                libc::_exit(126);
+            }
             libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr());
             libc::_exit(127);
         }
@@ -94,14 +118,33 @@ fn clone3_sleeper(into: Option<RawFd>) -> i32 {
     if pid < 0 {
         fail(&format!("clone3: {}", std::io::Error::last_os_error()));
     }
-    let mut byte = 0u8;
-    // SAFETY: close our write end, then read until the child's exec closes its copy.
-    unsafe {
-        libc::close(fds[1]);
-        while libc::read(fds[0], (&mut byte as *mut u8).cast(), 1) > 0 {}
-        libc::close(fds[0]);
+    // SAFETY: our copy of the write end, not used again.
+    unsafe { libc::close(fds[1]) };
+    (pid as i32, fds[0])
+}
+
+/// Starts one `sleep` per group in waves of up to 200 children in flight
+/// (as the daemon's spawn waves), each placed by its own write of "0"
+/// (`placed`) or not, and waits for every exec. Returns the pids.
+fn wave(groups: &[JobCgroup], placed: bool) -> Vec<i32> {
+    let mut pids = Vec::with_capacity(groups.len());
+    for chunk in groups.chunks(200) {
+        let mut in_flight = Vec::with_capacity(chunk.len());
+        for g in chunk {
+            let procs = placed.then(|| {
+                g.open_procs()
+                    .unwrap_or_else(|e| fail(&format!("open: {e}")))
+            });
+            let (pid, report) = clone3_start(None, procs.as_ref().map(|p| p.as_raw_fd()));
+            pids.push(pid);
+            in_flight.push((report, procs));
+        }
+        for (report, procs) in in_flight {
+            wait_exec(report);
+            drop(procs);
+        }
     }
-    pid as i32
+    pids
 }
 
 fn fail(why: &str) -> ! {
@@ -174,6 +217,17 @@ fn main() {
     }
     line("clone3 CLONE_INTO_CGROUP", n, into_t);
     line("clone3, not placed (baseline)", n, plain_t);
+    let t = Instant::now();
+    cloned.extend(wave(&groups, true));
+    line("wave of 200, placed by write", n, t.elapsed());
+    let t = Instant::now();
+    let unplaced = wave(&groups, false);
+    line("wave of 200, not placed", n, t.elapsed());
+    for pid in &unplaced {
+        // SAFETY: our own child, not yet reaped.
+        unsafe { libc::kill(*pid, libc::SIGKILL) };
+    }
+    cloned.extend(unplaced);
     for pid in cloned.iter().skip(1).step_by(2) {
         // SAFETY: our own child, not yet reaped.
         unsafe { libc::kill(*pid, libc::SIGKILL) };

@@ -6,7 +6,7 @@
 //! ```text
 //! cli ──> control ──> supervisor ──> job, expr, graph, unit, rule   (pure)
 //!                         │
-//!                         └────────> spawn, reap, pidfile, logs, watchdog::measure, sys  (effects)
+//!                         └────────> spawn, reap, contain, pidfile, logs, watchdog::measure, sys  (effects)
 //! ```
 //!
 //! * Pure parts (`unit`, `expr`, `rule`, `graph`, `job`, `diag`, `procfs`) import no nix, no tokio,
