@@ -127,7 +127,13 @@ impl JobCgroup {
     /// to empty.
     pub fn kill(&self) -> io::Result<()> {
         match dir::write(self.dir.as_fd(), "cgroup.kill", "1") {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => self.kill_each(),
+            // No cgroup.kill (before 5.14), or a threaded group (EOPNOTSUPP).
+            Err(e)
+                if e.kind() == io::ErrorKind::NotFound
+                    || e.raw_os_error() == Some(libc::EOPNOTSUPP) =>
+            {
+                self.kill_each()
+            }
             other => other,
         }
     }
