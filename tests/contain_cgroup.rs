@@ -172,6 +172,11 @@ fn signal_all_term_reaches_a_setsid_grandchild() {
 }
 
 #[test]
+fn a_group_the_job_made_inside_its_own_is_listed_signalled_and_removed() {
+    run_case("nested");
+}
+
+#[test]
 fn figures_come_from_cpu_stat_and_memory_current() {
     run_case("figures");
 }
@@ -205,6 +210,7 @@ fn helper() {
         "kill_tree" => kill_tree(false),
         "kill_each_tree" => kill_tree(true),
         "term" => term(),
+        "nested" => nested(),
         "figures" => figures(),
         "remove" => remove(),
         "readopt" => readopt(&dir),
@@ -264,7 +270,10 @@ fn start_in(group: &JobCgroup, mode: &str, count: usize) -> (Child, Vec<i32>, Pa
     let procs = group.open_procs().expect("open cgroup.procs");
     let fd = procs.as_raw_fd();
     let mut cmd = Command::new(common::python());
-    cmd.arg(common::fixture("escapers.py")).arg(mode).arg(&out);
+    cmd.arg(common::fixture("escapers.py"))
+        .arg(mode)
+        .arg(&out)
+        .arg(group.path());
     // SAFETY: only write(2) between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
@@ -368,6 +377,30 @@ fn term() {
     });
     assert_eq!(g.signal_all(Signal::TERM).expect("empty"), 0);
     g.remove().expect("remove");
+}
+
+fn nested() {
+    let cg = cgroups();
+    let g = cg.create("lxc", "").expect("create");
+    let (mut child, pids, _) = start_in(&g, "nested", 2);
+    let inner = g.path().join("inner");
+    let inner_procs = fs::read_to_string(inner.join("cgroup.procs")).expect("inner procs");
+    assert_eq!(
+        inner_procs.lines().count(),
+        1,
+        "one process in {}",
+        inner.display()
+    );
+    let mut listed = g.procs().expect("procs");
+    listed.sort();
+    let mut want = pids.clone();
+    want.sort();
+    assert_eq!(listed, want);
+    assert_eq!(g.signal_all(Signal::TERM).expect("signal_all"), 2);
+    assert!(g.wait_empty(LONG).expect("wait"), "both die of TERM");
+    let _ = child.wait();
+    g.remove().expect("remove, inner group first");
+    assert!(!g.path().exists());
 }
 
 fn figures() {

@@ -89,7 +89,10 @@ impl JobCgroup {
         let mut out = files::pids(&dir::read(self.dir.as_fd(), "cgroup.procs")?);
         let mut todo: Vec<(OwnedFd, usize)> = Vec::new();
         for name in dir::subdirs(self.dir.as_fd())? {
-            todo.push((dir::open_dir(self.dir.as_fd(), &name)?, 1));
+            // A child group removed meanwhile is simply not listed.
+            if let Ok(child) = dir::open_dir(self.dir.as_fd(), &name) {
+                todo.push((child, 1));
+            }
         }
         while let Some((fd, depth)) = todo.pop() {
             match dir::read(fd.as_fd(), "cgroup.procs") {
