@@ -6,7 +6,7 @@
 //! ```text
 //! cli ──> control ──> supervisor ──> job, expr, graph, unit, rule   (pure)
 //!                         │
-//!                         └────────> spawn, reap, pidfile, logs, watchdog::measure, sys  (effects)
+//!                         └────────> spawn, reap, contain, pidfile, logs, watchdog::measure, sys  (effects)
 //! ```
 //!
 //! * Pure parts (`unit`, `expr`, `rule`, `graph`, `job`, `diag`, `procfs`) import no nix, no tokio,
@@ -14,6 +14,7 @@
 //! * `supervisor` is the one owner of all job state; `reap` is the one place that waits.
 
 pub mod cli;
+pub mod contain;
 pub mod control;
 pub mod diag;
 pub mod expr;
