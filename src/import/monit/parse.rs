@@ -1,0 +1,458 @@
+//! The statements of a Monit control file: `set`, `check`, and inside `check process`
+//! the programs, pid file, dependencies, modes. Pure; `test` reads the `if` lines.
+
+use super::lex::{Kind, Tok};
+use super::{MonitFile, Process, Program};
+use crate::import::Note;
+use crate::import::shell;
+
+/// Words that begin a statement at the top of the file.
+const TOP: &[&str] = &["set", "check", "include"];
+
+/// A cursor over the tokens, filling a `MonitFile`.
+pub struct Parser {
+    toks: Vec<Tok>,
+    pub(super) pos: usize,
+    pub(super) cpus: u32,
+    out: MonitFile,
+}
+
+impl Parser {
+    /// A parser at the first token.
+    pub fn new(toks: Vec<Tok>, cpus: u32) -> Parser {
+        Parser {
+            toks,
+            pos: 0,
+            cpus,
+            out: MonitFile::default(),
+        }
+    }
+
+    /// What was read.
+    pub fn into_file(self) -> MonitFile {
+        self.out
+    }
+
+    pub(super) fn peek(&self) -> Option<&Tok> {
+        self.toks.get(self.pos)
+    }
+
+    pub(super) fn peek_at(&self, k: usize) -> Option<&Tok> {
+        self.toks.get(self.pos + k)
+    }
+
+    pub(super) fn next(&mut self) -> Option<Tok> {
+        let t = self.toks.get(self.pos).cloned();
+        if t.is_some() {
+            self.pos += 1;
+        }
+        t
+    }
+
+    /// Consumes the word `w` (any case) if it is next.
+    pub(super) fn eat(&mut self, w: &str) -> bool {
+        if self.peek().is_some_and(|t| t.is(w)) {
+            self.pos += 1;
+            return true;
+        }
+        false
+    }
+
+    /// Consumes the symbol `s` if it is next.
+    pub(super) fn eat_sym(&mut self, s: &str) -> bool {
+        if self
+            .peek()
+            .is_some_and(|t| t.kind == Kind::Sym && t.text == s)
+        {
+            self.pos += 1;
+            return true;
+        }
+        false
+    }
+
+    /// The line of the next token (or of the last one).
+    pub(super) fn line(&self) -> usize {
+        self.peek().or(self.toks.last()).map_or(1, |t| t.line)
+    }
+
+    pub(super) fn note(&mut self, note: Note) {
+        self.out.notes.push(note);
+    }
+
+    /// True when the next token begins a top-level statement.
+    fn at_top(&self) -> bool {
+        self.peek()
+            .is_some_and(|t| t.first && TOP.iter().any(|w| t.is(w)))
+    }
+
+    /// True when the next token begins any statement: a top-level one, or
+    /// one inside a `check` entry (checked with what follows, since `start`,
+    /// `stop` and `alert` are also actions).
+    pub(super) fn at_statement(&self) -> bool {
+        let Some(t) = self.peek() else {
+            return true;
+        };
+        if !t.first {
+            return false;
+        }
+        let next = self.peek_at(1);
+        let program_next = next.is_some_and(|n| n.is("program") || n.text == "=");
+        [
+            "if", "depends", "depend", "group", "every", "mode", "noalert", "with", "pidfile",
+            "matching", "match", "onreboot", "set", "check", "include", "alert",
+        ]
+        .iter()
+        .any(|w| t.is(w))
+            || (t.is("not") && next.is_some_and(|n| n.is("every")))
+            || (["start", "stop", "restart"].iter().any(|w| t.is(w)) && program_next)
+    }
+
+    /// Skips the rest of a statement (at least one token; `{ ... }` groups
+    /// whole) and returns its text, for a note.
+    pub(super) fn skip_statement(&mut self) -> String {
+        let start = self.pos;
+        self.pos = (self.pos + 1).min(self.toks.len());
+        let mut depth = 0u32;
+        while let Some(t) = self.peek() {
+            if depth == 0 && self.at_statement() {
+                break;
+            }
+            match (t.kind, t.text.as_str()) {
+                (Kind::Sym, "{") => depth += 1,
+                (Kind::Sym, "}") => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            self.pos += 1;
+        }
+        self.shown(start)
+    }
+
+    /// The tokens from `start` to here, as a short text for notes.
+    pub(super) fn shown(&self, start: usize) -> String {
+        let words: Vec<String> = self.toks[start..self.pos].iter().map(Tok::shown).collect();
+        let text = words.join(" ");
+        let mut shown: String = text.chars().take(70).collect();
+        if shown.len() < text.len() {
+            shown.push_str("...");
+        }
+        shown
+    }
+
+    /// The whole file.
+    pub fn file(&mut self) {
+        while let Some(t) = self.peek() {
+            let line = t.line;
+            if t.is("set") {
+                self.set();
+            } else if t.is("check") {
+                self.check();
+            } else if t.is("include") {
+                let s = self.skip_statement();
+                self.note(Note::dropped(
+                    line,
+                    format!("`{s}`: run `gsup import monit` on the included files too"),
+                ));
+            } else {
+                let s = self.skip_statement();
+                self.note(Note::dropped(
+                    line,
+                    format!("`{s}`: not a Monit statement gsup knows"),
+                ));
+            }
+        }
+    }
+
+    /// `set daemon N`, and Monit's other settings, which are the daemon's.
+    fn set(&mut self) {
+        let start = self.pos;
+        let line = self.line();
+        self.pos += 1;
+        let what = self
+            .peek()
+            .map(|t| t.text.to_ascii_lowercase())
+            .unwrap_or_default();
+        if what == "daemon" {
+            self.pos += 1;
+            match self.peek().and_then(|t| t.text.parse::<u64>().ok()) {
+                Some(n) if n > 0 => {
+                    self.pos += 1;
+                    self.out.cycle_s = Some(n);
+                }
+                _ => {
+                    let s = self.skip_statement();
+                    self.note(Note::dropped(
+                        line,
+                        format!("`{s}`: expected a number of seconds"),
+                    ));
+                    return;
+                }
+            }
+            if self.eat("with") || self.peek().is_some_and(|t| t.is("start")) {
+                let s = self.skip_statement();
+                self.note(Note::dropped(
+                    line,
+                    format!(
+                        "`{s}`: gsup checks from the first cycle on; a job that needs time \
+                             to settle can use `ready:`"
+                    ),
+                ));
+            }
+            return;
+        }
+        self.pos = start;
+        let s = self.skip_statement();
+        let why = match what.as_str() {
+            "alert" | "mailserver" | "mail-format" => {
+                "gsup runs the daemon's `--alert-command` on `alert` (with the event in its \
+                 environment): make that command send the mail"
+            }
+            "httpd" => {
+                "Monit's web interface: gsup answers `gsup status`, `gsup list` and \
+                 `gsup status --json` on its socket"
+            }
+            "logfile" => "the gsup daemon logs to its stderr (`--log-format text|json`)",
+            _ => {
+                self.note(Note::warning(
+                    line,
+                    format!("`{s}`: Monit's own setting; nothing of it applies to gsup"),
+                ));
+                return;
+            }
+        };
+        self.note(Note::dropped(line, format!("`{s}`: {why}")));
+    }
+
+    /// `check process NAME ...` and its statements; other kinds are dropped whole.
+    fn check(&mut self) {
+        let start = self.pos;
+        let line = self.line();
+        self.pos += 1;
+        let kind = self
+            .next()
+            .map(|t| t.text.to_ascii_lowercase())
+            .unwrap_or_default();
+        let name = self.next().map(|t| t.text).unwrap_or_default();
+        if kind != "process" {
+            while self.peek().is_some() && !self.at_top() {
+                self.pos += 1;
+            }
+            let s = self.shown(start);
+            self.out.other_checks.push(name);
+            self.note(Note::dropped(
+                line,
+                format!("`{s}`: gsup watches the processes of its jobs only"),
+            ));
+            return;
+        }
+        let mut p = Process {
+            name,
+            line,
+            ..Process::default()
+        };
+        while self.peek().is_some() && !self.at_top() {
+            self.statement(&mut p);
+        }
+        self.out.processes.push(p);
+    }
+
+    /// One statement inside `check process`.
+    fn statement(&mut self, p: &mut Process) {
+        let Some(t) = self.peek().cloned() else {
+            return;
+        };
+        let line = t.line;
+        let word = t.text.to_ascii_lowercase();
+        match word.as_str() {
+            "if" => self.test(p),
+            "start" | "stop" | "restart" => self.program(p, &word),
+            "with" | "pidfile" | "matching" | "match" | "pid" => self.source(p),
+            "depends" | "depend" => {
+                self.pos += 1;
+                self.eat("on");
+                loop {
+                    match self.peek() {
+                        Some(n) if n.kind != Kind::Sym && !(n.first && self.at_statement()) => {
+                            let n = n.text.clone();
+                            self.pos += 1;
+                            p.depends.push((line, n));
+                        }
+                        _ => break,
+                    }
+                    if !self.eat_sym(",") {
+                        break;
+                    }
+                }
+            }
+            "every" => {
+                let start = self.pos;
+                self.pos += 1;
+                let n = self
+                    .peek()
+                    .and_then(|t| t.text.parse::<u32>().ok())
+                    .filter(|&n| n > 0);
+                if let Some(n) = n
+                    && self
+                        .peek_at(1)
+                        .is_some_and(|t| t.is("cycles") || t.is("cycle"))
+                {
+                    self.pos += 2;
+                    p.every = Some((line, n));
+                } else {
+                    self.pos = start;
+                    let s = self.skip_statement();
+                    self.note(Note::dropped(
+                        line,
+                        format!("`{s}`: gsup checks on a cycle, not on a calendar"),
+                    ));
+                }
+            }
+            "mode" => {
+                let start = self.pos;
+                self.pos += 1;
+                let mode = self
+                    .next()
+                    .map(|t| t.text.to_ascii_lowercase())
+                    .unwrap_or_default();
+                let s = self.shown(start);
+                match mode.as_str() {
+                    "active" => {}
+                    "manual" => p.manual = true,
+                    _ => self.note(Note::dropped(
+                        line,
+                        format!("`{s}`: gsup always supervises its jobs; it cannot only watch"),
+                    )),
+                }
+            }
+            "onreboot" => {
+                let start = self.pos;
+                self.pos += 1;
+                let when = self
+                    .next()
+                    .map(|t| t.text.to_ascii_lowercase())
+                    .unwrap_or_default();
+                let s = self.shown(start);
+                match when.as_str() {
+                    "start" => {}
+                    "nostart" => p.manual = true,
+                    _ => self.note(Note::dropped(
+                        line,
+                        format!("`{s}`: gsup does not remember which jobs ran before a reboot"),
+                    )),
+                }
+            }
+            _ => {
+                let s = self.skip_statement();
+                let why = match word.as_str() {
+                    "group" => {
+                        "gsup has no service groups: name the jobs, or give them a shared `start_on` event"
+                    }
+                    "alert" | "noalert" => {
+                        "gsup has one `--alert-command` for every job, not recipients per check"
+                    }
+                    _ => "not a Monit statement gsup knows",
+                };
+                self.note(Note::dropped(line, format!("`{s}`: {why}")));
+            }
+        }
+    }
+
+    /// `with pidfile PATH`, `pidfile PATH`, `matching REGEX`.
+    fn source(&mut self, p: &mut Process) {
+        let start = self.pos;
+        let line = self.line();
+        self.eat("with");
+        if self.eat("pidfile") || self.eat("pid") && self.eat("file") {
+            if let Some(path) = self.next() {
+                p.pidfile = Some(path.text);
+                return;
+            }
+        } else if self.eat("matching") || self.eat("match") {
+            self.next();
+            let s = self.shown(start);
+            self.note(Note::dropped(
+                line,
+                format!(
+                    "`{s}`: gsup knows a job's process as the one it started or the one its \
+                     pid file names, never by matching command lines: make the start program \
+                     stay in the foreground, or write a pid file"
+                ),
+            ));
+            return;
+        }
+        self.pos = start;
+        let s = self.skip_statement();
+        self.note(Note::dropped(
+            line,
+            format!("`{s}`: not a Monit statement gsup knows"),
+        ));
+    }
+
+    /// `start|stop|restart [program] [=] "CMD" [as uid U] [and gid G] [with timeout N seconds]`.
+    fn program(&mut self, p: &mut Process, which: &str) {
+        let start = self.pos;
+        let line = self.line();
+        self.pos += 1;
+        self.eat("program");
+        self.eat_sym("=");
+        let cmd = match self.peek() {
+            Some(t) if t.kind == Kind::Str => t.text.clone(),
+            _ => {
+                self.pos = start;
+                let s = self.skip_statement();
+                self.note(Note::dropped(
+                    line,
+                    format!("`{s}`: expected a quoted command"),
+                ));
+                return;
+            }
+        };
+        self.pos += 1;
+        let mut prog = Program {
+            line,
+            ..Program::default()
+        };
+        while let Some(t) = self.peek().cloned() {
+            if t.first {
+                break;
+            }
+            if t.is("as") || t.is("and") || t.is("with") {
+                self.pos += 1;
+            } else if t.is("uid") || t.is("user") {
+                self.pos += 1;
+                prog.uid = self.next().map(|t| t.text);
+            } else if t.is("gid") || t.is("group") {
+                self.pos += 1;
+                prog.gid = self.next().map(|t| t.text);
+            } else if t.is("timeout") {
+                self.pos += 1;
+                prog.timeout_s = self.next().and_then(|t| t.text.parse().ok());
+                let unit_word = self.peek().is_some_and(|t| {
+                    ["second", "seconds", "sec", "s", "cycle", "cycles"]
+                        .iter()
+                        .any(|w| t.is(w))
+                });
+                if unit_word {
+                    self.pos += 1;
+                }
+            } else {
+                break;
+            }
+        }
+        let shown = self.shown(start);
+        match shell::program(&cmd) {
+            Ok(words) => prog.words = words,
+            Err(e) => {
+                self.note(Note::dropped(line, format!("`{shown}`: {e}")));
+                return;
+            }
+        }
+        match which {
+            "start" => p.start = Some(prog),
+            "stop" => p.stop = Some(prog),
+            _ => self.note(Note::dropped(
+                line,
+                format!("`{shown}`: gsup restarts a job by stopping and starting it"),
+            )),
+        }
+    }
+}

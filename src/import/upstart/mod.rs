@@ -1,0 +1,247 @@
+//! `gsup import upstart`: one Upstart job file (`/etc/init/NAME.conf`) to one unit draft,
+//! with a note for every stanza that does not carry over. Pure: text in, draft out.
+
+mod lex;
+mod stanza;
+
+pub use lex::{Stanza, stanzas};
+
+use super::draft::Draft;
+use super::{Note, NoteKind};
+use crate::expr::{ArgMatch, Expr};
+use std::path::{Component, Path};
+
+/// Events gsup emits by itself; a `start on` waiting for another one waits
+/// for `gsup emit`.
+const OWN_EVENTS: &[&str] = &[
+    "startup", "runlevel", "starting", "started", "stopping", "stopped",
+];
+
+/// What a job file's stanzas leave behind for the finishing pass.
+#[derive(Debug, Default)]
+struct Job {
+    draft: Draft,
+    notes: Vec<Note>,
+    /// `manual`: the `start on` is ignored, as Upstart does.
+    manual: bool,
+    /// `expect fork|daemon` and its line.
+    expect: Option<(String, usize)>,
+    /// The `exec` line as written, to look for a pid file in it.
+    exec_text: Option<String>,
+    /// Lines of `start on` and `stop on`, for their notes.
+    start_line: usize,
+    stop_line: usize,
+}
+
+/// The job name of an Upstart job file, as Upstart names it: its path under
+/// the nearest directory called `init` (`/etc/init/gitorious/unicorn.conf`
+/// is `gitorious/unicorn`), else its file name, without `.conf`.
+pub fn job_name(path: &Path) -> Result<String, String> {
+    let file = path.file_name().and_then(|f| f.to_str()).unwrap_or("");
+    let Some(stem) = file.strip_suffix(".conf") else {
+        return Err("not an Upstart job file (NAME.conf)".into());
+    };
+    let dirs: Vec<&str> = path
+        .parent()
+        .map(|p| {
+            p.components()
+                .filter_map(|c| match c {
+                    Component::Normal(s) => s.to_str(),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut parts: Vec<&str> = match dirs.iter().rposition(|d| *d == "init") {
+        Some(i) => dirs[i + 1..].to_vec(),
+        None => Vec::new(),
+    };
+    parts.push(stem);
+    let bad = |p: &&str| {
+        p.is_empty()
+            || p.starts_with('.')
+            || p.contains(|c: char| c.is_whitespace() || c.is_control() || c == '=')
+    };
+    if parts.iter().any(bad) {
+        return Err(format!(
+            "`{}` cannot be a job name: no blanks, control characters, `=` or leading dots",
+            parts.join("/")
+        ));
+    }
+    Ok(parts.join("/"))
+}
+
+/// Converts the text of one Upstart job file. `job` is the job's name (the
+/// file's path under the init dir, without `.conf`), `source` how to name
+/// the file in the unit's header comment.
+pub fn import(job: &str, source: &str, text: &str) -> (Draft, Vec<Note>) {
+    let mut j = Job::default();
+    for s in stanzas(text) {
+        stanza::apply(&mut j, &s);
+    }
+    finish(&mut j, job);
+    let mut notes = std::mem::take(&mut j.notes);
+    notes.sort();
+    let mut draft = j.draft;
+    let mut header = vec![format!("Imported from {source} by `gsup import upstart`.")];
+    header.extend(notes.iter().map(|n| {
+        let kind = match n.kind {
+            NoteKind::Dropped => "dropped",
+            NoteKind::Warning => "warning",
+        };
+        format!("line {}: {kind}: {}", n.line, n.message)
+    }));
+    header.append(&mut draft.header);
+    draft.header = header;
+    (draft, notes)
+}
+
+/// What only the whole file tells: `manual`, a job with no main process,
+/// `expect`'s pid file, the events and variables gsup does not provide.
+fn finish(j: &mut Job, job: &str) {
+    if j.manual && j.draft.start_on.take().is_some() {
+        j.draft.header.push(
+            "manual: the `start on` of the Upstart job is not used; start it with `gsup start`."
+                .into(),
+        );
+    }
+    if j.draft.exec.is_empty() {
+        j.draft.exec = vec!["/bin/sleep".into(), "infinity".into()];
+        j.notes.push(Note::warning(
+            1,
+            "no `exec` or `script`: Upstart runs such a job without a main process; gsup \
+             needs one, so `sleep infinity` holds the job's running state between its hooks",
+        ));
+    }
+    if let Some((kind, line)) = j.expect.take() {
+        let (path, found) = guess_pidfile(j.exec_text.as_deref(), job);
+        let how = if found {
+            "taken from the command line"
+        } else {
+            "a guess: check where the daemon writes its pid"
+        };
+        j.notes.push(Note::warning(
+            line,
+            format!(
+                "expect {kind}: gsup follows the daemon through a pid file instead of counting \
+                 forks; wrote `pidfile: {path}` and `ready: pidfile` ({how})"
+            ),
+        ));
+        j.draft.pidfile = Some(super::shell::literal(&path));
+        j.draft.ready_pidfile = true;
+    }
+    for (key, line) in [("start on", j.start_line), ("stop on", j.stop_line)] {
+        let text = if key == "start on" {
+            &j.draft.start_on
+        } else {
+            &j.draft.stop_on
+        };
+        if let Some(expr) = text.as_deref().and_then(|t| crate::expr::parse(t).ok()) {
+            event_notes(&expr, key, line, &mut j.notes);
+        }
+    }
+}
+
+/// Warnings for events gsup never emits by itself, and for Upstart's `rc`
+/// job, which gsup does not have.
+fn event_notes(expr: &Expr, key: &str, line: usize, notes: &mut Vec<Note>) {
+    let mut events = Vec::new();
+    collect_events(expr, &mut events);
+    let mut seen = Vec::new();
+    for (event, first_arg) in events {
+        if !OWN_EVENTS.contains(&event.as_str()) {
+            if !seen.contains(&event) {
+                notes.push(Note::warning(
+                    line,
+                    format!(
+                        "{key}: gsup does not emit `{event}` itself (it emits startup, runlevel \
+                         and the job events): the job waits for `gsup emit {event}`"
+                    ),
+                ));
+                seen.push(event);
+            }
+        } else if first_arg.as_deref() == Some("rc") {
+            notes.push(Note::warning(
+                line,
+                format!(
+                    "{key}: `{event} rc` waits for Upstart's SysV runlevel job, which gsup does \
+                     not have; `runlevel [016]` says \"on shutdown\" to gsup"
+                ),
+            ));
+        }
+    }
+}
+
+fn collect_events(expr: &Expr, out: &mut Vec<(String, Option<String>)>) {
+    match expr {
+        Expr::Match(m) => {
+            let first = match m.args.first() {
+                Some(ArgMatch::Positional(v)) => Some(v.clone()),
+                _ => None,
+            };
+            out.push((m.event.clone(), first));
+        }
+        Expr::And(l, r) | Expr::Or(l, r) => {
+            collect_events(l, out);
+            collect_events(r, out);
+        }
+    }
+}
+
+/// The pid file a forking daemon writes: an absolute `*.pid` path named on
+/// its command line (`--pidfile=/run/x.pid`, `-p /run/x.pid`), else
+/// `/run/PROGRAM.pid`. The flag says whether it was found.
+fn guess_pidfile(exec: Option<&str>, job: &str) -> (String, bool) {
+    let words: Vec<&str> = exec
+        .map(|e| e.split_whitespace().collect())
+        .unwrap_or_default();
+    for w in &words {
+        let w = w.rsplit('=').next().unwrap_or(w);
+        let w = w.trim_matches(|c| c == '"' || c == '\'');
+        if w.starts_with('/') && w.ends_with(".pid") {
+            return (w.to_string(), true);
+        }
+    }
+    let program = words
+        .iter()
+        .find(|w| !w.contains('='))
+        .map_or(job, |p| p.rsplit('/').next().unwrap_or(p));
+    let base = program.rsplit('/').next().unwrap_or(program);
+    (format!("/run/{base}.pid"), false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_names() {
+        assert_eq!(job_name(Path::new("/etc/init/ssh.conf")), Ok("ssh".into()));
+        assert_eq!(
+            job_name(Path::new("/etc/init/gitorious/unicorn.conf")),
+            Ok("gitorious/unicorn".into())
+        );
+        assert_eq!(job_name(Path::new("jobs/cron.conf")), Ok("cron".into()));
+        assert_eq!(job_name(Path::new("cron.conf")), Ok("cron".into()));
+        assert!(job_name(Path::new("/etc/init/ssh.override")).is_err());
+        assert!(job_name(Path::new("/etc/init/a b.conf")).is_err());
+        assert!(job_name(Path::new("/etc/init/.conf")).is_err());
+    }
+
+    #[test]
+    fn pidfile_guesses() {
+        assert_eq!(
+            guess_pidfile(Some("/usr/sbin/foo --pidfile=/var/run/foo/foo.pid -d"), "x"),
+            ("/var/run/foo/foo.pid".into(), true)
+        );
+        assert_eq!(
+            guess_pidfile(Some("/usr/sbin/foo -p /run/f.pid"), "x"),
+            ("/run/f.pid".into(), true)
+        );
+        assert_eq!(
+            guess_pidfile(Some("cron"), "x"),
+            ("/run/cron.pid".into(), false)
+        );
+        assert_eq!(guess_pidfile(None, "a/b"), ("/run/b.pid".into(), false));
+    }
+}
