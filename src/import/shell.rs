@@ -149,6 +149,25 @@ pub fn rename_upstart_vars(text: &str) -> (String, Vec<String>) {
     (out, unknown)
 }
 
+/// Upstart's own commands (`start`, `stop`, `status`, `initctl`, ...) that
+/// a script or command runs, as far as a quick look can tell (the first word
+/// of each command); gsup has other commands, so these would fail.
+pub fn upstart_commands(script: &str) -> Vec<&'static str> {
+    const COMMANDS: &[&str] = &["initctl", "start", "stop", "restart", "reload", "status"];
+    let mut found = Vec::new();
+    for segment in script.split([';', '{', '}', '(', ')', '`', '|', '&', '\n']) {
+        let first = segment
+            .split_whitespace()
+            .find(|w| !matches!(*w, "then" | "do" | "else" | "!" | "exec" | "$"));
+        if let Some(cmd) = first.and_then(|w| COMMANDS.iter().find(|c| **c == w))
+            && !found.contains(cmd)
+        {
+            found.push(*cmd);
+        }
+    }
+    found
+}
+
 /// A Monit program string (`"/etc/init.d/x start"`, run by Monit without a
 /// shell) as gsup command words. `Err` with the splitter's message.
 pub fn program(text: &str) -> Result<Vec<String>, String> {
@@ -247,6 +266,13 @@ mod tests {
             "echo $GSUP_JOB ${GSUP_INSTANCE} $UPSTART_EVENTS UPSTART_JOB"
         );
         assert_eq!(unknown, v(&["UPSTART_EVENTS"]));
+    }
+
+    #[test]
+    fn upstart_commands_in_scripts() {
+        let s = "test -x /x || { stop; exit 0; }\nstatusnow=`status`\nif x; then initctl emit y; fi\necho start";
+        assert_eq!(upstart_commands(s), ["stop", "status", "initctl"]);
+        assert!(upstart_commands("exec /usr/sbin/sshd -D").is_empty());
     }
 
     #[test]

@@ -152,9 +152,14 @@ pub fn list_item(item: &str, indent: &str) -> String {
     }
 }
 
+/// An item of a one-line list; an item with blanks is quoted, so that no
+/// reader takes it for several argv words.
 fn flow_item(s: &str) -> Option<String> {
     if s.contains('\n') {
         return None;
+    }
+    if s.contains(char::is_whitespace) {
+        return Some(quoted(s));
     }
     Some(scalar(s, true))
 }
@@ -215,7 +220,7 @@ pub fn quoted(s: &str) -> String {
             '\u{85}' => q.push_str("\\N"),
             '\u{2028}' => q.push_str("\\L"),
             '\u{2029}' => q.push_str("\\P"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+            c if c.is_control() => {
                 let _ = write!(q, "\\x{:02x}", c as u32);
             }
             '\u{feff}' => q.push_str("\\ufeff"),
@@ -273,8 +278,16 @@ fn looks_typed(s: &str) -> bool {
     if decimal {
         return false;
     }
+    // Any other number YAML 1.1 or 1.2 knows (`1.5`, `-8`, `022`, `1e3`,
+    // `0x1F`, `1_000`, `1:30`); `127.0.0.1` is none of them.
     let t = s.trim_start_matches(['+', '-']);
-    t.starts_with(|c: char| c.is_ascii_digit()) || t.starts_with('.')
+    s.parse::<f64>().is_ok()
+        || t.starts_with("0x")
+        || t.starts_with("0o")
+        || t.starts_with('.')
+        || (t.starts_with(|c: char| c.is_ascii_digit())
+            && t.bytes()
+                .all(|b| b.is_ascii_digit() || b == b'_' || b == b':'))
 }
 
 /// `s` as a literal block scalar (`|`, `|-` or `|+` then the lines, each
@@ -320,14 +333,16 @@ mod tests {
             "Marius Mårnes Mathiesen"
         );
         assert_eq!(scalar("38400", true), "38400");
+        assert_eq!(scalar("127.0.0.1", true), "127.0.0.1");
+        assert_eq!(scalar("2.3.2", false), "2.3.2");
     }
 
     #[test]
     fn quoted_when_yaml_would_misread() {
         for s in [
-            "", "*", "yes", "No", "null", "~", "022", "1.5", "-1", "a: b", "a #b", "x:", "[a]",
-            "{a}", "'a'", "\"a\"", " a", "a ", "&x", "!x", "|", ">", "%x", "@x", "`x", "-", "- a",
-            "#x", "?x", ":x", "a\tb",
+            "", "*", "yes", "No", "null", "~", "022", "1.5", "-1", "1e3", "0x1F", "1_000", "1:30",
+            ".5", "a: b", "a #b", "x:", "[a]", "{a}", "'a'", "\"a\"", " a", "a ", "&x", "!x", "|",
+            ">", "%x", "@x", "`x", "-", "- a", "#x", "?x", ":x", "a\tb",
         ] {
             assert!(
                 scalar(s, false).starts_with('"'),
@@ -338,6 +353,23 @@ mod tests {
         assert_eq!(scalar("a,b", true), "\"a,b\"");
         assert_eq!(scalar("a,b", false), "a,b");
         assert_eq!(quoted("a\"b\\c\nd\u{7}"), r#""a\"b\\c\nd\x07""#);
+    }
+
+    proptest::proptest! {
+        /// Whatever the text, the unit parser reads back exactly the word
+        /// written (one-line and block lists, plain, quoted and literal).
+        #[test]
+        fn words_read_back(s in "[ a-z0-9\t\n#:,\\[\\]{}?*&!|>'\"%@`\\\\$é\u{a0}\u{2028}=.-]{0,120}") {
+            let draft = Draft {
+                exec: vec!["x".into(), crate::import::shell::literal(&s)],
+                description: Some(s.replace('\n', " ")).filter(|d| !d.trim().is_empty()),
+                ..Draft::default()
+            };
+            let text = render(&draft);
+            let unit = crate::import::verify(&text).map_err(|e| proptest::test_runner::TestCaseError::fail(format!("{e}\n{text}")))?;
+            proptest::prop_assert_eq!(unit.exec.expand(&[]), Ok(vec!["x".to_string(), s.clone()]), "{}", text);
+            proptest::prop_assert_eq!(unit.description, draft.description);
+        }
     }
 
     #[test]

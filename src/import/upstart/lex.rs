@@ -62,9 +62,11 @@ pub fn stanzas(text: &str) -> Vec<Stanza> {
             // `start on (a\n and b)`: an open parenthesis carries the
             // expression on to the next lines, as Upstart reads it.
             while depth(&logical[..end]) > 0 && i < lines.len() {
-                logical.truncate(end);
-                logical.push(' ');
-                logical.push_str(&logical_line(&lines, &mut i));
+                logical.truncate(logical[..end].trim_end().len());
+                if !logical.ends_with('(') {
+                    logical.push(' ');
+                }
+                logical.push_str(logical_line(&lines, &mut i).trim_start());
                 (tokens, end) = tokenize(&logical);
             }
         }
@@ -105,8 +107,9 @@ fn logical_line(lines: &[&str], i: &mut usize) -> String {
     *i += 1;
     while continues(&s) && *i < lines.len() {
         s.pop();
+        s.truncate(s.trim_end().len());
         s.push(' ');
-        s.push_str(lines[*i].trim_end_matches('\r'));
+        s.push_str(lines[*i].trim_end_matches('\r').trim_start());
         *i += 1;
     }
     s
@@ -235,9 +238,9 @@ mod tests {
         assert_eq!(s.len(), 4);
         assert_eq!(
             (s[0].line, s[0].rest(2)),
-            (3, "(local-filesystems    and net-device-up IFACE!=lo)")
+            (3, "(local-filesystems and net-device-up IFACE!=lo)")
         );
-        assert_eq!((s[1].line, s[1].rest(1)), (5, "/bin/foo    --bar"));
+        assert_eq!((s[1].line, s[1].rest(1)), (5, "/bin/foo --bar"));
         assert_eq!((s[2].line, s[2].body.as_deref()), (7, Some("  echo hi\n")));
         assert!(!s[2].unterminated);
         assert_eq!((s[3].line, s[3].word(0)), (10, "respawn"));

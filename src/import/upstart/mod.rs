@@ -127,7 +127,7 @@ fn finish(j: &mut Job, job: &str) {
                  forks; wrote `pidfile: {path}` and `ready: pidfile` ({how})"
             ),
         ));
-        j.draft.pidfile = Some(super::shell::literal(&path));
+        j.draft.pidfile = Some(path);
         j.draft.ready_pidfile = true;
     }
     for (key, line) in [("start on", j.start_line), ("stop on", j.stop_line)] {
@@ -154,8 +154,8 @@ fn event_notes(expr: &Expr, key: &str, line: usize, notes: &mut Vec<Note>) {
                 notes.push(Note::warning(
                     line,
                     format!(
-                        "{key}: gsup does not emit `{event}` itself (it emits startup, runlevel \
-                         and the job events): the job waits for `gsup emit {event}`"
+                        "{key}: `{event}` is not an event gsup emits by itself (only startup, \
+                         runlevel and the job events): the job waits for `gsup emit {event}`"
                     ),
                 ));
                 seen.push(event);
@@ -164,8 +164,8 @@ fn event_notes(expr: &Expr, key: &str, line: usize, notes: &mut Vec<Note>) {
             notes.push(Note::warning(
                 line,
                 format!(
-                    "{key}: `{event} rc` waits for Upstart's SysV runlevel job, which gsup does \
-                     not have; `runlevel [016]` says \"on shutdown\" to gsup"
+                    "{key}: `{event} rc` waits for Upstart's SysV job `rc`, which gsup does not \
+                     have: gsup emits `runlevel` itself (2 at start, 0 or 6 at shutdown)"
                 ),
             ));
         }
@@ -189,8 +189,10 @@ fn collect_events(expr: &Expr, out: &mut Vec<(String, Option<String>)>) {
 }
 
 /// The pid file a forking daemon writes: an absolute `*.pid` path named on
-/// its command line (`--pidfile=/run/x.pid`, `-p /run/x.pid`), else
-/// `/run/PROGRAM.pid`. The flag says whether it was found.
+/// its command line (`--pidfile=/run/x.pid`, `-p /run/$NAME.pid`: a gsup
+/// template too, expanded from the same variables the shell would use),
+/// else `/run/PROGRAM.pid` (or the job's name when the program is a
+/// variable). The flag says whether it was found.
 fn guess_pidfile(exec: Option<&str>, job: &str) -> (String, bool) {
     let words: Vec<&str> = exec
         .map(|e| e.split_whitespace().collect())
@@ -199,12 +201,16 @@ fn guess_pidfile(exec: Option<&str>, job: &str) -> (String, bool) {
         let w = w.rsplit('=').next().unwrap_or(w);
         let w = w.trim_matches(|c| c == '"' || c == '\'');
         if w.starts_with('/') && w.ends_with(".pid") {
-            return (w.to_string(), true);
+            return match crate::unit::expand::check_template(w) {
+                Ok(()) => (w.to_string(), true),
+                Err(_) => (super::shell::literal(w), true),
+            };
         }
     }
     let program = words
         .iter()
         .find(|w| !w.contains('='))
+        .filter(|w| !w.contains('$'))
         .map_or(job, |p| p.rsplit('/').next().unwrap_or(p));
     let base = program.rsplit('/').next().unwrap_or(program);
     (format!("/run/{base}.pid"), false)
@@ -243,5 +249,13 @@ mod tests {
             ("/run/cron.pid".into(), false)
         );
         assert_eq!(guess_pidfile(None, "a/b"), ("/run/b.pid".into(), false));
+        assert_eq!(
+            guess_pidfile(Some("$DAEMON -g x"), "nginx"),
+            ("/run/nginx.pid".into(), false)
+        );
+        assert_eq!(
+            guess_pidfile(Some("openvpn --writepid /run/ovpn.$NAME.pid"), "x"),
+            ("/run/ovpn.$NAME.pid".into(), true)
+        );
     }
 }

@@ -147,6 +147,7 @@ fn exec(j: &mut Job, s: &Stanza, n: usize) -> Option<Vec<String>> {
         return None;
     }
     variables_note(j, s.line, &unknown);
+    commands_note(j, s.line, &cmd);
     let words = shell::upstart_exec(&cmd);
     if words.is_none() {
         j.notes.push(Note::dropped(
@@ -168,6 +169,7 @@ fn script(j: &mut Job, s: &Stanza) -> Option<Vec<String>> {
     }
     let (body, unknown) = shell::rename_upstart_vars(s.body.as_deref().unwrap_or(""));
     variables_note(j, s.line, &unknown);
+    commands_note(j, s.line, &body);
     Some(shell::script(&body))
 }
 
@@ -179,6 +181,21 @@ fn variables_note(j: &mut Job, line: usize, unknown: &[String]) {
                 "gsup does not set {}: the shell sees it empty (gsup sets GSUP_JOB, \
                  GSUP_INSTANCE and the starting event's variables)",
                 unknown.join(", ")
+            ),
+        ));
+    }
+}
+
+fn commands_note(j: &mut Job, line: usize, text: &str) {
+    let found = shell::upstart_commands(text);
+    if !found.is_empty() {
+        j.notes.push(Note::warning(
+            line,
+            format!(
+                "runs Upstart's `{}`, which gsup does not provide (gsup's are `gsup start`, \
+                 `gsup stop`, `gsup status`, ... with `$GSUP_JOB`; a failing pre_start \
+                 cancels the start)",
+                found.join("`, `")
             ),
         ));
     }
