@@ -129,8 +129,14 @@ impl Parser {
 
     /// The tokens from `start` to here, as a short text for notes.
     pub(super) fn shown(&self, start: usize) -> String {
-        let words: Vec<String> = self.toks[start..self.pos].iter().map(Tok::shown).collect();
-        let text = words.join(" ");
+        let mut text = String::new();
+        for t in &self.toks[start..self.pos] {
+            let glued = t.kind == Kind::Sym && (t.text == "%" || t.text == ",");
+            if !text.is_empty() && !glued {
+                text.push(' ');
+            }
+            text.push_str(&t.shown());
+        }
         let mut shown: String = text.chars().take(70).collect();
         if shown.len() < text.len() {
             shown.push_str("...");
@@ -233,10 +239,10 @@ impl Parser {
             .unwrap_or_default();
         let name = self.next().map(|t| t.text).unwrap_or_default();
         if kind != "process" {
+            let s = self.shown(start);
             while self.peek().is_some() && !self.at_top() {
                 self.pos += 1;
             }
-            let s = self.shown(start);
             self.out.other_checks.push(name);
             self.note(Note::dropped(
                 line,

@@ -88,7 +88,7 @@ impl Parser {
         self.next();
         let cond = self.condition();
         let window = match cond {
-            Ok(Cond::Resource(..)) => self.window(),
+            Ok(Cond::Resource(..) | Cond::Missing) => self.window(),
             _ => Ok(String::new()),
         };
         if cond.is_err() || window.is_err() {
@@ -325,15 +325,25 @@ impl Parser {
         Err("expected `N cycles` or `N times within M cycles`".into())
     }
 
-    /// Moves to the `then` (or the action) of an `if` whose condition could
-    /// not be read, staying inside the statement.
+    /// Moves to the `then` of an `if` whose condition could not be read (or,
+    /// Monit's `then` being optional, to its first action word), staying
+    /// inside the statement: `with timeout 10 seconds` is not the action.
     fn seek_action(&mut self) {
+        let start = self.pos;
+        let mut first_action = None;
         while let Some(t) = self.peek() {
-            if t.is("then") || is_action(t) || (t.first && self.at_statement()) {
+            if self.pos > start && t.first && self.at_statement() {
+                break;
+            }
+            if t.is("then") {
                 return;
+            }
+            if first_action.is_none() && is_action(t) {
+                first_action = Some(self.pos);
             }
             self.next();
         }
+        self.pos = first_action.unwrap_or(self.pos);
     }
 
     fn action(&mut self) -> Result<Act, String> {
@@ -378,8 +388,7 @@ impl Parser {
     /// action: consumed, and said why they do not carry over.
     fn after_action(&mut self) -> Vec<String> {
         let mut out = Vec::new();
-        loop {
-            let Some(t) = self.peek().cloned() else { break };
+        while let Some(t) = self.peek().cloned() {
             if t.first && self.at_statement() {
                 break;
             }

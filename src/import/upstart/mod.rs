@@ -220,6 +220,74 @@ fn guess_pidfile(exec: Option<&str>, job: &str) -> (String, bool) {
 mod tests {
     use super::*;
 
+    fn dropped_lines(notes: &[Note]) -> Vec<usize> {
+        notes
+            .iter()
+            .filter(|n| n.kind == NoteKind::Dropped)
+            .map(|n| n.line)
+            .collect()
+    }
+
+    #[test]
+    fn stanza_values() {
+        let text = "respawn limit unlimited\nlimit nofile 10 5\nlimit core unlimited 0\n\
+                    limit stack 8192 unlimited\noom -17\nnormal exit 0 2 SIGHUP 300\n\
+                    kill signal 9\nnice 40\numask 0999\nchdir srv\nenv A=1\nenv A=2\n\
+                    respwan\nexec\nexec /bin/a\nexec /bin/b x\nreload signal FOO\n\
+                    kill timeout 5s\nsetuid a b\nconsole bogus\npost-stop script\n  rm -f x\n";
+        let (d, notes) = import("j", "j.conf", text);
+        assert_eq!(
+            d.respawn_limit,
+            Some(crate::import::draft::RespawnLimit::Unlimited)
+        );
+        assert_eq!(
+            d.limits,
+            [(
+                "stack".to_string(),
+                "8192".to_string(),
+                "unlimited".to_string()
+            )]
+        );
+        assert_eq!(d.oom_score_adj, Some(-1000));
+        assert_eq!(d.normal_exit, ["0", "2", "HUP"]);
+        assert_eq!(d.kill_signal.as_deref(), Some("KILL"));
+        assert_eq!(d.env, [("A".to_string(), "2".to_string())]);
+        assert_eq!(d.exec, ["/bin/b", "x"]);
+        assert_eq!(
+            (d.nice, d.umask.as_ref(), d.chdir.as_ref()),
+            (None, None, None)
+        );
+        // limit 10 > 5, unlimited > 0, 300, nice, umask, chdir, respwan, empty exec,
+        // FOO, 5s, setuid a b, console bogus, the unterminated script.
+        assert_eq!(
+            dropped_lines(&notes),
+            [2, 3, 6, 8, 9, 10, 13, 14, 17, 18, 19, 20, 21]
+        );
+    }
+
+    #[test]
+    fn task_instance_and_hooks() {
+        let text = "task\ninstance $QUEUE\npre-start exec /bin/mkdir -p /run/q\n\
+                    post-start script\n  echo $UPSTART_JOB\nend script\n";
+        let (d, notes) = import("q", "q.conf", text);
+        assert!(d.task);
+        assert_eq!(d.instance.as_deref(), Some("$QUEUE"));
+        assert_eq!(
+            d.pre_start,
+            Some(vec!["/bin/mkdir".into(), "-p".into(), "/run/q".into()])
+        );
+        assert_eq!(
+            d.post_start.as_ref().map(|c| c[3].as_str()),
+            Some("echo $$GSUP_JOB\n")
+        );
+        assert_eq!(d.exec, ["/bin/sleep", "infinity"]);
+        assert_eq!(
+            notes.iter().filter(|n| n.kind == NoteKind::Warning).count(),
+            1
+        );
+        assert!(dropped_lines(&notes).is_empty());
+    }
+
     #[test]
     fn job_names() {
         assert_eq!(job_name(Path::new("/etc/init/ssh.conf")), Ok("ssh".into()));
