@@ -128,6 +128,24 @@ fn import_seed_monit_merges_into_upstart_units() {
     assert_eq!(tree(&out), expected);
 }
 
+/// Every unit docs/import.md shows is exactly a file the seed's import writes.
+#[test]
+fn import_docs_show_the_seed_as_written() {
+    let docs = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/import.md"))
+        .expect("docs");
+    let expected = tree(&seed().join("expected"));
+    let mut blocks = 0;
+    for block in docs.split("```yaml\n").skip(1) {
+        let block = block.split("```").next().expect("closed block");
+        assert!(
+            expected.iter().any(|(_, text)| text == block),
+            "docs/import.md shows a unit the import does not write:\n{block}"
+        );
+        blocks += 1;
+    }
+    assert!(blocks >= 5, "{blocks} blocks");
+}
+
 /// A `checks:` block list of a unit gets the new checks at its end, the
 /// comments and keys after it untouched.
 #[test]
@@ -153,19 +171,36 @@ fn import_monit_appends_to_an_existing_checks_list() {
     );
 }
 
+/// Waits for `poller` to be running; on timeout, fails with the daemon's log.
+fn running_within(d: &Daemon, timeout: Duration) {
+    let start = std::time::Instant::now();
+    while d.run(&["status", "poller"]).0 != 0 {
+        let (_, line, _) = d.run(&["status", "-v", "poller"]);
+        assert!(
+            start.elapsed() < timeout,
+            "not running: {line}\n{}",
+            d.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// The seed's Monit rule for the leaky poller, imported, restarts the poller
 /// under gsup as Monit did: `totalmem > 300 MB for 3 cycles`, the cycle being
 /// Monit's `set daemon` (shortened to 1 s here). The poller's real start program is
-/// replaced by the leaky fixture behind a shell that writes the pid file.
+/// replaced by a shell that starts the leaky fixture in the background and
+/// writes its pid file, as the real one daemonizes.
 #[test]
 fn import_monit_leaky_poller_restarted_by_gsup() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let pidfile = tmp.path().join("poller0.pid");
+    // Like the real `script/poller start`: it forks the poller into the
+    // background, writes its pid file and exits; gsup follows the file.
     let start = format!(
-        "start program = \"/bin/sh -c 'echo $$ > {}; exec {} {} 20 0.1 340'\"",
-        pidfile.display(),
+        "start program = \"/bin/sh -c '{} {} 20 0.1 340 > /dev/null & echo $! > {}'\"",
         python(),
-        fixture("leaky_poller.py")
+        fixture("leaky_poller.py"),
+        pidfile.display(),
     );
     let text = fs::read_to_string(seed().join("monitrc")).expect("seed monitrc");
     let text = text
@@ -183,7 +218,9 @@ fn import_monit_leaky_poller_restarted_by_gsup() {
             &pidfile.to_string_lossy(),
         );
     assert!(
-        text.contains("exec") && text.contains("set daemon 1"),
+        text.contains("leaky_poller.py")
+            && text.contains("set daemon 1")
+            && text.contains("/bin/true"),
         "the seed changed"
     );
     fs::write(tmp.path().join("monitrc"), &text).expect("write");
@@ -196,9 +233,7 @@ fn import_monit_leaky_poller_restarted_by_gsup() {
         "{unit}"
     );
     let d = Daemon::start(&[("poller", &unit)], &[]);
-    wait_until(Duration::from_secs(20), "poller running", || {
-        d.run(&["status", "poller"]).0 == 0
-    });
+    running_within(&d, Duration::from_secs(20));
     let mut pids = Vec::new();
     wait_until(Duration::from_secs(60), "2 restarts by the check", || {
         if let Some(p) = status_pid(&d.run(&["status", "poller"]).1)
@@ -208,9 +243,7 @@ fn import_monit_leaky_poller_restarted_by_gsup() {
         }
         d.status_json("poller")["restarts"].as_u64().unwrap_or(0) >= 2
     });
-    wait_until(Duration::from_secs(20), "running again", || {
-        d.run(&["status", "poller"]).0 == 0
-    });
+    running_within(&d, Duration::from_secs(20));
     if let Some(p) = status_pid(&d.run(&["status", "poller"]).1)
         && pids.last() != Some(&p)
     {

@@ -97,6 +97,8 @@ fn import_seed_round_trip_starts_in_the_seed_order() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let out = tmp.path().join("imported");
     import_seed(&out);
+    // The pid files' dir exists, as on the real host: gsup watches it.
+    fs::create_dir_all(tmp.path().join("pids")).expect("mkdir pids");
     let names = [
         "gitorious/unicorn",
         "gitorious/git-daemons",
@@ -121,8 +123,17 @@ fn import_seed_round_trip_starts_in_the_seed_order() {
         .collect();
     let d = Daemon::start(&pairs, &[]);
     let services = names.iter().filter(|n| **n != "gitorious/post-deploy");
-    for n in services.clone() {
-        wait_until(T, &format!("{n} running"), || d.run(&["status", n]).0 == 0);
+    for n in services {
+        let start = std::time::Instant::now();
+        while d.run(&["status", n]).0 != 0 {
+            let (_, line, _) = d.run(&["status", "-v", n]);
+            assert!(
+                start.elapsed() < T,
+                "{n} not running: {line}\n{}",
+                d.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
     let log = d.stderr();
     let log: Vec<&str> = log.lines().collect();

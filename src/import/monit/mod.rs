@@ -1,10 +1,12 @@
 //! `gsup import monit`: a Monit control file's `check process` entries as unit drafts, or as
 //! checks added to units that exist. Pure: `parse` reads text, `convert` and `resolve` decide.
 
+mod block;
 mod convert;
 mod lex;
 mod parse;
 mod test;
+mod value;
 
 pub use convert::{Additions, additions, new_unit, start_on, stop_on};
 
