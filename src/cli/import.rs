@@ -50,7 +50,7 @@ pub struct MonitArgs {
 }
 
 /// One file to write, and how to say it.
-struct Write1 {
+struct Pending {
     path: PathBuf,
     text: String,
     verb: &'static str,
@@ -107,12 +107,12 @@ fn run_upstart(a: &UpstartArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32
             let target = files::existing_unit(&a.out, name);
             match target {
                 Some(p) if !a.force => conflicts.push(p),
-                Some(p) => writes.push(Write1 {
+                Some(p) => writes.push(Pending {
                     path: p,
                     text: yaml,
                     verb: "replaced",
                 }),
-                None => writes.push(Write1 {
+                None => writes.push(Pending {
                     path: files::unit_path(&a.out, name),
                     text: yaml,
                     verb: "wrote",
@@ -218,11 +218,11 @@ fn run_monit(a: &MonitArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     notes.sort();
     notes.dedup();
     report(err, &a.file, &notes);
-    let writes: Vec<Write1> = changed
+    let writes: Vec<Pending> = changed
         .iter()
         .filter_map(|(job, verb)| {
             let (path, text) = units.get(job)?;
-            Some(Write1 {
+            Some(Pending {
                 path: path.clone(),
                 text: text.clone(),
                 verb,
@@ -245,7 +245,7 @@ fn report(err: &mut dyn Write, file: &Path, notes: &[Note]) {
 
 /// Writes the files, says so on `out`; exit 1 when something was dropped
 /// or a write failed.
-fn finish(writes: &[Write1], dropped: bool, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+fn finish(writes: &[Pending], dropped: bool, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let mut failed = false;
     for w in writes {
         match files::write(&w.path, &w.text) {

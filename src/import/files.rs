@@ -39,7 +39,8 @@ pub fn units_in(out: &Path) -> Vec<LoadedJob> {
     loader::load_dir(out).jobs
 }
 
-/// True when Upstart's `NAME.override` sits beside `NAME.conf`.
+/// Upstart's `NAME.override` beside `NAME.conf`, when there is one: the
+/// import says it was not read.
 pub fn override_beside(conf: &Path) -> Option<PathBuf> {
     let o = conf.with_extension("override");
     fs::symlink_metadata(&o).is_ok().then_some(o)
