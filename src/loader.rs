@@ -83,7 +83,8 @@ fn job_name(rel: &Path) -> Option<Result<String, String>> {
 }
 
 /// Reads a unit file: only a regular file, at most `MAX_UNIT_BYTES`, UTF-8.
-fn read_unit(path: &Path) -> Result<String, Diagnostic> {
+/// Public for `gsup import`, which reads the files it converts the same way.
+pub fn read_unit(path: &Path) -> Result<String, Diagnostic> {
     let whole = |msg: String| Diagnostic::error(path, 0, 0, msg);
     // O_NONBLOCK: opening a FIFO that was put in place of the file must not hang.
     let mut f = fs::OpenOptions::new()

@@ -5,6 +5,7 @@ pub mod args;
 pub mod check;
 pub mod client;
 pub mod fast;
+pub mod import;
 pub mod log;
 pub mod paths;
 
@@ -88,6 +89,9 @@ pub enum Command {
         #[arg(short, long)]
         follow: bool,
     },
+    /// Write unit files from Upstart job files or a Monit control file
+    #[command(subcommand)]
+    Import(import::ImportCommand),
     /// Stop every job in order and end the daemon
     Shutdown {
         /// As PID 1: reboot instead of powering off
@@ -246,6 +250,7 @@ fn dispatch(cli: Cli) -> i32 {
             let dir = Resolved::config_dir(c.config_dir.as_deref());
             check::run_graph(&dir, &mut std::io::stdout(), &mut std::io::stderr())
         }
+        Command::Import(cmd) => import::run(&cmd, &mut std::io::stdout(), &mut std::io::stderr()),
         Command::Log { job, lines, follow } => {
             log::run(&Resolved::socket(socket), &job, lines, follow)
         }
