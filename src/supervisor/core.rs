@@ -198,6 +198,9 @@ impl Supervisor {
         let (Some(def), Some(inst)) = (self.jobs.def(&key.0), self.jobs.get(key)) else {
             return;
         };
+        if p == Process::Main {
+            self.follow.before_spawn(self.sys.as_mut(), key, def, inst);
+        }
         let launched = self.launcher.launch(self.sys.as_mut(), key, def, inst, p);
         if let Some(probe) = launched.probe {
             self.probe_out.push(probe);

@@ -69,9 +69,24 @@ pub struct Follower {
 }
 
 impl Follower {
+    /// Before a main process of a pidfile job is spawned, its pidfile is
+    /// watched, so that a program writing it at once is seen (a stale file
+    /// from before makes no event and is not read).
+    pub fn before_spawn(&mut self, sys: &mut dyn Sys, key: &Key, def: &JobDef, inst: &Instance) {
+        let path = match pidfile_path(def, inst) {
+            Ok(Some(path)) => path,
+            Ok(None) => return,
+            Err(e) => return warn!(job = %label(key), "pidfile: {e}; not followed"),
+        };
+        let id = WatchId::Pidfile(key.0.clone(), key.1.clone());
+        if let Err(e) = sys.watch_file(id, &path) {
+            warn!(job = %label(key), "cannot watch pidfile {}: {e}; read only when the main process exits", path.display());
+        }
+    }
+
     /// A process of the instance was spawned: it joins the tree record; a
-    /// main process of a pidfile job starts a followed run and the file is
-    /// watched (not read yet: it may be stale).
+    /// main process of a pidfile job starts a followed run (the file,
+    /// watched since `before_spawn`, is not read yet: it may be stale).
     pub fn spawned(
         &mut self,
         sys: &mut dyn Sys,
@@ -90,20 +105,9 @@ impl Follower {
         }
         self.tree
             .job_started(key.clone(), pid, start, def.job_uid());
-        let Some(template) = def.unit.pidfile.as_deref() else {
+        let Ok(Some(path)) = pidfile_path(def, inst) else {
             return Vec::new();
         };
-        let path = match crate::unit::expand::expand_str(template, &inst.env) {
-            Ok(p) => PathBuf::from(p),
-            Err(e) => {
-                warn!(job = %label(key), "pidfile: {e}; not followed");
-                return Vec::new();
-            }
-        };
-        let id = WatchId::Pidfile(key.0.clone(), key.1.clone());
-        if let Err(e) = sys.watch_file(id, &path) {
-            warn!(job = %label(key), "cannot watch pidfile {}: {e}; read only when the main process exits", path.display());
-        }
         if let Some(old) = self.jobs.get(key).and_then(|f| f.main.filter(|_| f.pidfd)) {
             sys.pidfd_close(old);
         }
@@ -422,6 +426,14 @@ impl Follower {
             .map(|p| (p.pid, p.pgid))
             .collect()
     }
+}
+
+/// The pidfile of an instance, its template expanded; `None` without one.
+fn pidfile_path(def: &JobDef, inst: &Instance) -> Result<Option<PathBuf>, String> {
+    let Some(template) = def.unit.pidfile.as_deref() else {
+        return Ok(None);
+    };
+    crate::unit::expand::expand_str(template, &inst.env).map(|p| Some(PathBuf::from(p)))
 }
 
 /// Whether an instance awaits readiness from its pidfile.
