@@ -13,6 +13,7 @@ pub mod readiness;
 pub mod reload;
 pub mod requests;
 pub mod shutdown;
+pub mod signals;
 pub mod timers;
 pub mod watch;
 
@@ -81,16 +82,21 @@ fn init_logging(json: bool) {
 
 async fn daemon(opts: DaemonOptions) -> i32 {
     crate::sys::tune_allocator();
-    // Signal streams first: a SIGCHLD must not be lost before the first spawn.
-    let streams = (
-        signal(SignalKind::child()),
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::user_defined1()),
-    );
-    let (Ok(mut chld), Ok(mut term), Ok(mut int), Ok(mut usr1)) = streams else {
-        error!("cannot install signal handlers");
-        return 1;
+    // Signal handlers first: a SIGCHLD must not be lost before the first
+    // spawn, and no signal may end the daemon once it runs.
+    let mut chld = match signal(SignalKind::child()) {
+        Ok(s) => s,
+        Err(e) => {
+            error!("cannot install the SIGCHLD handler: {e}");
+            return 1;
+        }
+    };
+    let mut sigs = match signals::install() {
+        Ok(rx) => rx,
+        Err(e) => {
+            error!("cannot install signal handlers: {e}");
+            return 1;
+        }
     };
     if let Err(e) = crate::reap::become_subreaper() {
         warn!("cannot become a child subreaper: {e}");
@@ -160,9 +166,7 @@ async fn daemon(opts: DaemonOptions) -> i32 {
                 let reaped = sup.sys.reap();
                 sup.on_reaped(reaped, Instant::now());
             }
-            _ = term.recv() => sup.begin_shutdown(false, Instant::now()),
-            _ = int.recv() => sup.begin_shutdown(false, Instant::now()),
-            _ = usr1.recv() => info!("SIGUSR1: the daemon log is stderr; nothing to reopen"),
+            Some(sig) = sigs.recv() => sup.on_signal(sig, Instant::now()),
             Some(call) = calls.recv() => sup.handle(call, Instant::now()),
             Some(key) = ready_rx.recv() => sup.on_probe_ready(key, Instant::now()),
             ev = sup.sys.next_event() => sup.on_sys_event(ev, Instant::now()),
