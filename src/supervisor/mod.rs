@@ -60,19 +60,7 @@ pub fn run(opts: DaemonOptions) -> i32 {
 }
 
 fn init_logging(json: bool) {
-    use std::io::IsTerminal;
-    let b = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        // A log line that cannot be written is lost, not reported: the
-        // report would go to the same closed stderr, where `eprintln!` panics.
-        .log_internal_errors(false)
-        .with_target(false)
-        .with_ansi(std::io::stderr().is_terminal());
-    let _ = if json {
-        b.json().try_init()
-    } else {
-        b.try_init()
-    };
+    crate::logs::DaemonLog::install(json);
 }
 
 async fn daemon(opts: DaemonOptions) -> i32 {
@@ -149,7 +137,7 @@ async fn daemon(opts: DaemonOptions) -> i32 {
             }
             _ = term.recv() => sup.begin_shutdown(false, Instant::now()),
             _ = int.recv() => sup.begin_shutdown(false, Instant::now()),
-            _ = usr1.recv() => info!("SIGUSR1: the daemon log is stderr; nothing to reopen"),
+            _ = usr1.recv() => reopen_logs(),
             Some(call) = calls.recv() => sup.handle(call, Instant::now()),
             Some(key) = ready_rx.recv() => sup.on_probe_ready(key, Instant::now()),
             Some(()) = cfg_rx.recv() => sup.on_config_changed(Instant::now()),
@@ -167,6 +155,15 @@ async fn daemon(opts: DaemonOptions) -> i32 {
     let _ = std::fs::remove_dir(&sup.runtime_dir);
     info!("exiting");
     0
+}
+
+/// SIGUSR1: the daemon's stderr file is opened again (job logs: the lead
+/// calls `LogHub::reopen` here once the hub is wired in).
+fn reopen_logs() {
+    match crate::logs::DaemonLog::handle().map(|h| h.reopen()) {
+        Some(Err(e)) => warn!("SIGUSR1: cannot reopen the daemon log: {e}"),
+        _ => info!("SIGUSR1: logs reopened"),
+    }
 }
 
 /// Loads the config dir: every good unit off a dependency cycle.
