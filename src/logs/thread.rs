@@ -105,15 +105,12 @@ impl Thread {
         })
     }
 
-    /// The loop: commands first, then whatever pipes are readable.
+    /// The loop. After each wait, commands are carried out before any pipe
+    /// is read: a note queued before a process wrote is written before its
+    /// output.
     pub(super) fn run(mut self) {
         let mut events = vec![EpollEvent::empty(); 64];
         loop {
-            while let Ok(cmd) = self.rx.try_recv() {
-                if !self.command(cmd) {
-                    return;
-                }
-            }
             let n = match self.epoll.wait(&mut events, EpollTimeout::NONE) {
                 Ok(n) => n,
                 Err(Errno::EINTR) => continue,
@@ -122,10 +119,18 @@ impl Thread {
                     return;
                 }
             };
+            // The eventfd is cleared before the channel is read, so a command
+            // sent after this point wakes the next wait.
+            if events[..n].iter().any(|e| e.data() == WAKE) {
+                let _ = self.wake.read();
+            }
+            while let Ok(cmd) = self.rx.try_recv() {
+                if !self.command(cmd) {
+                    return;
+                }
+            }
             for ev in &events[..n] {
-                if ev.data() == WAKE {
-                    let _ = self.wake.read();
-                } else {
+                if ev.data() != WAKE {
                     self.read_pipe(ev.data(), None);
                 }
             }
