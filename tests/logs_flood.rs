@@ -47,7 +47,10 @@ fn expected_files(n: u64, max: u64, keep: usize) -> Vec<(u64, u64)> {
 
 fn numbers(text: &str) -> Vec<u64> {
     text.lines()
-        .map(|l| l.parse().unwrap_or_else(|_| panic!("not a whole number line: {l:?}")))
+        .map(|l| {
+            l.parse()
+                .unwrap_or_else(|_| panic!("not a whole number line: {l:?}"))
+        })
         .collect()
 }
 
@@ -80,7 +83,10 @@ fn a_flood_of_200_mb_keeps_3_mb_and_every_line() {
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     };
-    assert!(status.success(), "seq was not slowed down but hurt: {status}");
+    assert!(
+        status.success(),
+        "seq was not slowed down but hurt: {status}"
+    );
     hub.close(&id);
     // Dropping the hub writes what the pipe still holds, then ends the thread.
     drop(hub);
@@ -101,11 +107,7 @@ fn a_flood_of_200_mb_keeps_3_mb_and_every_line() {
     names.sort();
     assert_eq!(names, ["flood.log", "flood.log.1", "flood.log.2"]);
     let path = |n: &str| dir.join(n);
-    let files = [
-        path("flood.log.2"),
-        path("flood.log.1"),
-        path("flood.log"),
-    ];
+    let files = [path("flood.log.2"), path("flood.log.1"), path("flood.log")];
     let on_disk: u64 = files
         .iter()
         .map(|p| fs::metadata(p).expect("meta").len())

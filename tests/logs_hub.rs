@@ -63,7 +63,9 @@ fn output_goes_through_the_pipe_and_notes_fall_in_order() {
     hub.note(&id, "gsup: exited 0");
     hub.close(&id);
     let pid = child.id();
-    wait_until(T, "the note after the exit", || read(&path).contains("exited"));
+    wait_until(T, "the note after the exit", || {
+        read(&path).contains("exited")
+    });
     assert_eq!(
         read(&path),
         format!("gsup: started, pid {pid}\nout\nerr\nno newline\ngsup: exited 0\n")
@@ -120,7 +122,10 @@ fn timestamps_prefix_each_line_and_note() {
         assert_eq!(rest, want);
         let b = stamp.as_bytes();
         assert_eq!(b.len(), 24, "{stamp}");
-        assert!(stamp.ends_with('Z') && b[10] == b'T' && b[19] == b'.', "{stamp}");
+        assert!(
+            stamp.ends_with('Z') && b[10] == b'T' && b[19] == b'.',
+            "{stamp}"
+        );
         assert!(stamp.starts_with("20"), "{stamp}");
     }
 }
@@ -194,11 +199,16 @@ fn rotation_through_a_real_pipe_keeps_keep_files() {
         timestamps: false,
     };
     let w = hub.open(&id, spec).expect("open");
-    let mut child = job("i=0; while [ $i -lt 1000 ]; do echo \"line $i\"; i=$((i+1)); done", w);
+    let mut child = job(
+        "i=0; while [ $i -lt 1000 ]; do echo \"line $i\"; i=$((i+1)); done",
+        w,
+    );
     assert!(child.wait().expect("wait").success());
     hub.note(&id, "gsup: exited 0");
     let path = hub.path(&id);
-    wait_until(T, "the last line", || read(&path).ends_with("gsup: exited 0\n"));
+    wait_until(T, "the last line", || {
+        read(&path).ends_with("gsup: exited 0\n")
+    });
     let names: Vec<String> = {
         let mut v: Vec<String> = fs::read_dir(tmp.path().join("log"))
             .expect("ls")
@@ -208,7 +218,11 @@ fn rotation_through_a_real_pipe_keeps_keep_files() {
         v
     };
     assert_eq!(names, ["rot.log", "rot.log.1", "rot.log.2"]);
-    let files = [path.with_extension("log.2"), path.with_extension("log.1"), path.clone()];
+    let files = [
+        path.with_extension("log.2"),
+        path.with_extension("log.1"),
+        path.clone(),
+    ];
     let all: String = files.iter().map(|p| read(p)).collect();
     let mut last = None;
     for (i, f) in files.iter().enumerate() {

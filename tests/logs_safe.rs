@@ -49,8 +49,15 @@ fn a_symlink_on_the_way_to_log_dir_is_refused() {
     symlink(&real, tmp.path().join("link")).expect("ln");
     let via = tmp.path().join("link/log");
     start_refused(&via, &tmp.path().join("link"), "symbolic link");
-    start_refused(&tmp.path().join("link"), &tmp.path().join("link"), "symbolic link");
-    assert!(!real.join("log").exists(), "nothing created through the link");
+    start_refused(
+        &tmp.path().join("link"),
+        &tmp.path().join("link"),
+        "symbolic link",
+    );
+    assert!(
+        !real.join("log").exists(),
+        "nothing created through the link"
+    );
 }
 
 #[test]
@@ -94,7 +101,7 @@ fn anything_in_the_way_below_log_dir_is_refused() {
     let mut hub = LogHub::start(&dir).expect("hub");
     let mut refused = |job: &str, why: &str| {
         let id = LogId::new(job, "");
-        let e = hub.open(&id, spec()).err().expect("refused");
+        let e = hub.open(&id, spec()).expect_err("refused");
         assert!(!e.contains('\n'), "{e}");
         assert!(e.contains(&dir.display().to_string()), "{e}");
         assert!(e.contains(why), "{job}: {e}");
@@ -109,8 +116,11 @@ fn anything_in_the_way_below_log_dir_is_refused() {
     symlink(outside.join("new"), dir.join("dangling.log")).expect("ln");
     refused("dangling", "symbolic link");
     // A FIFO: refused without blocking.
-    nix::unistd::mkfifo(&dir.join("fifo.log"), nix::sys::stat::Mode::from_bits_truncate(0o600))
-        .expect("mkfifo");
+    nix::unistd::mkfifo(
+        &dir.join("fifo.log"),
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .expect("mkfifo");
     refused("fifo", "FIFO");
     // A folder where the file should be.
     fs::create_dir(dir.join("isdir.log")).expect("mkdir");
@@ -142,7 +152,10 @@ fn anything_in_the_way_below_log_dir_is_refused() {
     } else {
         need_root("device and foreign-owner files");
     }
-    assert_eq!(fs::read_to_string(outside.join("victim")).expect("read"), "untouched");
+    assert_eq!(
+        fs::read_to_string(outside.join("victim")).expect("read"),
+        "untouched"
+    );
     assert!(!outside.join("new").exists());
     assert_eq!(fs::read_dir(&outside).expect("ls").count(), 1);
 }
@@ -160,7 +173,10 @@ fn an_old_file_is_set_to_0640_through_its_descriptor() {
     let meta = fs::metadata(dir.join("old.log")).expect("meta");
     assert_eq!(meta.permissions().mode() & 0o7777, 0o640);
     assert_eq!(meta.uid(), nix::unistd::geteuid().as_raw());
-    assert_eq!(fs::read_to_string(dir.join("old.log")).expect("read"), "kept\n");
+    assert_eq!(
+        fs::read_to_string(dir.join("old.log")).expect("read"),
+        "kept\n"
+    );
 }
 
 /// Swaps a job's folder with a symlink to a folder outside, and a log file
@@ -211,7 +227,10 @@ fn a_symlink_swapped_in_a_loop_never_leads_outside() {
     let swaps = swapper.join().expect("swapper");
     drop(hub);
     eprintln!("swap stress: {swaps} swaps, {ok} opens, {refused} refused");
-    assert!(refused > 0 && ok > 0, "the race was not exercised: {ok} ok, {refused} refused");
+    assert!(
+        refused > 0 && ok > 0,
+        "the race was not exercised: {ok} ok, {refused} refused"
+    );
     let names: Vec<_> = fs::read_dir(&outside)
         .expect("ls")
         .map(|e| e.expect("entry").file_name())

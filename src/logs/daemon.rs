@@ -89,7 +89,10 @@ impl DaemonLog {
     pub fn in_memory(
         json: bool,
         limits: Limits,
-    ) -> (impl Subscriber + Send + Sync + 'static + use<>, DaemonLogHandle) {
+    ) -> (
+        impl Subscriber + Send + Sync + 'static + use<>,
+        DaemonLogHandle,
+    ) {
         let h = DaemonLogHandle(Arc::new(Shared::new(
             json,
             limits,
@@ -125,7 +128,12 @@ impl DaemonLogHandle {
         self.0.flush_due();
         let ring = lock(&self.0.ring);
         let skip = ring.lines.len().saturating_sub(n);
-        let lines = ring.lines.iter().skip(skip).map(|(_, l)| l.clone()).collect();
+        let lines = ring
+            .lines
+            .iter()
+            .skip(skip)
+            .map(|(_, l)| l.clone())
+            .collect();
         (lines, ring.last)
     }
 
@@ -157,7 +165,11 @@ impl DaemonLogHandle {
         let file = super::safe::open_path(path)?;
         // SAFETY: dup2 of an open descriptor onto fd 2.
         if unsafe { libc::dup2(file.as_raw_fd(), 2) } < 0 {
-            return Err(format!("{}: dup2: {}", path.display(), io::Error::last_os_error()));
+            return Err(format!(
+                "{}: dup2: {}",
+                path.display(),
+                io::Error::last_os_error()
+            ));
         }
         Ok(())
     }

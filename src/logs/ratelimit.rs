@@ -252,7 +252,13 @@ mod tests {
         let mut out = Vec::new();
         for i in 0..(MAX_SOURCES * 3) {
             let at = t + Duration::from_secs(i as u64);
-            assert!(l.check(src(&A, &i.to_string()), Level::INFO, at, String::new, &mut out));
+            assert!(l.check(
+                src(&A, &i.to_string()),
+                Level::INFO,
+                at,
+                String::new,
+                &mut out
+            ));
             assert!(l.windows.len() <= MAX_SOURCES);
         }
     }

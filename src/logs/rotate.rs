@@ -115,7 +115,11 @@ pub fn feed(
         if stamp.is_empty() {
             plain_lines(out, lim, &carry, lines)?;
         } else {
-            let first = if carry.is_empty() { stamp } else { &carry_stamp };
+            let first = if carry.is_empty() {
+                stamp
+            } else {
+                &carry_stamp
+            };
             stamped_lines(out, lim, first, &carry, stamp, lines, scratch)?;
         }
         src.carry = reuse(carry);

@@ -62,7 +62,10 @@ fn run(max: Option<u64>, chunks: &[&[u8]]) -> Mem {
 
 #[test]
 fn rotation_decision_at_the_exact_boundary() {
-    assert!(!rotate_before(0, 100, Some(10)), "an empty file takes any line");
+    assert!(
+        !rotate_before(0, 100, Some(10)),
+        "an empty file takes any line"
+    );
     assert!(!rotate_before(5, 5, Some(10)), "exactly max_size fits");
     assert!(rotate_before(5, 6, Some(10)), "one byte past it does not");
     assert!(!rotate_before(5, 6, None));
@@ -116,7 +119,9 @@ fn a_partial_line_is_ended_by_finish() {
 fn fast_path_is_one_write_per_read() {
     let mut out = Mem::new();
     let mut src = Source::default();
-    let lines: Vec<u8> = (0..1000).flat_map(|i| format!("{i}\n").into_bytes()).collect();
+    let lines: Vec<u8> = (0..1000)
+        .flat_map(|i| format!("{i}\n").into_bytes())
+        .collect();
     let mut scratch = Vec::new();
     let lim = Limits { max: Some(1 << 20) };
     feed(&mut out, lim, &mut src, &lines, b"", &mut scratch).expect("feed");

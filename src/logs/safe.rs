@@ -306,7 +306,10 @@ fn refusal(shown: &Path, e: Errno) -> String {
             shown.display()
         ),
         Errno::ENOTDIR => format!("{}: is not a directory", shown.display()),
-        Errno::ENXIO => format!("{}: is a FIFO, not a regular file; refusing it", shown.display()),
+        Errno::ENXIO => format!(
+            "{}: is a FIFO, not a regular file; refusing it",
+            shown.display()
+        ),
         e => format!("{}: {e}", shown.display()),
     }
 }
@@ -353,9 +356,7 @@ fn open_beneath(
             return Ok(unsafe { OwnedFd::from_raw_fd(r as i32) });
         }
         match Errno::last() {
-            Errno::ENOSYS | Errno::EPERM | Errno::E2BIG
-                if OPENAT2.load(Ordering::Relaxed) == 0 =>
-            {
+            Errno::ENOSYS | Errno::EPERM | Errno::E2BIG if OPENAT2.load(Ordering::Relaxed) == 0 => {
                 OPENAT2.store(2, Ordering::Relaxed);
             }
             e => return Err(e),

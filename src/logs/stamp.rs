@@ -80,7 +80,10 @@ mod tests {
             "2026-11-27T09:15:02.345678Z"
         );
         assert_eq!(rfc3339(-1, 0, 0), "1969-12-31T23:59:59Z");
-        assert_eq!(rfc3339(4_102_444_799, 999_999_999, 3), "2099-12-31T23:59:59.999Z");
+        assert_eq!(
+            rfc3339(4_102_444_799, 999_999_999, 3),
+            "2099-12-31T23:59:59.999Z"
+        );
     }
 
     #[test]
@@ -89,7 +92,20 @@ mod tests {
         let mut days = 0i64;
         for y in 1970..2401i64 {
             let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-            let lens = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+            let lens = [
+                31,
+                if leap { 29 } else { 28 },
+                31,
+                30,
+                31,
+                30,
+                31,
+                31,
+                30,
+                31,
+                30,
+                31,
+            ];
             for (m, len) in lens.iter().enumerate() {
                 for d in 1..=*len {
                     assert_eq!(civil_from_days(days), (y, m as u32 + 1, d));

@@ -89,7 +89,11 @@ pub(super) struct Thread {
 
 impl Thread {
     /// The thread's state, with the eventfd registered.
-    pub(super) fn new(dir: Arc<LogDir>, wake: Arc<EventFd>, rx: Receiver<Cmd>) -> io::Result<Thread> {
+    pub(super) fn new(
+        dir: Arc<LogDir>,
+        wake: Arc<EventFd>,
+        rx: Receiver<Cmd>,
+    ) -> io::Result<Thread> {
         let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
         epoll.add(wake.as_fd(), EpollEvent::new(EpollFlags::EPOLLIN, WAKE))?;
         Ok(Thread {
@@ -140,7 +144,12 @@ impl Thread {
     /// Carries out one command; false when the thread must end.
     fn command(&mut self, cmd: Cmd) -> bool {
         match cmd {
-            Cmd::Open { id, spec, read, log } => self.add_pipe(id, spec, read, log),
+            Cmd::Open {
+                id,
+                spec,
+                read,
+                log,
+            } => self.add_pipe(id, spec, read, log),
             Cmd::Spec { id, spec } => {
                 if let Some(s) = self.sinks.get_mut(&id) {
                     s.spec = spec;
@@ -321,9 +330,7 @@ impl Thread {
                     keep: spec.keep,
                     euid: self.dir.euid(),
                 };
-                let lim = Limits {
-                    max: spec.max_size,
-                };
+                let lim = Limits { max: spec.max_size };
                 let _ = rotate::write_line(&mut file, lim, &prefix(&spec), line.as_bytes());
             }
             Err(e) => warn!(job = %id, "cannot write to the log: {e}"),
@@ -343,7 +350,9 @@ impl Thread {
             }
             match self.dir.open_log(id) {
                 Ok(open) => sink.file.open = open,
-                Err(e) => warn!(job = %id, "cannot reopen the log: {e}; writing on to the old file"),
+                Err(e) => {
+                    warn!(job = %id, "cannot reopen the log: {e}; writing on to the old file")
+                }
             }
         }
     }
@@ -417,7 +426,9 @@ impl LogFile {
                 true
             }
             Err(e) => {
-                warn!("cannot open a fresh log after rotating: {e}; writing on to the rotated file");
+                warn!(
+                    "cannot open a fresh log after rotating: {e}; writing on to the rotated file"
+                );
                 false
             }
         }
@@ -474,7 +485,10 @@ impl Out for LogFile {
             }
         };
         if let Err(e) = copy_range(&self.open.file, &mut tail, from, self.open.size) {
-            warn!("{}: {e}; the long line stays where it began", shown.display());
+            warn!(
+                "{}: {e}; the long line stays where it began",
+                shown.display()
+            );
             let _ = safe::unlink_in(dir, &tail_name);
             return Ok(());
         }
