@@ -95,20 +95,22 @@ fn log_n1_of_a_50_mb_line_without_newline_is_fast_and_small() {
     let out_path = d.root.path().join("out");
     let out = fs::File::create(&out_path).expect("out");
     let started = Instant::now();
-    let child = Command::new(gsup_bin())
+    // Reaped below by wait4, which also gives its own resource usage.
+    let pid = Command::new(gsup_bin())
         .arg("--socket")
         .arg(&d.socket)
         .args(["log", "big", "-n", "1"])
         .stdout(out)
         .spawn()
-        .expect("gsup log");
+        .expect("gsup log")
+        .id() as i32;
     let mut status = 0;
     // SAFETY: a zeroed rusage filled in by wait4 on our own child.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: wait4 on the pid of our own unreaped child, valid pointers.
-    let r = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     let elapsed = started.elapsed();
-    assert_eq!(r, child.id() as i32);
+    assert_eq!(r, pid);
     assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
     let printed = fs::read(&out_path).expect("read out");
     assert_eq!(printed.len(), LEN, "exactly the last line");
