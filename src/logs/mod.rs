@@ -10,6 +10,7 @@
 //!   events for `gsup log --daemon`, and its rate limit per source.
 
 pub mod daemon;
+mod file;
 pub mod hub;
 pub mod ratelimit;
 pub mod rotate;
