@@ -40,7 +40,10 @@ fn writer(bytes: u64) {
         buf.clear();
         while buf.len() + 64 <= 1 << 16 {
             n += 1;
-            let _ = writeln!(buf, "{n:012} the quick brown fox jumps over the lazy dog ...");
+            let _ = writeln!(
+                buf,
+                "{n:012} the quick brown fox jumps over the lazy dog ..."
+            );
         }
         if out.write_all(&buf).is_err() {
             std::process::exit(1);
@@ -95,7 +98,11 @@ fn gsup(dir: &str, bytes: u64, max: u64, keep: u32) {
     hub.close(&id);
     drop(hub);
     let secs = t0.elapsed().as_secs_f64();
-    let mode = if spec.timestamps { "gsup+stamps" } else { "gsup" };
+    let mode = if spec.timestamps {
+        "gsup+stamps"
+    } else {
+        "gsup"
+    };
     report(
         mode,
         bytes,
@@ -114,7 +121,13 @@ fn direct(file: &str, bytes: u64) {
     let t0 = Instant::now();
     let mut child = spawn_writer(bytes, Stdio::from(f));
     let _ = child.wait();
-    report("direct", bytes, t0.elapsed().as_secs_f64(), 0.0, cpu(libc::RUSAGE_CHILDREN));
+    report(
+        "direct",
+        bytes,
+        t0.elapsed().as_secs_f64(),
+        0.0,
+        cpu(libc::RUSAGE_CHILDREN),
+    );
 }
 
 fn pipe(bytes: u64, cmd: &[String]) {
@@ -139,5 +152,11 @@ fn pipe(bytes: u64, cmd: &[String]) {
     } else {
         name
     };
-    report(&name, bytes, secs, cpu(libc::RUSAGE_CHILDREN) - writer_cpu, writer_cpu);
+    report(
+        &name,
+        bytes,
+        secs,
+        cpu(libc::RUSAGE_CHILDREN) - writer_cpu,
+        writer_cpu,
+    );
 }
