@@ -4,7 +4,8 @@
 //! * [`safe`]: opening `LOG_DIR` and everything below it without following a
 //!   path another user could change.
 //! * [`hub`]: [`LogHub`], the one thread that owns every job's pipe and log file.
-//! * [`rotate`]: the pure line and rotation rules the log thread follows.
+//! * [`rotate`]: the pure line and rotation rules the log thread follows;
+//!   `file` carries them out on a real file (renames in its folder).
 //! * [`stamp`]: RFC 3339 time prefixes (pure).
 //! * [`daemon`], [`ratelimit`]: the daemon's own `tracing` log, its ring of recent
 //!   events for `gsup log --daemon`, and its rate limit per source.
