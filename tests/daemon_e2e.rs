@@ -291,6 +291,15 @@ fn spec3_config_dir_changes_are_picked_up() {
     let pid = status_pid(&d.run(&["status", "svc"]).1);
     common::write_units(&d.config, &[("added", "exec: [sleep, \"1000\"]\n")]);
     wait_until(T, "new job loaded", || d.run(&["status", "added"]).0 == 3);
+    // A folder made after start is watched too, once its first file loads.
+    common::write_units(&d.config, &[("sub/first", "exec: [sleep, \"1000\"]\n")]);
+    wait_until(T, "job in a new folder", || {
+        d.run(&["status", "sub/first"]).0 == 3
+    });
+    common::write_units(&d.config, &[("sub/second", "exec: [sleep, \"1000\"]\n")]);
+    wait_until(T, "second job there", || {
+        d.run(&["status", "sub/second"]).0 == 3
+    });
     common::write_units(&d.config, &[("svc", "exec: [sleep, \"1000\"]\nbogus: 1\n")]);
     let (code, _, err) = d.run(&["reload-config"]);
     assert_eq!(code, 1);

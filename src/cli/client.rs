@@ -84,7 +84,11 @@ pub fn request_of(command: Command) -> Option<(Request, Output)> {
         ),
         Command::ReloadConfig => (Request::ReloadConfig, lines),
         Command::Shutdown { reboot } => (Request::Shutdown { reboot }, lines),
-        Command::Daemon(_) | Command::Check(_) | Command::Graph(_) | Command::Log { .. } => {
+        Command::Daemon(_)
+        | Command::Check(_)
+        | Command::Graph(_)
+        | Command::Import(_)
+        | Command::Log { .. } => {
             return None;
         }
     })

@@ -5,6 +5,7 @@ pub mod args;
 pub mod check;
 pub mod client;
 pub mod fast;
+pub mod import;
 pub mod log;
 pub mod paths;
 
@@ -95,6 +96,9 @@ pub enum Command {
         #[arg(long)]
         daemon: bool,
     },
+    /// Write unit files from Upstart job files or a Monit control file
+    #[command(subcommand)]
+    Import(import::ImportCommand),
     /// Stop every job in order and end the daemon
     Shutdown {
         /// As PID 1: reboot instead of powering off
@@ -173,10 +177,6 @@ pub struct Format {
 
 /// Entry point of the binary; returns the process exit code.
 pub fn main() -> i32 {
-    // As Rust's runtime would (the binary is `no_main`), for every command,
-    // the daemon included: a closed stdout is an EPIPE the commands handle
-    // (`gsup list | head -1` exits 0), and the daemon must never die of one.
-    crate::sys::ignore_sigpipe();
     let argv: Vec<OsString> = std::env::args_os().collect();
     if nix::unistd::getpid().as_raw() == 1 {
         return pid1_main(argv);
@@ -257,6 +257,7 @@ fn dispatch(cli: Cli) -> i32 {
             let dir = Resolved::config_dir(c.config_dir.as_deref());
             check::run_graph(&dir, &mut std::io::stdout(), &mut std::io::stderr())
         }
+        Command::Import(cmd) => import::run(&cmd, &mut std::io::stdout(), &mut std::io::stderr()),
         Command::Log {
             job,
             env,
@@ -289,10 +290,7 @@ fn default_daemon_args() -> DaemonArgs {
 fn run_daemon(socket: Option<&std::path::Path>, args: &DaemonArgs) -> i32 {
     let mut control_group = args.control_group.clone();
     if let Some(group) = &args.control_group {
-        let known = match group.parse::<u32>() {
-            Ok(_) => true,
-            Err(_) => matches!(nix::unistd::Group::from_name(group), Ok(Some(_))),
-        };
+        let known = matches!(crate::users::group_id(group), Ok(Some(_)));
         if !known {
             eprintln!("gsup: --control-group: no group named '{group}'");
             if nix::unistd::getpid().as_raw() != 1 {
