@@ -78,16 +78,23 @@ pub enum Command {
     Graph(ConfigDirArg),
     /// Re-read the config dir now
     ReloadConfig,
-    /// Print (or follow) a job's log
+    /// Print (or follow) a job's log, or the daemon's own recent events
     Log {
         /// Job name
-        job: String,
+        #[arg(required_unless_present = "daemon", conflicts_with = "daemon")]
+        job: Option<String>,
+        /// Picks one instance
+        #[arg(value_name = "KEY=VALUE", value_parser = parse_pair)]
+        env: Vec<(String, String)>,
         /// Number of lines to print
         #[arg(short = 'n', long = "lines", value_name = "N", default_value_t = 10)]
         lines: usize,
-        /// Keep printing what the job writes
+        /// Keep printing what is written, across rotation
         #[arg(short, long)]
         follow: bool,
+        /// The daemon's own log instead of a job's
+        #[arg(long)]
+        daemon: bool,
     },
     /// Write unit files from Upstart job files or a Monit control file
     #[command(subcommand)]
@@ -251,8 +258,18 @@ fn dispatch(cli: Cli) -> i32 {
             check::run_graph(&dir, &mut std::io::stdout(), &mut std::io::stderr())
         }
         Command::Import(cmd) => import::run(&cmd, &mut std::io::stdout(), &mut std::io::stderr()),
-        Command::Log { job, lines, follow } => {
-            log::run(&Resolved::socket(socket), &job, lines, follow)
+        Command::Log {
+            job,
+            env,
+            lines,
+            follow,
+            ..
+        } => {
+            let socket = Resolved::socket(socket);
+            match job {
+                Some(job) => log::run(&socket, &job, &env, lines, follow),
+                None => log::run_daemon(&socket, lines, follow),
+            }
         }
         other => client::run(&Resolved::socket(socket), other),
     }
@@ -341,6 +358,8 @@ mod tests {
         assert_eq!(p(&[]).err(), Some(2));
         assert_eq!(p(&["daemon", "--cycle", "0"]).err(), Some(2));
         assert_eq!(p(&["log", "x", "-n", "many"]).err(), Some(2));
+        assert_eq!(p(&["log"]).err(), Some(2));
+        assert_eq!(p(&["log", "x", "--daemon"]).err(), Some(2));
         assert_eq!(p(&["status", "-v", "--json"]).err(), Some(2));
     }
 

@@ -42,9 +42,19 @@ pub enum Request {
     Shutdown {
         reboot: bool,
     },
-    /// Where the daemon writes a job's log (for `gsup log`).
+    /// Where the daemon writes a job's log (for `gsup log`); `env` picks an
+    /// instance as for `status`.
     LogPath {
         job: String,
+        #[serde(default)]
+        env: Vec<(String, String)>,
+    },
+    /// The daemon's own recent log lines (`gsup log --daemon`): the last
+    /// `lines`, or with `since`, up to `lines` logged after that sequence number.
+    DaemonLog {
+        #[serde(default)]
+        since: Option<u64>,
+        lines: usize,
     },
 }
 
@@ -54,7 +64,10 @@ impl Request {
     pub fn is_changing(&self) -> bool {
         !matches!(
             self,
-            Request::Status { .. } | Request::List | Request::LogPath { .. }
+            Request::Status { .. }
+                | Request::List
+                | Request::LogPath { .. }
+                | Request::DaemonLog { .. }
         )
     }
 }
@@ -73,6 +86,13 @@ pub struct Response {
     /// Answer to `LogPath`.
     #[serde(default)]
     pub log_path: Option<PathBuf>,
+    /// Answer to `DaemonLog`: the lines, oldest first.
+    #[serde(default)]
+    pub lines: Vec<String>,
+    /// Answer to `DaemonLog`: the sequence number of the last line given (or
+    /// of the last logged, when none is new); the next `since`.
+    #[serde(default)]
+    pub last_seq: Option<u64>,
 }
 
 impl Response {
@@ -83,6 +103,8 @@ impl Response {
             statuses,
             error: None,
             log_path: None,
+            lines: Vec::new(),
+            last_seq: None,
         }
     }
 
@@ -93,6 +115,8 @@ impl Response {
             statuses: Vec::new(),
             error: Some(message.into()),
             log_path: None,
+            lines: Vec::new(),
+            last_seq: None,
         }
     }
 }

@@ -65,19 +65,7 @@ pub fn run(opts: DaemonOptions) -> i32 {
 }
 
 fn init_logging(json: bool) {
-    use std::io::IsTerminal;
-    let b = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        // A log line that cannot be written is lost, not reported: the
-        // report would go to the same closed stderr, where `eprintln!` panics.
-        .log_internal_errors(false)
-        .with_target(false)
-        .with_ansi(std::io::stderr().is_terminal());
-    let _ = if json {
-        b.json().try_init()
-    } else {
-        b.try_init()
-    };
+    crate::logs::DaemonLog::install(json);
 }
 
 async fn daemon(opts: DaemonOptions) -> i32 {

@@ -98,16 +98,45 @@ impl Supervisor {
                 answer(reply, Response::ok(Vec::new()));
                 self.begin_shutdown(reboot, now);
             }
-            Request::LogPath { job } => {
-                if self.jobs.def(&job).is_some() {
-                    let mut r = Response::ok(Vec::new());
-                    r.log_path = Some(super::env::log_path(&self.launcher.log_dir, &job, ""));
-                    answer(reply, r);
-                } else {
-                    answer(reply, Response::err(4, format!("{job}: no such job")));
-                }
+            Request::LogPath { job, env } => answer(reply, self.log_path(&job, &env)),
+            Request::DaemonLog { since, lines } => {
+                let lines = lines.min(crate::logs::daemon::RING_LINES);
+                let (lines, last) = match (crate::logs::DaemonLog::handle(), since) {
+                    (None, _) => (Vec::new(), 0),
+                    (Some(h), None) => h.recent(lines),
+                    (Some(h), Some(seq)) => h.since(seq, lines),
+                };
+                let mut r = Response::ok(Vec::new());
+                r.lines = lines;
+                r.last_seq = Some(last);
+                answer(reply, r);
             }
         }
+    }
+
+    /// `gsup log JOB [K=V]...`: the log file of the instance `env` names (of
+    /// the only instance, when none is named).
+    fn log_path(&self, job: &str, env: &[(String, String)]) -> Response {
+        let Some(def) = self.jobs.def(job) else {
+            return Response::err(4, format!("{job}: no such job"));
+        };
+        let instance = if def.unit.instance.is_some() && env.is_empty() {
+            match self.jobs.keys_of(job).as_slice() {
+                [k] => k.1.clone(),
+                _ => {
+                    let msg = format!("{job}: name one instance with KEY=VALUE");
+                    return Response::err(1, msg);
+                }
+            }
+        } else {
+            match super::env::instance_name(&def.unit, env) {
+                Ok(i) => i,
+                Err(e) => return Response::err(1, format!("{job}: {e}")),
+            }
+        };
+        let mut r = Response::ok(Vec::new());
+        r.log_path = Some(super::env::log_path(&self.launcher.log_dir, job, &instance));
+        r
     }
 
     /// "No such job" (4) when the job is unknown, else the error as a failure (1).

@@ -27,25 +27,6 @@ pub struct Shutdown {
 }
 
 impl Supervisor {
-    /// A signal arrived (`signals::LISTENED`): acted on or logged and ignored.
-    pub fn on_signal(&mut self, sig: i32, now: Instant) {
-        let name = crate::job::policy::signal_name(sig);
-        match super::signals::action(sig) {
-            super::signals::Action::Shutdown => {
-                info!("SIG{name}: shutting down");
-                self.begin_shutdown(false, now);
-            }
-            super::signals::Action::ReloadConfig => {
-                info!("SIG{name}: reloading the config dir");
-                self.request_reload(None);
-            }
-            super::signals::Action::ReopenLogs => {
-                info!("SIG{name}: reopening logs");
-            }
-            super::signals::Action::Ignore => warn!("SIG{name} ignored"),
-        }
-    }
-
     /// Starts shutting down (a second request changes nothing).
     pub fn begin_shutdown(&mut self, reboot: bool, now: Instant) {
         if self.shutdown.is_some() {

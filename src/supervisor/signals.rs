@@ -7,9 +7,11 @@
 //! they report a bug, and returning from their handler would fault again.
 //! The real-time signals (systemd's `SIGRTMIN+n` requests) are ignored.
 
+use super::core::Supervisor;
+use std::time::Instant;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
-use tracing::warn;
+use tracing::{info, warn};
 
 /// What the daemon does when a signal arrives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +84,34 @@ fn ignore_realtime() {
         // SAFETY: setting a disposition to SIG_IGN installs no handler code.
         if unsafe { libc::signal(sig, libc::SIG_IGN) } == libc::SIG_ERR {
             warn!("cannot ignore signal {sig}");
+        }
+    }
+}
+
+impl Supervisor {
+    /// A signal arrived (`LISTENED`): acted on, or logged and ignored.
+    pub fn on_signal(&mut self, sig: libc::c_int, now: Instant) {
+        let name = crate::job::policy::signal_name(sig);
+        match action(sig) {
+            Action::Shutdown => {
+                info!("SIG{name}: shutting down");
+                self.begin_shutdown(false, now);
+            }
+            Action::ReloadConfig => {
+                info!("SIG{name}: reloading the config dir");
+                self.request_reload(None);
+            }
+            Action::ReopenLogs => self.reopen_logs(),
+            Action::Ignore => warn!("SIG{name} ignored"),
+        }
+    }
+
+    /// SIGUSR1: the daemon's log file (its stderr, when that was a file)
+    /// and the job logs are opened again.
+    pub fn reopen_logs(&mut self) {
+        match crate::logs::DaemonLog::handle().map(|h| h.reopen()) {
+            Some(Err(e)) => warn!("SIGUSR1: cannot reopen the daemon log: {e}"),
+            _ => info!("SIGUSR1: logs reopened"),
         }
     }
 }
