@@ -127,6 +127,21 @@ pub struct DaemonArgs {
     /// Format of the daemon's own log on stderr
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// How job processes are held together: cgroups where possible (auto),
+    /// cgroups or fail, or the subreaper alone
+    #[arg(long, value_enum, default_value_t = ContainmentArg::Auto)]
+    pub containment: ContainmentArg,
+    /// Behave as PID 1 (shutdown ends every process; for tests in a PID namespace)
+    #[arg(long)]
+    pub init: bool,
+}
+
+/// `--containment`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ContainmentArg {
+    Auto,
+    Cgroup,
+    Subreaper,
 }
 
 /// `--log-format`.
@@ -283,6 +298,8 @@ fn default_daemon_args() -> DaemonArgs {
         alert_command: None,
         control_group: None,
         log_format: LogFormat::Text,
+        containment: ContainmentArg::Auto,
+        init: false,
     }
 }
 
@@ -308,6 +325,12 @@ fn run_daemon(socket: Option<&std::path::Path>, args: &DaemonArgs) -> i32 {
         alert_command: args.alert_command.clone().map(|w| w.0),
         control_group,
         log_json: args.log_format == LogFormat::Json,
+        containment: match args.containment {
+            ContainmentArg::Auto => supervisor::ContainmentMode::Auto,
+            ContainmentArg::Cgroup => supervisor::ContainmentMode::Cgroup,
+            ContainmentArg::Subreaper => supervisor::ContainmentMode::Subreaper,
+        },
+        init: args.init,
     })
 }
 

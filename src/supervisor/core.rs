@@ -136,12 +136,17 @@ impl Supervisor {
             if stepped.after != stepped.before {
                 info!(job = %label(&key), "{goal}/{state}");
             }
-            if state != stepped.before.1 && matches!(state, State::Waiting | State::Failed) {
-                self.follow_forget(&key);
-            }
             self.page_mark(&key.0);
             for e in stepped.effects {
                 self.perform(&key, e, now);
+            }
+            // After the effects: the last sweep of the run still needs to
+            // know the run's processes.
+            if state != stepped.before.1 && matches!(state, State::Waiting | State::Failed) {
+                self.follow_forget(&key);
+                if !self.sys.group_close(&key) {
+                    self.pids.close_later(&key);
+                }
             }
         }
     }
@@ -157,7 +162,7 @@ impl Supervisor {
                 }
                 if let KillTarget::Group(pg) = target {
                     self.pids.add_group(key, pg);
-                    self.follow_signal_members(key, pg, sig);
+                    self.signal_rest_of_job(key, pg, sig);
                 }
             }
             Effect::SignalStrays { sig } => {

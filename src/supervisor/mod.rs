@@ -44,6 +44,42 @@ pub struct DaemonOptions {
     pub control_group: Option<String>,
     /// `--log-format json`.
     pub log_json: bool,
+    /// `--containment`: cgroups where they can be used (`auto`), or forced.
+    pub containment: ContainmentMode,
+    /// `--init`: behave as PID 1 (for tests in a PID namespace).
+    pub init: bool,
+}
+
+/// `--containment`: how job processes are held together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ContainmentMode {
+    /// cgroups where the daemon may create them, else the subreaper.
+    #[default]
+    Auto,
+    /// cgroups, or the daemon does not start.
+    Cgroup,
+    /// The subreaper alone, even where cgroups could be used.
+    Subreaper,
+}
+
+/// The kernel the daemon runs on, with the containment `mode` asks for.
+fn real_sys(mode: ContainmentMode, runtime_dir: &std::path::Path) -> Result<RealSys, String> {
+    use crate::contain::{Cgroups, domain_for};
+    if mode == ContainmentMode::Subreaper {
+        info!("containment: subreaper (--containment subreaper)");
+        return Ok(RealSys::with_cgroups(None));
+    }
+    match Cgroups::detect(&domain_for(runtime_dir)) {
+        Ok(domain) => {
+            info!(domain = %domain.path().display(), "containment: cgroup");
+            Ok(RealSys::with_cgroups(Some(domain)))
+        }
+        Err(why) if mode == ContainmentMode::Auto => {
+            info!("containment: subreaper ({why})");
+            Ok(RealSys::with_cgroups(None))
+        }
+        Err(why) => Err(format!("--containment cgroup: {why}")),
+    }
 }
 
 /// Runs the daemon in the foreground until shutdown; returns the exit code.
@@ -103,11 +139,14 @@ async fn daemon(opts: DaemonOptions) -> i32 {
 
     let runtime_dir = crate::control::page::runtime_dir(&opts.socket);
     env::raise_nofile();
-    let mut sup = Supervisor::new(
-        Box::new(RealSys::default()),
-        opts.log_dir.clone(),
-        runtime_dir.clone(),
-    );
+    let sys = match real_sys(opts.containment, &runtime_dir) {
+        Ok(sys) => sys,
+        Err(e) => {
+            error!("{e}");
+            return 1;
+        }
+    };
+    let mut sup = Supervisor::new(Box::new(sys), opts.log_dir.clone(), runtime_dir.clone());
     sup.watch = watch::WatchState::new(opts.cycle, opts.alert_command.clone());
     match page::own_dir(&runtime_dir) {
         Ok(()) => sup.enable_page(crate::control::page::path_for(&opts.socket)),
@@ -227,6 +266,7 @@ pub fn stop_waves(sup: &Supervisor) -> Vec<Vec<String>> {
 /// re-parented to us, which left their job's group), then reap them, so that
 /// the daemon exits leaving no process behind. Only our own children are touched.
 fn kill_leftovers(sup: &mut Supervisor) {
+    sup.sys.groups_release();
     let mut left = sup.sys.own_children();
     if left.is_empty() {
         return;

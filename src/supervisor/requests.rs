@@ -261,6 +261,7 @@ impl Supervisor {
             restarts: j.restarts,
             last_exit: j.last_exit.map(exit_text),
             reason: j.reason.clone(),
+            containment: Some(self.sys.containment().as_str().to_string()),
             ..self.brief_status(key)?
         };
         self.watch_status(key, &mut st);
