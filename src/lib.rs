@@ -18,6 +18,7 @@ pub mod control;
 pub mod diag;
 pub mod expr;
 pub mod graph;
+pub mod http;
 pub mod job;
 pub mod loader;
 pub mod logs;

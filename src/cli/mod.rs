@@ -116,6 +116,10 @@ pub struct DaemonArgs {
     /// Format of the daemon's own log on stderr
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Serve a read-only status page, /status.json and /metrics on IP:PORT
+    /// (e.g. 127.0.0.1:2812) [default: off]
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<std::net::SocketAddr>,
 }
 
 /// `--log-format`.
@@ -265,6 +269,7 @@ fn default_daemon_args() -> DaemonArgs {
         alert_command: None,
         control_group: None,
         log_format: LogFormat::Text,
+        http: None,
     }
 }
 
@@ -293,6 +298,7 @@ fn run_daemon(socket: Option<&std::path::Path>, args: &DaemonArgs) -> i32 {
         alert_command: args.alert_command.clone().map(|w| w.0),
         control_group,
         log_json: args.log_format == LogFormat::Json,
+        http: args.http,
     })
 }
 

@@ -115,6 +115,9 @@ pub struct Supervisor {
     pub follow: super::follow::Follower,
     /// The status page, when the daemon publishes one (`supervisor::page`).
     pub(super) page: Option<super::page::PageState>,
+    /// Children reaped and spawns failed since start (`--http`'s figures).
+    pub reaped_total: u64,
+    pub spawn_failures_total: u64,
 }
 
 impl Supervisor {
@@ -143,6 +146,8 @@ impl Supervisor {
             launching: Vec::new(),
             follow: Default::default(),
             page: None,
+            reaped_total: 0,
+            spawn_failures_total: 0,
         }
     }
 
@@ -393,6 +398,7 @@ impl Supervisor {
                 Input::Spawned { process: p, pid }
             }
             Err(reason) => {
+                self.spawn_failures_total += 1;
                 warn!(job = %label(key), "{} could not start: {reason}", p.as_str());
                 let logs_to_file = self
                     .defs
@@ -472,6 +478,7 @@ impl Supervisor {
 
     /// Routes reaped children to their jobs; unknown pids were reaped silently.
     pub fn on_reaped(&mut self, reaped: Vec<(i32, crate::job::Exit)>, now: Instant) {
+        self.reaped_total += reaped.len() as u64;
         self.follow_batch(&reaped);
         for (pid, exit) in reaped {
             let owner = self.pids.get(&pid).map(|(k, _)| k.clone());

@@ -41,6 +41,8 @@ pub struct DaemonOptions {
     pub control_group: Option<String>,
     /// `--log-format json`.
     pub log_json: bool,
+    /// `--http ADDR`: serve the status page and metrics there (off: None).
+    pub http: Option<std::net::SocketAddr>,
 }
 
 /// Runs the daemon in the foreground until shutdown; returns the exit code.
@@ -102,6 +104,26 @@ async fn daemon(opts: DaemonOptions) -> i32 {
     tokio::spawn(server::serve(listener, access_policy(&opts), call_tx));
     let (ready_tx, mut ready_rx) = mpsc::unbounded_channel();
     let mut probes = ProbeRunner::new(ready_tx);
+    let started = Instant::now();
+    let mut turns: u64 = 0;
+    // Without `--http` the source is dropped here and its arm never fires.
+    let (source, mut snapshots) = crate::http::loop_source(4);
+    if let Some(addr) = opts.http {
+        match bind_http(addr) {
+            Ok(l) => {
+                let at = l.local_addr().map_or(addr, |a| a);
+                info!("http: listening on {at}");
+                tokio::spawn(crate::http::serve(l, source, Default::default()));
+            }
+            Err(e) if nix::unistd::getpid().as_raw() == 1 => {
+                error!("cannot bind --http {addr}: {e}; running without it");
+            }
+            Err(e) => {
+                error!("cannot bind --http {addr}: {e}");
+                return 1;
+            }
+        }
+    }
 
     let runtime_dir = crate::control::page::runtime_dir(&opts.socket);
     env::raise_nofile();
@@ -132,6 +154,7 @@ async fn daemon(opts: DaemonOptions) -> i32 {
     info!(socket = %opts.socket.display(), jobs = sup.defs.len(), "ready");
 
     while !sup.finished() {
+        turns += 1;
         for cmd in sup.probe_out.drain(..) {
             probes.run(cmd);
         }
@@ -154,6 +177,7 @@ async fn daemon(opts: DaemonOptions) -> i32 {
             Some(key) = ready_rx.recv() => sup.on_probe_ready(key, Instant::now()),
             Some(()) = cfg_rx.recv() => sup.on_config_changed(Instant::now()),
             wake = sup.follow.next() => sup.on_follow_wake(wake, Instant::now()),
+            Some(req) = snapshots.recv() => req.answer(http_snapshot(&sup, started, turns)),
             _ = sleep => sup.on_timers(Instant::now()),
         }
         // Before the next await: answers given in this turn go out after it.
@@ -215,6 +239,52 @@ pub fn stop_waves(sup: &Supervisor) -> Vec<Vec<String>> {
         waves.insert(0, missing);
     }
     waves
+}
+
+/// Binds `--http ADDR` (std's bind sets `SO_REUSEADDR`, so a restarted
+/// daemon gets its port back at once).
+fn bind_http(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let l = std::net::TcpListener::bind(addr)?;
+    l.set_nonblocking(true)?;
+    tokio::net::TcpListener::from_std(l)
+}
+
+/// What `--http` shows, taken in one loop turn: every status as `list
+/// --json` gives it, the start waves, each instance's log file, the counters.
+/// (The lead's new supervisor builds the same from the state it holds.)
+fn http_snapshot(sup: &Supervisor, started: Instant, turns: u64) -> crate::http::Snapshot {
+    let now = Instant::now();
+    let jobs = sup.statuses(None, now);
+    let mut waves = stop_waves(sup);
+    waves.reverse();
+    let logs = jobs
+        .iter()
+        .filter(|j| {
+            sup.defs
+                .get(&j.name)
+                .is_some_and(|d| d.unit.console == crate::unit::Console::Log)
+        })
+        .map(|j| {
+            let key = (j.name.clone(), j.instance.clone());
+            (key, env::log_path(&sup.log_dir, &j.name, &j.instance))
+        })
+        .collect();
+    crate::http::Snapshot {
+        taken: std::time::SystemTime::now(),
+        jobs,
+        waves,
+        logs,
+        daemon: crate::http::DaemonStats {
+            pid: std::process::id(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            uptime_s: now.saturating_duration_since(started).as_secs(),
+            rss_bytes: None,
+            open_fds: None,
+            loop_turns: turns,
+            reaped: sup.reaped_total,
+            spawn_failures: sup.spawn_failures_total,
+        },
+    }
 }
 
 /// After the last wave: SIGKILL to every child still left (orphans of jobs
