@@ -22,7 +22,7 @@ h1{font-size:20px;margin:0 0 4px}header p{margin:2px 0;color:var(--idle)}\
 nav a{margin-right:12px}table{border-collapse:collapse;width:100%;margin-top:12px}\
 th,td{text-align:left;padding:5px 8px;border-bottom:1px solid var(--line);vertical-align:top}\
 tr.wave th{background:rgba(128,128,128,.12);font-weight:600}\
-td.num{text-align:right;font-variant-numeric:tabular-nums}\
+.num{text-align:right;font-variant-numeric:tabular-nums}\
 .st{font-weight:600;white-space:nowrap}.ok .st{color:var(--ok)}.bad .st{color:var(--bad)}\
 .busy .st{color:var(--busy)}.idle .st{color:var(--idle)}\
 .inst{color:var(--idle)}.fail{color:var(--bad)}.note{color:var(--idle);font-size:12px}\
@@ -30,19 +30,20 @@ ul{margin:0;padding-left:16px}td{overflow-wrap:anywhere}\
 @media (max-width:760px){thead{display:none}table,tbody,tr,td,th{display:block;width:auto}\
 tr{border:1px solid var(--line);border-radius:6px;margin:8px 0;padding:4px 8px}\
 tr.wave{border:0;padding:0}td{border:0;padding:2px 0;text-align:left}\
-td.num{text-align:left}td[data-l]::before{content:attr(data-l) \": \";color:var(--idle)}}";
+td.num{text-align:left}td:empty{display:none}td[data-l]::before{content:attr(data-l) \": \";color:var(--idle)}}";
 
-const COLUMNS: [&str; 10] = [
-    "job",
-    "state",
-    "pid",
-    "uptime",
-    "memory",
-    "CPU",
-    "restarts",
-    "checks",
-    "last exit",
-    "log",
+/// The table's columns, and whether each holds a number (right-aligned).
+const COLUMNS: [(&str, bool); 10] = [
+    ("job", false),
+    ("state", false),
+    ("pid", true),
+    ("uptime", true),
+    ("memory", true),
+    ("CPU", true),
+    ("restarts", true),
+    ("checks", false),
+    ("last exit", false),
+    ("log", false),
 ];
 
 /// The whole page for `snap`.
@@ -60,8 +61,8 @@ pub fn render(snap: &Snapshot) -> String {
     out.push_str("</style></head><body>\n");
     header(&mut out, snap);
     out.push_str("<table><thead><tr>");
-    for c in COLUMNS {
-        out.push_str("<th>");
+    for (c, num) in COLUMNS {
+        out.push_str(if num { "<th class=\"num\">" } else { "<th>" });
         out.push_str(c);
         out.push_str("</th>");
     }
