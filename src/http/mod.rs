@@ -7,7 +7,8 @@
 //! `Arc<Snapshot>`. Layout:
 //!
 //! * `snapshot`: the data and the source trait; `own`: the daemon's own
-//!   RSS and descriptors from `/proc/self`.
+//!   RSS and descriptors from `/proc/self`; `procmem`: main processes'
+//!   memory the loop left out, through kept-open descriptors.
 //! * `server`: accept loop, connection limits and eviction (hyper 1.x).
 //! * `routes`: method check, paths, the snapshot cache, blocking-pool work.
 //! * `page`, `fmt`, `metrics`: pure renderers (HTML, Prometheus text).
@@ -17,6 +18,7 @@ mod fmt;
 mod metrics;
 mod own;
 mod page;
+mod procmem;
 mod routes;
 mod server;
 mod snapshot;

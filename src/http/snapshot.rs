@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::Arc;
+use super::procmem::StatmCache;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 use tokio::sync::{mpsc, oneshot};
 
@@ -21,7 +22,9 @@ use tokio::sync::{mpsc, oneshot};
 pub struct Snapshot {
     /// When the loop took it (shown on the page).
     pub taken: SystemTime,
-    /// Every job and instance, as `gsup status --json` prints them.
+    /// Every job and instance, as `gsup status --json` prints them. The
+    /// loop may leave `memory_bytes` of a running job empty: [`LoopSource`]
+    /// reads it off the loop.
     pub jobs: Vec<JobStatus>,
     /// The start order by dependency waves (wave 0 starts first).
     pub waves: Vec<Vec<String>>,
@@ -82,18 +85,30 @@ impl SnapshotRequest {
 }
 
 /// The daemon's source: a channel to the supervisor's loop, which answers
-/// each [`SnapshotRequest`] in one turn. After the answer, the source adds
-/// the figures of `/proc/self` that the loop should not read itself.
+/// each [`SnapshotRequest`] in one turn from the state it holds, reading
+/// nothing. Off the loop, the source then adds what needs `/proc`: the
+/// memory of main processes the loop has no figure for (`procmem`), and the
+/// daemon's own RSS and descriptors.
 #[derive(Debug, Clone)]
 pub struct LoopSource {
     tx: mpsc::Sender<SnapshotRequest>,
+    statm: Arc<Mutex<StatmCache>>,
 }
 
 /// A source for the daemon and the receiver the loop selects on. The server
 /// asks for at most one snapshot at a time, so a small `capacity` suffices.
 pub fn loop_source(capacity: usize) -> (LoopSource, mpsc::Receiver<SnapshotRequest>) {
     let (tx, rx) = mpsc::channel(capacity.max(1));
-    (LoopSource { tx }, rx)
+    let statm = Arc::new(Mutex::new(StatmCache::new(statm_budget())));
+    (LoopSource { tx, statm }, rx)
+}
+
+/// Descriptors `procmem` may keep open: a quarter of the soft limit, at most 4096.
+fn statm_budget() -> usize {
+    use nix::sys::resource::{Resource, getrlimit};
+    getrlimit(Resource::RLIMIT_NOFILE)
+        .map_or(0, |(soft, _)| usize::try_from(soft / 4).unwrap_or(0))
+        .min(4096)
 }
 
 impl SnapshotSource for LoopSource {
@@ -102,11 +117,19 @@ impl SnapshotSource for LoopSource {
             let (reply, answer) = oneshot::channel();
             self.tx.send(SnapshotRequest(reply)).await.ok()?;
             let mut snap = answer.await.ok()?;
-            let own = tokio::task::spawn_blocking(super::own::figures)
-                .await
-                .unwrap_or_default();
-            snap.daemon.rss_bytes = own.rss_bytes;
-            snap.daemon.open_fds = own.open_fds;
+            let statm = Arc::clone(&self.statm);
+            let snap = tokio::task::spawn_blocking(move || {
+                statm
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .fill(&mut snap.jobs);
+                let own = super::own::figures();
+                snap.daemon.rss_bytes = own.rss_bytes;
+                snap.daemon.open_fds = own.open_fds;
+                snap
+            })
+            .await
+            .ok()?;
             Some(Arc::new(snap))
         })
     }

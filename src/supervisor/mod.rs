@@ -249,12 +249,17 @@ fn bind_http(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListe
     tokio::net::TcpListener::from_std(l)
 }
 
-/// What `--http` shows, taken in one loop turn: every status as `list
-/// --json` gives it, the start waves, each instance's log file, the counters.
-/// (The lead's new supervisor builds the same from the state it holds.)
+/// What `--http` shows, taken in one loop turn from the state the loop
+/// holds (no /proc read: the source reads unwatched jobs' memory off the
+/// loop): every status as `list --json` gives it, the start waves, each
+/// instance's log file, the counters.
 fn http_snapshot(sup: &Supervisor, started: Instant, turns: u64) -> crate::http::Snapshot {
     let now = Instant::now();
-    let jobs = sup.statuses(None, now);
+    let jobs: Vec<_> = sup
+        .defs
+        .keys()
+        .flat_map(|name| sup.lines_of(name, |k| sup.held_status(k, now)))
+        .collect();
     let mut waves = stop_waves(sup);
     waves.reverse();
     let logs = jobs

@@ -266,9 +266,19 @@ impl Supervisor {
 
     /// One instance's status.
     pub fn status_of(&self, key: &Key, now: Instant) -> Option<JobStatus> {
+        let mut st = self.held_status(key, now)?;
+        if st.memory_bytes.is_none() {
+            st.memory_bytes = st.pid.and_then(rss_bytes);
+        }
+        Some(st)
+    }
+
+    /// `status_of` from the state the loop holds, without reading /proc:
+    /// an unwatched job's memory is left for the caller to read (`--http`
+    /// reads it off the loop, the same way).
+    pub fn held_status(&self, key: &Key, now: Instant) -> Option<JobStatus> {
         let j = &self.instances.get(key)?.job;
         let mut st = JobStatus {
-            memory_bytes: j.main_pid.and_then(rss_bytes),
             uptime_s: j
                 .main_pid
                 .and(j.spawned_at)
