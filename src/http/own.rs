@@ -22,8 +22,16 @@ fn rss_bytes() -> Option<u64> {
     Some(pages.saturating_mul(crate::watchdog::measure::page_bytes()))
 }
 
-/// Entries of `/proc/self/fd`, less the one `read_dir` itself holds open.
+/// Since Linux 6.2 the size of `/proc/self/fd` is the number of open
+/// descriptors: one `stat` instead of listing thousands of entries. Older
+/// kernels say 0; then the entries are counted, less the one `read_dir`
+/// itself holds open.
 fn open_fds() -> Option<u64> {
+    if let Ok(m) = std::fs::metadata("/proc/self/fd")
+        && m.len() > 0
+    {
+        return Some(m.len());
+    }
     let n = std::fs::read_dir("/proc/self/fd").ok()?.count() as u64;
     Some(n.saturating_sub(1))
 }

@@ -6,7 +6,7 @@
 //! the dependency order reads from top to bottom; on a narrow screen each
 //! row becomes a card.
 
-use super::fmt::{bytes, count, duration, escape, escape_into, log_href, percent};
+use super::fmt::{bytes, count, duration, escape_into, log_href, percent};
 use super::snapshot::Snapshot;
 use crate::control::proto::JobStatus;
 use crate::job::{Goal, State};
@@ -22,7 +22,6 @@ h1{font-size:20px;margin:0 0 4px}header p{margin:2px 0;color:var(--idle)}\
 nav a{margin-right:12px}table{border-collapse:collapse;width:100%;margin-top:12px}\
 th,td{text-align:left;padding:5px 8px;border-bottom:1px solid var(--line);vertical-align:top}\
 tr.wave th{background:rgba(128,128,128,.12);font-weight:600}\
-.num{text-align:right;font-variant-numeric:tabular-nums}\
 .st{font-weight:600;white-space:nowrap}.ok .st{color:var(--ok)}.bad .st{color:var(--bad)}\
 .busy .st{color:var(--busy)}.idle .st{color:var(--idle)}\
 .inst{color:var(--idle)}.fail{color:var(--bad)}.note{color:var(--idle);font-size:12px}\
@@ -30,7 +29,7 @@ ul{margin:0;padding-left:16px}td{overflow-wrap:anywhere}\
 @media (max-width:760px){thead{display:none}table,tbody,tr,td,th{display:block;width:auto}\
 tr{border:1px solid var(--line);border-radius:6px;margin:8px 0;padding:4px 8px}\
 tr.wave{border:0;padding:0}td{border:0;padding:2px 0;text-align:left}\
-td.num{text-align:left}td:empty{display:none}td[data-l]::before{content:attr(data-l) \": \";color:var(--idle)}}";
+td:empty{display:none}td::before{color:var(--idle)}}";
 
 /// The table's columns, and whether each holds a number (right-aligned).
 const COLUMNS: [(&str, bool); 10] = [
@@ -58,11 +57,12 @@ pub fn render(snap: &Snapshot) -> String {
     out.push_str(&summary(&snap.jobs));
     out.push_str("</title><style>");
     out.push_str(STYLE);
+    column_style(&mut out);
     out.push_str("</style></head><body>\n");
     header(&mut out, snap);
     out.push_str("<table><thead><tr>");
-    for (c, num) in COLUMNS {
-        out.push_str(if num { "<th class=\"num\">" } else { "<th>" });
+    for (c, _) in COLUMNS {
+        out.push_str("<th>");
         out.push_str(c);
         out.push_str("</th>");
     }
@@ -177,7 +177,8 @@ fn row(out: &mut String, j: &JobStatus, snap: &Snapshot) {
         "\" data-goal=\"{}\" data-state=\"{}\">",
         j.goal, j.state
     ));
-    cell(out, "job", false, |o| {
+    // job
+    cell(out, |o| {
         escape_into(o, &j.name);
         if !j.instance.is_empty() {
             o.push_str(" <span class=\"inst\">(");
@@ -190,7 +191,8 @@ fn row(out: &mut String, j: &JobStatus, snap: &Snapshot) {
             o.push_str("</span>");
         }
     });
-    cell(out, "state", false, |o| {
+    // state
+    cell(out, |o| {
         o.push_str(&format!("<span class=\"st\">{}/{}</span>", j.goal, j.state));
         if let Some(c) = &j.containment {
             o.push_str("<br><span class=\"note\">");
@@ -199,23 +201,20 @@ fn row(out: &mut String, j: &JobStatus, snap: &Snapshot) {
         }
     });
     let opt = |v: Option<String>| v.unwrap_or_else(|| "\u{2013}".to_string());
-    cell(out, "pid", true, |o| {
-        o.push_str(&opt(j.pid.map(|p| p.to_string())))
-    });
-    cell(out, "uptime", true, |o| {
-        o.push_str(&opt(j.uptime_s.map(duration)))
-    });
-    cell(out, "memory", true, |o| {
-        o.push_str(&opt(j.memory_bytes.map(bytes)))
-    });
-    cell(out, "CPU", true, |o| {
-        o.push_str(&opt(j.cpu_percent.map(percent)))
-    });
-    cell(out, "restarts", true, |o| {
-        o.push_str(&j.restarts.to_string())
-    });
-    cell(out, "checks", false, |o| checks(o, j));
-    cell(out, "last exit", false, |o| {
+    // pid
+    cell(out, |o| o.push_str(&opt(j.pid.map(|p| p.to_string()))));
+    // uptime
+    cell(out, |o| o.push_str(&opt(j.uptime_s.map(duration))));
+    // memory
+    cell(out, |o| o.push_str(&opt(j.memory_bytes.map(bytes))));
+    // CPU
+    cell(out, |o| o.push_str(&opt(j.cpu_percent.map(percent))));
+    // restarts
+    cell(out, |o| o.push_str(&j.restarts.to_string()));
+    // checks
+    cell(out, |o| checks(o, j));
+    // last exit
+    cell(out, |o| {
         escape_into(o, j.last_exit.as_deref().unwrap_or(""));
         if let Some(r) = &j.reason {
             o.push_str("<br><span class=\"fail\">");
@@ -223,7 +222,8 @@ fn row(out: &mut String, j: &JobStatus, snap: &Snapshot) {
             o.push_str("</span>");
         }
     });
-    cell(out, "log", false, |o| {
+    // log
+    cell(out, |o| {
         let key = (j.name.clone(), j.instance.clone());
         if snap.logs.contains_key(&key) {
             o.push_str("<a href=\"");
@@ -260,14 +260,27 @@ fn times(n: u64) -> String {
     }
 }
 
-/// One `<td>`, labelled for the narrow layout.
-fn cell(out: &mut String, label: &str, num: bool, body: impl FnOnce(&mut String)) {
-    out.push_str(if num { "<td class=\"num\"" } else { "<td" });
-    out.push_str(" data-l=\"");
-    out.push_str(&escape(label));
-    out.push_str("\">");
+/// One `<td>`; its label and alignment come from its column (`COLUMNS`).
+fn cell(out: &mut String, body: impl FnOnce(&mut String)) {
+    out.push_str("<td>");
     body(out);
     out.push_str("</td>");
+}
+
+/// The per-column rules, from `COLUMNS`, so that no cell carries its own:
+/// numbers right-aligned, and each cell labelled in the narrow layout.
+fn column_style(out: &mut String) {
+    for (i, (label, num)) in COLUMNS.iter().enumerate() {
+        let n = i + 1;
+        if *num {
+            out.push_str(&format!(
+                "th:nth-child({n}),td:nth-child({n}){{text-align:right;font-variant-numeric:tabular-nums}}"
+            ));
+        }
+        out.push_str(&format!(
+            "@media (max-width:760px){{td:nth-child({n}){{text-align:left}}td:nth-child({n})::before{{content:\"{label}: \"}}}}"
+        ));
+    }
 }
 
 #[cfg(test)]

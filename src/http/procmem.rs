@@ -84,13 +84,23 @@ mod tests {
         jobs[1].memory_bytes = Some(7);
         let mut c = StatmCache::new(10);
         c.fill(&mut jobs);
-        assert!(jobs[0].memory_bytes.is_some_and(|b| b > 100_000), "{jobs:?}");
-        assert_eq!(jobs[1].memory_bytes, Some(7), "a figure the loop gave is kept");
+        assert!(
+            jobs[0].memory_bytes.is_some_and(|b| b > 100_000),
+            "{jobs:?}"
+        );
+        assert_eq!(
+            jobs[1].memory_bytes,
+            Some(7),
+            "a figure the loop gave is kept"
+        );
         assert_eq!(jobs[2].memory_bytes, None);
         assert_eq!(c.files.len(), 1);
         jobs[0].memory_bytes = None;
         c.fill(&mut jobs);
-        assert!(jobs[0].memory_bytes.is_some(), "read again through the kept descriptor");
+        assert!(
+            jobs[0].memory_bytes.is_some(),
+            "read again through the kept descriptor"
+        );
         c.fill(&mut jobs[2..]);
         assert_eq!(c.files.len(), 0, "no job names the pid: closed");
     }
@@ -100,7 +110,13 @@ mod tests {
         let mut child = std::process::Command::new("true").spawn().expect("spawn");
         let pid = child.id() as i32;
         child.wait().expect("wait");
-        let mut jobs = vec![JobStatus::new("gone", "", Goal::Start, State::Running, Some(pid))];
+        let mut jobs = vec![JobStatus::new(
+            "gone",
+            "",
+            Goal::Start,
+            State::Running,
+            Some(pid),
+        )];
         let mut c = StatmCache::new(0);
         c.fill(&mut jobs);
         assert_eq!(jobs[0].memory_bytes, None);

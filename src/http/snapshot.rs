@@ -6,12 +6,12 @@
 //! the supervisor's loop ([`loop_source`]), answered in one turn from the
 //! state the loop holds, and tests give a fixed one (`Arc<Snapshot>`).
 
+use super::procmem::StatmCache;
 use crate::control::proto::JobStatus;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
-use super::procmem::StatmCache;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 use tokio::sync::{mpsc, oneshot};

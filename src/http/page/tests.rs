@@ -1,4 +1,5 @@
 use super::*;
+use crate::http::fmt::escape;
 use crate::http::testdata::{EVIL, sample};
 
 fn rows(html: &str) -> Vec<&str> {
@@ -95,4 +96,13 @@ fn the_page_is_self_contained() {
     for s in ["<script", "src=", "http://", "https://", "@import", "url("] {
         assert!(!html.contains(s), "page holds {s:?}: it must fetch nothing");
     }
+}
+
+#[test]
+fn every_row_has_one_cell_per_column() {
+    let html = render(&sample());
+    for r in rows(&html) {
+        assert_eq!(r.matches("<td>").count(), COLUMNS.len(), "{r}");
+    }
+    assert!(html.contains("td:nth-child(3)::before{content:\"pid: \"}"));
 }
