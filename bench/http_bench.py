@@ -5,7 +5,8 @@ Starts a daemon with N `sleep` jobs and --http on a free loopback port, then:
   page     size of / and the time to serve it (fresh snapshot, and cached)
   metrics  daemon CPU time per /metrics scrape (fresh snapshot each time):
            the sum of every daemon thread's on-CPU nanoseconds
-           (/proc/PID/task/*/schedstat) before and after one scrape
+           (/proc/PID/task/*/schedstat) before and after one scrape, and
+           the main thread's (the supervisor's loop) alone
   status   `gsup status JOB`, `gsup status -v JOB` (socket) and `gsup list`
            latency, idle and while /metrics is scraped SCRAPE_HZ times a second
 Usage: http_bench.py GSUP WORKDIR [N]. Prints one line per figure.
@@ -33,9 +34,10 @@ def free_port():
         return s.getsockname()[1]
 
 
-def daemon_cpu_ns(pid):
+def daemon_cpu_ns(pid, only=None):
+    """On-CPU ns of the daemon's threads (of thread `only` alone, if given)."""
     total = 0
-    for t in os.listdir(f"/proc/{pid}/task"):
+    for t in [str(only)] if only else os.listdir(f"/proc/{pid}/task"):
         try:
             with open(f"/proc/{pid}/task/{t}/schedstat") as f:
                 total += int(f.read().split()[0])
@@ -93,20 +95,22 @@ def main():
     print(f"page / fresh snapshot: {ms(fresh)}")
     print(f"page / cached snapshot: {ms(cached)}")
 
-    cpu, cpu_cached, wall = [], [], []
+    cpu, loop, cpu_cached, wall = [], [], [], []
     for _ in range(ROUNDS):
         time.sleep(MAX_AGE)
-        c0 = daemon_cpu_ns(d.pid)
+        c0, l0 = daemon_cpu_ns(d.pid), daemon_cpu_ns(d.pid, d.pid)
         body, t = fetch(base + "/metrics")
-        c1 = daemon_cpu_ns(d.pid)
+        c1, l1 = daemon_cpu_ns(d.pid), daemon_cpu_ns(d.pid, d.pid)
         fetch(base + "/metrics")
         c2 = daemon_cpu_ns(d.pid)
         cpu.append((c1 - c0) / 1e9)
+        loop.append((l1 - l0) / 1e9)
         cpu_cached.append((c2 - c1) / 1e9)
         wall.append(t)
     lines = body.count(b"\n")
     print(f"/metrics: {len(body)} bytes, {lines} lines")
     print(f"/metrics daemon CPU per scrape, fresh snapshot: {ms(cpu)}")
+    print(f"  of which the loop's thread (snapshot, socket I/O): {ms(loop)}")
     print(f"/metrics daemon CPU per scrape, cached snapshot: {ms(cpu_cached)}")
     print(f"/metrics wall time, fresh snapshot: {ms(wall)}")
 
