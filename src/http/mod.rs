@@ -20,14 +20,14 @@ mod own;
 mod page;
 mod procmem;
 mod routes;
+#[cfg(test)]
+mod serve_tests;
 mod server;
 mod snapshot;
 pub mod tail;
 #[cfg(test)]
 mod testdata;
 
-pub use metrics::{Format as MetricsFormat, render as render_metrics};
-pub use page::render as render_page;
 pub use server::serve;
 pub use snapshot::{
     DaemonStats, LoopSource, Snapshot, SnapshotFuture, SnapshotRequest, SnapshotSource, loop_source,
