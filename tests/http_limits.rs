@@ -165,4 +165,8 @@ fn a_bad_or_busy_address_is_a_clear_error() {
     let (code, err) = run(&busy);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains(&format!("cannot bind --http {busy}")), "{err}");
+    assert!(
+        !dir.path().join("gsup.sock").exists(),
+        "no socket left behind"
+    );
 }

@@ -17,13 +17,15 @@ use std::os::unix::fs::FileExt;
 #[derive(Debug)]
 pub struct StatmCache {
     files: HashMap<i32, File>,
-    budget: usize,
+    /// Set at the first fill, after the daemon has raised its own limit.
+    budget: Option<usize>,
     page: u64,
 }
 
 impl StatmCache {
-    /// A cache keeping at most `budget` descriptors open.
-    pub fn new(budget: usize) -> StatmCache {
+    /// A cache keeping at most `budget` descriptors open; `None`: a quarter
+    /// of the soft `RLIMIT_NOFILE` at the first fill, at most 4096.
+    pub fn new(budget: Option<usize>) -> StatmCache {
         StatmCache {
             files: HashMap::new(),
             budget,
@@ -52,7 +54,7 @@ impl StatmCache {
         }
         let f = File::open(format!("/proc/{pid}/statm")).ok()?;
         let v = self.read(&f)?;
-        if self.files.len() < self.budget {
+        if self.files.len() < *self.budget.get_or_insert_with(default_budget) {
             self.files.insert(pid, f);
         }
         Some(v)
@@ -66,6 +68,14 @@ impl StatmCache {
         let pages: u64 = text.split_whitespace().nth(1)?.parse().ok()?;
         Some(pages.saturating_mul(self.page))
     }
+}
+
+/// A quarter of the soft `RLIMIT_NOFILE`, at most 4096.
+fn default_budget() -> usize {
+    use nix::sys::resource::{Resource, getrlimit};
+    getrlimit(Resource::RLIMIT_NOFILE)
+        .map_or(0, |(soft, _)| usize::try_from(soft / 4).unwrap_or(0))
+        .min(4096)
 }
 
 #[cfg(test)]
@@ -82,7 +92,7 @@ mod tests {
             JobStatus::new("stopped", "", Goal::Stop, State::Waiting, None),
         ];
         jobs[1].memory_bytes = Some(7);
-        let mut c = StatmCache::new(10);
+        let mut c = StatmCache::new(Some(10));
         c.fill(&mut jobs);
         assert!(
             jobs[0].memory_bytes.is_some_and(|b| b > 100_000),
@@ -117,7 +127,7 @@ mod tests {
             State::Running,
             Some(pid),
         )];
-        let mut c = StatmCache::new(0);
+        let mut c = StatmCache::new(Some(0));
         c.fill(&mut jobs);
         assert_eq!(jobs[0].memory_bytes, None);
         assert_eq!(c.files.len(), 0);

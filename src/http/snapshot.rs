@@ -99,16 +99,8 @@ pub struct LoopSource {
 /// asks for at most one snapshot at a time, so a small `capacity` suffices.
 pub fn loop_source(capacity: usize) -> (LoopSource, mpsc::Receiver<SnapshotRequest>) {
     let (tx, rx) = mpsc::channel(capacity.max(1));
-    let statm = Arc::new(Mutex::new(StatmCache::new(statm_budget())));
+    let statm = Arc::new(Mutex::new(StatmCache::new(None)));
     (LoopSource { tx, statm }, rx)
-}
-
-/// Descriptors `procmem` may keep open: a quarter of the soft limit, at most 4096.
-fn statm_budget() -> usize {
-    use nix::sys::resource::{Resource, getrlimit};
-    getrlimit(Resource::RLIMIT_NOFILE)
-        .map_or(0, |(soft, _)| usize::try_from(soft / 4).unwrap_or(0))
-        .min(4096)
 }
 
 impl SnapshotSource for LoopSource {

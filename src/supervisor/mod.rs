@@ -93,19 +93,9 @@ async fn daemon(opts: DaemonOptions) -> i32 {
     if let Err(e) = crate::reap::become_subreaper() {
         warn!("cannot become a child subreaper: {e}");
     }
-    let listener = match server::bind(&opts.socket) {
-        Ok(l) => l,
-        Err(e) => {
-            error!("cannot bind {}: {e}", opts.socket.display());
-            return 1;
-        }
-    };
-    let (call_tx, mut calls) = mpsc::channel::<Call>(64);
-    tokio::spawn(server::serve(listener, access_policy(&opts), call_tx));
-    let (ready_tx, mut ready_rx) = mpsc::unbounded_channel();
-    let mut probes = ProbeRunner::new(ready_tx);
     let started = Instant::now();
     let mut turns: u64 = 0;
+    // Before the socket: a busy --http address leaves nothing behind.
     // Without `--http` the source is dropped here and its arm never fires.
     let (source, mut snapshots) = crate::http::loop_source(4);
     if let Some(addr) = opts.http {
@@ -125,6 +115,17 @@ async fn daemon(opts: DaemonOptions) -> i32 {
         }
     }
 
+    let listener = match server::bind(&opts.socket) {
+        Ok(l) => l,
+        Err(e) => {
+            error!("cannot bind {}: {e}", opts.socket.display());
+            return 1;
+        }
+    };
+    let (call_tx, mut calls) = mpsc::channel::<Call>(64);
+    tokio::spawn(server::serve(listener, access_policy(&opts), call_tx));
+    let (ready_tx, mut ready_rx) = mpsc::unbounded_channel();
+    let mut probes = ProbeRunner::new(ready_tx);
     let runtime_dir = crate::control::page::runtime_dir(&opts.socket);
     env::raise_nofile();
     let mut sup = Supervisor::new(Box::new(RealSys), opts.log_dir.clone(), runtime_dir);

@@ -1,3 +1,6 @@
+//! Tests of the metrics renderer on a fixed snapshot: series, absent
+//! figures, label escaping, both formats. Test-only.
+
 use super::*;
 use crate::http::testdata::sample;
 

@@ -1,3 +1,6 @@
+//! Tests of the page renderer on a fixed snapshot: rows, waves, figures,
+//! escaping, no external asset. Test-only: nothing here is used elsewhere.
+
 use super::*;
 use crate::http::fmt::escape;
 use crate::http::testdata::{EVIL, sample};
