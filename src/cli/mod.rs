@@ -134,6 +134,10 @@ pub struct DaemonArgs {
     /// Behave as PID 1 (shutdown ends every process; for tests in a PID namespace)
     #[arg(long)]
     pub init: bool,
+    /// Serve a read-only status page, /status.json and /metrics on IP:PORT
+    /// (e.g. 127.0.0.1:2812) [default: off]
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<std::net::SocketAddr>,
 }
 
 /// `--containment`.
@@ -300,6 +304,7 @@ fn default_daemon_args() -> DaemonArgs {
         log_format: LogFormat::Text,
         containment: ContainmentArg::Auto,
         init: false,
+        http: None,
     }
 }
 
@@ -331,6 +336,7 @@ fn run_daemon(socket: Option<&std::path::Path>, args: &DaemonArgs) -> i32 {
             ContainmentArg::Subreaper => supervisor::ContainmentMode::Subreaper,
         },
         init: args.init,
+        http: args.http,
     })
 }
 

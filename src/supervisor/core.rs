@@ -55,6 +55,9 @@ pub struct Supervisor {
     pub(super) reload: super::reload::ReloadState,
     /// The status page, when the daemon publishes one (`supervisor::page`).
     pub(super) page: Option<super::page::PageState>,
+    /// Children reaped and spawns failed since start (`--http`'s figures).
+    pub reaped_total: u64,
+    pub spawn_failures_total: u64,
 }
 
 impl Supervisor {
@@ -79,6 +82,8 @@ impl Supervisor {
             defer_stops: false,
             reload: Default::default(),
             page: None,
+            reaped_total: 0,
+            spawn_failures_total: 0,
         }
     }
 
@@ -224,7 +229,10 @@ impl Supervisor {
                 }
                 Input::Spawned { process: p, pid }
             }
-            Err(reason) => Input::SpawnFailed { process: p, reason },
+            Err(reason) => {
+                self.spawn_failures_total += 1;
+                Input::SpawnFailed { process: p, reason }
+            }
         };
         self.queue.push_front((key.clone(), input));
     }
@@ -261,6 +269,7 @@ impl Supervisor {
 
     /// Routes reaped children to their jobs; unknown pids were reaped silently.
     pub fn on_reaped(&mut self, reaped: Vec<(i32, crate::job::Exit)>, now: Instant) {
+        self.reaped_total += reaped.len() as u64;
         self.follow.batch(self.sys.as_ref(), &reaped);
         for (pid, exit) in reaped {
             let Some((key, kind)) = self.pids.owner(pid).cloned() else {

@@ -14,6 +14,7 @@ pub mod reload;
 pub mod requests;
 pub mod shutdown;
 pub mod signals;
+pub mod snapshot;
 pub mod timers;
 pub mod watch;
 
@@ -48,6 +49,8 @@ pub struct DaemonOptions {
     pub containment: ContainmentMode,
     /// `--init`: behave as PID 1 (for tests in a PID namespace).
     pub init: bool,
+    /// `--http ADDR`: serve the status page and metrics there (off: None).
+    pub http: Option<std::net::SocketAddr>,
 }
 
 /// `--containment`: how job processes are held together.
@@ -125,6 +128,27 @@ async fn daemon(opts: DaemonOptions) -> i32 {
     if let Err(e) = crate::reap::become_subreaper() {
         warn!("cannot become a child subreaper: {e}");
     }
+    let started = Instant::now();
+    let mut turns: u64 = 0;
+    // Before the socket: a busy --http address leaves nothing behind.
+    // Without `--http` the source is dropped here and its arm never fires.
+    let (source, mut snapshots) = crate::http::loop_source(4);
+    if let Some(addr) = opts.http {
+        match snapshot::bind_http(addr) {
+            Ok(l) => {
+                let at = l.local_addr().map_or(addr, |a| a);
+                info!("http: listening on {at}");
+                tokio::spawn(crate::http::serve(l, source, Default::default()));
+            }
+            Err(e) if opts.init || nix::unistd::getpid().as_raw() == 1 => {
+                error!("cannot bind --http {addr}: {e}; running without it");
+            }
+            Err(e) => {
+                error!("cannot bind --http {addr}: {e}");
+                return 1;
+            }
+        }
+    }
     let listener = match server::bind(&opts.socket) {
         Ok(l) => l,
         Err(e) => {
@@ -181,6 +205,7 @@ async fn daemon(opts: DaemonOptions) -> i32 {
                 let _ = tx.send(load_checked(&dir));
             });
         }
+        turns += 1;
         let deadline = sup.next_deadline();
         let sleep = async move {
             match deadline {
@@ -198,6 +223,7 @@ async fn daemon(opts: DaemonOptions) -> i32 {
             Some(key) = ready_rx.recv() => sup.on_probe_ready(key, Instant::now()),
             ev = sup.sys.next_event() => sup.on_sys_event(ev, Instant::now()),
             Some(loaded) = loaded_rx.recv() => sup.on_loaded(loaded, Instant::now()),
+            Some(req) = snapshots.recv() => req.answer(snapshot::http_snapshot(&sup, started, turns)),
             _ = sleep => sup.on_timers(Instant::now()),
         }
         // Before the next await: answers given in this turn go out after it.

@@ -2,6 +2,8 @@
 //! namespace, the real client, and polling helpers. It never signals by name.
 #![allow(dead_code)]
 
+pub mod http;
+
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
