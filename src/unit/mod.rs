@@ -6,6 +6,7 @@ mod compound;
 mod convert;
 pub mod expand;
 mod fields;
+mod lint;
 pub mod model;
 mod raw;
 pub mod values;
@@ -13,6 +14,7 @@ pub mod words;
 
 pub use expand::expand_str;
 pub use fields::KEYS;
+pub use lint::lint;
 pub use model::*;
 
 use crate::diag::Diagnostic;
