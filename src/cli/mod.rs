@@ -5,8 +5,10 @@ pub mod args;
 pub mod check;
 pub mod client;
 pub mod fast;
+pub mod generate;
 pub mod log;
 pub mod paths;
+pub mod table;
 
 use crate::supervisor::{self, DaemonOptions};
 use args::{parse_duration, parse_pair};
@@ -94,6 +96,14 @@ pub enum Command {
         #[arg(long)]
         reboot: bool,
     },
+    /// Print a shell completion script on stdout
+    Completions {
+        /// The shell to complete for
+        #[arg(value_enum)]
+        shell: generate::Shell,
+    },
+    /// Print the man page (roff) on stdout
+    Man,
 }
 
 /// Options of `gsup daemon`.
@@ -266,6 +276,8 @@ fn dispatch(cli: Cli) -> i32 {
         Command::Log { job, lines, follow } => {
             log::run(&Resolved::socket(socket), &job, lines, follow)
         }
+        Command::Completions { shell } => generate::completions(shell, &mut std::io::stdout()),
+        Command::Man => generate::man(&mut std::io::stdout()),
         other => client::run(&Resolved::socket(socket), other),
     }
 }
