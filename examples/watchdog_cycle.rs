@@ -5,8 +5,9 @@
 //! usage: [WATCHDOG_UNCACHED=1] watchdog_cycle PIDFILE_DIR [CYCLES=100]  one job per pid file
 //!        watchdog_cycle --tree PID [CYCLES=100]     one job: PID and all descendants
 
+use gsup::procfs::{CachedProc, RealProc};
 use gsup::rule::{Action, Check, Condition, Op, Resource, Value, Window};
-use gsup::watchdog::{JobKey, ProcReader, WatchSpec, Watchdog};
+use gsup::watchdog::{JobKey, WatchSpec, Watchdog, sample_tree};
 use std::time::{Duration, Instant};
 
 fn cpu_seconds() -> (f64, f64) {
@@ -74,7 +75,7 @@ fn main() {
     // WATCHDOG_UNCACHED=1: open+read+close every file every cycle (the first design).
     let uncached = std::env::var_os("WATCHDOG_UNCACHED").is_some();
     let mut w = if uncached {
-        Watchdog::with_sampler(cycle, Box::new(ProcReader::new()))
+        Watchdog::with_sampler(cycle, Box::new(CachedProc::with_budget(0)))
     } else {
         Watchdog::new(cycle)
     };
@@ -100,11 +101,7 @@ fn main() {
     }
     let procs: usize = jobs_pids
         .iter()
-        .map(|&p| {
-            ProcReader::new()
-                .sample_tree(p)
-                .map_or(0, |s| s.procs.len())
-        })
+        .map(|&p| sample_tree(&RealProc::default(), p).map_or(0, |s| s.procs.len()))
         .sum();
 
     // The clock is simulated (one cycle per call) so the figure is CPU, not waiting.

@@ -19,6 +19,23 @@ pub struct LoadedJob {
     pub name: String,
     pub path: PathBuf,
     pub unit: Unit,
+    /// `user`/`group` resolved when the file was loaded (`users::resolve`):
+    /// the lookup may block, so it is done here, never at spawn time. An
+    /// error fails every start of the job with that reason.
+    pub creds: Result<Option<crate::users::Creds>, String>,
+}
+
+impl LoadedJob {
+    /// A job from an already parsed unit, its user and group resolved now.
+    pub fn new(name: String, path: PathBuf, unit: Unit) -> LoadedJob {
+        let creds = crate::users::resolve(unit.user.as_ref(), unit.group.as_ref());
+        LoadedJob {
+            name,
+            path,
+            unit,
+            creds,
+        }
+    }
 }
 
 /// Everything found in a config dir: the good jobs (sorted by name) and every
@@ -27,6 +44,8 @@ pub struct LoadedJob {
 pub struct LoadReport {
     pub jobs: Vec<LoadedJob>,
     pub diagnostics: Vec<Diagnostic>,
+    /// Every directory read (the config dir first), to watch for changes.
+    pub dirs: Vec<PathBuf>,
 }
 
 /// The job name of `rel` (a path relative to the config dir) if it is a unit
@@ -64,7 +83,8 @@ fn job_name(rel: &Path) -> Option<Result<String, String>> {
 }
 
 /// Reads a unit file: only a regular file, at most `MAX_UNIT_BYTES`, UTF-8.
-fn read_unit(path: &Path) -> Result<String, Diagnostic> {
+/// Public for `gsup import`, which reads the files it converts the same way.
+pub fn read_unit(path: &Path) -> Result<String, Diagnostic> {
     let whole = |msg: String| Diagnostic::error(path, 0, 0, msg);
     // O_NONBLOCK: opening a FIFO that was put in place of the file must not hang.
     let mut f = fs::OpenOptions::new()
@@ -122,11 +142,7 @@ fn read_unit(path: &Path) -> Result<String, Diagnostic> {
 fn parse_file(name: String, path: &Path) -> Result<LoadedJob, Vec<Diagnostic>> {
     let text = read_unit(path).map_err(|d| vec![d])?;
     let unit = crate::unit::parse(path, &text)?;
-    Ok(LoadedJob {
-        name,
-        path: path.to_owned(),
-        unit,
-    })
+    Ok(LoadedJob::new(name, path.to_owned(), unit))
 }
 
 /// Loads every `.yaml`/`.yml` file under `dir`, recursively (following
@@ -166,6 +182,7 @@ pub fn load_dir(dir: &Path) -> LoadReport {
             ));
             continue;
         }
+        report.dirs.push(path.clone());
         let entries = match fs::read_dir(&path) {
             Ok(e) => e,
             Err(e) => {

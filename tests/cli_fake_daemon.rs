@@ -80,10 +80,11 @@ fn answer(request: &Request, log: &Path) -> Response {
                 }])
             },
         ),
-        Request::Emit { .. } | Request::ReloadConfig | Request::Shutdown { .. } => {
-            Response::ok(Vec::new())
-        }
-        Request::LogPath { job } => match known(job) {
+        Request::Emit { .. }
+        | Request::ReloadConfig
+        | Request::Shutdown { .. }
+        | Request::DaemonLog { .. } => Response::ok(Vec::new()),
+        Request::LogPath { job, .. } => match known(job) {
             Some(_) => Response {
                 log_path: Some(log.to_path_buf()),
                 ..Response::ok(Vec::new())

@@ -291,6 +291,15 @@ fn spec3_config_dir_changes_are_picked_up() {
     let pid = status_pid(&d.run(&["status", "svc"]).1);
     common::write_units(&d.config, &[("added", "exec: [sleep, \"1000\"]\n")]);
     wait_until(T, "new job loaded", || d.run(&["status", "added"]).0 == 3);
+    // A folder made after start is watched too, once its first file loads.
+    common::write_units(&d.config, &[("sub/first", "exec: [sleep, \"1000\"]\n")]);
+    wait_until(T, "job in a new folder", || {
+        d.run(&["status", "sub/first"]).0 == 3
+    });
+    common::write_units(&d.config, &[("sub/second", "exec: [sleep, \"1000\"]\n")]);
+    wait_until(T, "second job there", || {
+        d.run(&["status", "sub/second"]).0 == 3
+    });
     common::write_units(&d.config, &[("svc", "exec: [sleep, \"1000\"]\nbogus: 1\n")]);
     let (code, _, err) = d.run(&["reload-config"]);
     assert_eq!(code, 1);
@@ -384,5 +393,50 @@ fn log_rotation_asked_for_is_warned_about_not_ignored() {
     let warned: Vec<&str> = err.lines().filter(|l| l.contains("log rotation")).collect();
     assert_eq!(warned.len(), 1, "{err}");
     assert!(warned[0].contains("job=rot"), "{err}");
+    assert_eq!(d.shutdown(), 0);
+}
+
+/// SPEC 6: a signal gsup does not use never ends the daemon; SIGHUP re-reads
+/// the config dir; the jobs are untouched. Each is sent twice.
+#[test]
+fn spec6_stray_signals_never_end_the_daemon() {
+    let d = Daemon::start(
+        &[("svc", "exec: [sleep, \"1000\"]\nstart_on: startup\n")],
+        &[],
+    );
+    wait_until(T, "svc running", || d.run(&["status", "svc"]).0 == 0);
+    let pid = status_pid(&d.run(&["status", "svc"]).1);
+    let daemon = d.daemon_host_pid();
+    let rt = libc::SIGRTMIN() + 3;
+    for sig in [
+        libc::SIGHUP,
+        libc::SIGUSR2,
+        libc::SIGALRM,
+        libc::SIGPIPE,
+        libc::SIGQUIT,
+        libc::SIGTSTP,
+        libc::SIGXFSZ,
+        rt,
+    ] {
+        for _ in 0..2 {
+            // SAFETY: kill(2) on the daemon of this test's own namespace.
+            assert_eq!(unsafe { libc::kill(daemon, sig) }, 0);
+        }
+        let (code, out, err) = d.run(&["status", "svc"]);
+        assert_eq!(
+            (code, status_pid(&out)),
+            (0, pid),
+            "after signal {sig}: {err}"
+        );
+    }
+    wait_until(T, "SIGHUP re-read the config", || {
+        d.stderr().contains("SIGHUP: reloading the config dir")
+    });
+    let stat = std::fs::read_to_string(format!("/proc/{daemon}/stat")).expect("stat");
+    let state = stat
+        .rsplit(')')
+        .next()
+        .and_then(|r| r.split_whitespace().next());
+    assert_eq!(state, Some("S"), "the daemon is not stopped: {stat}");
     assert_eq!(d.shutdown(), 0);
 }

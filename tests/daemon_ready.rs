@@ -243,3 +243,34 @@ fn ready_notify_socket_belongs_to_the_job_user_alone() {
     assert!(why.contains("PermissionError"), "{why}");
     assert_eq!(d.shutdown(), 0);
 }
+
+/// `ready: pidfile` for a program that writes its pidfile at once: the file
+/// is watched before the spawn, so a write right after the exec is seen (it
+/// was missed when the watch came after, and the start waited out
+/// `ready_timeout`).
+#[test]
+fn ready_pidfile_sees_a_pidfile_written_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pf = dir.path().join("fast.pid");
+    let unit = format!(
+        "exec: [/bin/sh, -c, 'echo $$$$ > {}; exec sleep 1000']\npidfile: {}\nready: pidfile\nready_timeout: 4s\n",
+        pf.display(),
+        pf.display()
+    );
+    let d = Daemon::start(&[("fast", &unit)], &[]);
+    for round in 0..10 {
+        let t = std::time::Instant::now();
+        let (code, out, err) = d.run(&["start", "fast"]);
+        assert_eq!(code, 0, "round {round}: {out}{err}");
+        assert!(out.contains("start/running"), "{out}");
+        assert!(
+            t.elapsed() < Duration::from_secs(3),
+            "round {round} waited {:?}",
+            t.elapsed()
+        );
+        let (code, _, err) = d.run(&["stop", "fast"]);
+        assert_eq!(code, 0, "{err}");
+        let _ = std::fs::remove_file(&pf);
+    }
+    assert_eq!(d.shutdown(), 0);
+}

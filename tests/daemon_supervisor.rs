@@ -34,10 +34,7 @@ impl Sys for Fake {
     fn spawn(&mut self, spec: &SpawnSpec) -> Result<i32, SpawnError> {
         let mut k = self.0.borrow_mut();
         if k.fail_exec {
-            return Err(SpawnError {
-                stage: "exec".into(),
-                errno: libc::ENOENT,
-            });
+            return Err(SpawnError::new("exec", libc::ENOENT));
         }
         k.next_pid += 1;
         let pid = 1000 + k.next_pid;
@@ -106,11 +103,7 @@ fn sup(jobs: Vec<(&str, Unit)>) -> (Supervisor, Fake) {
     );
     s.add_jobs(
         jobs.into_iter()
-            .map(|(n, u)| LoadedJob {
-                name: n.into(),
-                path: PathBuf::from(format!("{n}.yaml")),
-                unit: u,
-            })
+            .map(|(n, u)| LoadedJob::new(n.into(), PathBuf::from(format!("{n}.yaml")), u))
             .collect(),
     );
     (s, fake)
@@ -664,7 +657,7 @@ fn reload_config_adds_defers_keeps_and_removes() {
         PathBuf::from("/logs"),
         PathBuf::from("/run/gsup.d"),
     );
-    s.config_dir = Some(dir.path().to_path_buf());
+    s.set_config_dir(dir.path().to_path_buf());
     let (report, _) = gsup::supervisor::load_checked(dir.path());
     assert!(report.diagnostics.is_empty(), "{:?}", report.diagnostics);
     s.add_jobs(report.jobs);
@@ -676,22 +669,28 @@ fn reload_config_adds_defers_keeps_and_removes() {
     write("bad", "exec: [/bin/bad, two]\nbogus_key: 1\n");
     write("new", "exec: [/bin/new]\n");
     std::fs::remove_file(dir.path().join("gone.yaml")).expect("rm");
-    let r = reply(&mut call(&mut s, Request::ReloadConfig, t0)).expect("answered");
+    let mut rx = call(&mut s, Request::ReloadConfig, t0);
+    assert!(reply(&mut rx).is_none(), "the load runs off the loop");
+    s.run_loads(t0);
+    let r = reply(&mut rx).expect("answered");
     assert_eq!(r.code, 1, "the bad file is reported");
     assert!(
         r.error.as_deref().is_some_and(|e| e.contains("bad.yaml:")),
         "{r:?}"
     );
-    let names: Vec<String> = s.defs.keys().cloned().collect();
+    let names: Vec<String> = s.jobs.names().cloned().collect();
     assert_eq!(names, vec!["bad", "idle", "new", "run"]);
-    assert_eq!(s.defs["idle"].unit.exec.words, vec!["/bin/idle", "two"]);
     assert_eq!(
-        s.defs["bad"].unit.exec.words,
+        s.jobs.def("idle").expect("defined").unit.exec.words,
+        vec!["/bin/idle", "two"]
+    );
+    assert_eq!(
+        s.jobs.def("bad").expect("defined").unit.exec.words,
         vec!["/bin/bad", "one"],
         "a bad file never replaces a good definition"
     );
     assert_eq!(
-        s.defs["run"].unit.exec.words,
+        s.jobs.def("run").expect("defined").unit.exec.words,
         vec!["/bin/run", "one"],
         "running: old definition until it stops"
     );
@@ -705,7 +704,10 @@ fn reload_config_adds_defers_keeps_and_removes() {
     fake.die(1001, Exit::Signal(libc::SIGTERM));
     let reaped = s.sys.reap();
     s.on_reaped(reaped, t0);
-    assert_eq!(s.defs["run"].unit.exec.words, vec!["/bin/run", "two"]);
+    assert_eq!(
+        s.jobs.def("run").expect("defined").unit.exec.words,
+        vec!["/bin/run", "two"]
+    );
     call(&mut s, start("run", &[]), t0);
     assert_eq!(
         fake.spawned_argv().last().expect("spawned"),
@@ -732,40 +734,6 @@ fn absurd_durations_never_panic() {
     );
     let mut rx = call(&mut s, stop("app"), t0);
     assert_eq!(reply(&mut rx).map(|r| r.code), Some(0));
-}
-
-#[test]
-fn adopted_main_is_followed_and_killed_on_stop() {
-    let (mut s, fake) = sup(vec![("uni", unit(&["/unicorn"]))]);
-    let t0 = Instant::now();
-    call(&mut s, start("uni", &[]), t0);
-    // The new master (a child of the old one, re-parented to us) takes over.
-    fake.0.borrow_mut().alive.insert(2000, 2000);
-    let key = ("uni".to_string(), String::new());
-    s.adopt_main(&key, 2000, t0);
-    fake.die(1001, Exit::Code(0));
-    let reaped = s.sys.reap();
-    s.on_reaped(reaped, t0);
-    let st = s.statuses(Some("uni"), t0);
-    assert_eq!(
-        (st[0].state, st[0].pid, st[0].restarts),
-        (State::Running, Some(2000), 0),
-        "no restart"
-    );
-    fake.signals();
-    let mut rx = call(&mut s, stop("uni"), t0);
-    let sigs = fake.signals();
-    assert!(
-        sigs.contains(&(KillTarget::Pid(2000), libc::SIGTERM)),
-        "{sigs:?}"
-    );
-    fake.die(2000, Exit::Signal(libc::SIGTERM));
-    let reaped = s.sys.reap();
-    s.on_reaped(reaped, t0);
-    assert_eq!(
-        reply(&mut rx).map(|r| (r.code, r.statuses[0].state)),
-        Some((0, State::Waiting))
-    );
 }
 
 #[test]

@@ -138,7 +138,7 @@ fn stop_ends_new_and_lingering_old_master() {
     let oldbin = dir.path().join("d.pid.oldbin");
     wait_until(T, "new master followed", || {
         let (line, pid) = status(&d, "dz");
-        assert!(line.contains("start/running"), "{line}");
+        assert!(line.contains("start/running"), "{line}\n{}", d.stderr());
         oldbin.exists() && pid.is_some() && pid != Some(old) && pid == read_pid(&pf)
     });
     assert!(d.host_pid(old).is_some(), "old master lingers");

@@ -14,15 +14,15 @@ use std::time::Instant;
 fn job(name: &str, yaml: &str) -> LoadedJob {
     let path = PathBuf::from(format!("{name}.yaml"));
     let unit = gsup::unit::parse(Path::new(&path), yaml).expect("unit parses");
-    LoadedJob {
-        name: name.into(),
-        path,
-        unit,
-    }
+    LoadedJob::new(name.into(), path, unit)
 }
 
 fn state(s: &Supervisor, name: &str) -> (Goal, State) {
-    let j = &s.instances[&(name.to_string(), String::new())].job;
+    let j = &s
+        .jobs
+        .get(&(name.to_string(), String::new()))
+        .expect("instance")
+        .job;
     (j.goal, j.state)
 }
 

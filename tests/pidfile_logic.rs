@@ -2,25 +2,34 @@
 //! process table, `decide`, `TreeRecord` attribution, `descendants`. No real processes.
 
 use gsup::pidfile::{
-    Decision, FollowInput, JobView, PidfileError, ProcInfo, ProcTable, Refusal, TreeRecord,
-    Unattributed, decide, descendants, is_ready, verify,
+    Decision, FollowInput, JobView, PidfileError, Refusal, TreeRecord, Unattributed, decide,
+    is_ready, verify,
 };
+use gsup::procfs::{Proc, ProcTable};
 use std::collections::BTreeMap;
 
 const DAEMON: i32 = 10;
 const JOB_START: u64 = 1000;
 
-fn p(pid: i32, ppid: i32, pgid: i32, sid: i32, start: u64, uid: u32) -> ProcInfo {
-    ProcInfo {
+/// A process and its uid, for `ProcTable::insert`.
+fn p(pid: i32, ppid: i32, pgid: i32, sid: i32, start: u64, uid: u32) -> (Proc, u32) {
+    let proc_ = Proc {
         pid,
         ppid,
         pgid,
         sid,
         state: 'S',
-        start_time: start,
-        uid,
-        cgroup: None,
-    }
+        start_ticks: start,
+        cpu_ticks: 0,
+        threads: 1,
+        rss_pages: 0,
+    };
+    (proc_, uid)
+}
+
+/// Inserts a `p(...)` into a table.
+fn put(t: &mut ProcTable, (proc_, uid): (Proc, u32)) {
+    t.insert(proc_, uid);
 }
 
 /// A host: init (1), the daemon (10), job A as uid 500: first master 100
@@ -29,16 +38,16 @@ fn p(pid: i32, ppid: i32, pgid: i32, sid: i32, start: u64, uid: u32) -> ProcInfo
 /// user's process 400; an old process 50 of uid 500 started before the job.
 fn table() -> ProcTable {
     let mut t = ProcTable::new();
-    t.insert(p(1, 0, 1, 1, 1, 0));
-    t.insert(p(DAEMON, 1, 10, 10, 5, 0));
-    t.insert(p(100, DAEMON, 100, 100, JOB_START, 500));
-    t.insert(p(101, 100, 100, 100, JOB_START + 5, 500));
-    t.insert(p(102, 100, 100, 100, JOB_START + 50, 500));
-    t.insert(p(103, 102, 100, 100, JOB_START + 60, 500));
-    t.insert(p(200, DAEMON, 200, 200, JOB_START + 1, 500));
-    t.insert(p(300, 1, 300, 300, JOB_START + 70, 500));
-    t.insert(p(400, 1, 400, 400, JOB_START + 80, 600));
-    t.insert(p(50, 1, 50, 50, 900, 500));
+    put(&mut t, p(1, 0, 1, 1, 1, 0));
+    put(&mut t, p(DAEMON, 1, 10, 10, 5, 0));
+    put(&mut t, p(100, DAEMON, 100, 100, JOB_START, 500));
+    put(&mut t, p(101, 100, 100, 100, JOB_START + 5, 500));
+    put(&mut t, p(102, 100, 100, 100, JOB_START + 50, 500));
+    put(&mut t, p(103, 102, 100, 100, JOB_START + 60, 500));
+    put(&mut t, p(200, DAEMON, 200, 200, JOB_START + 1, 500));
+    put(&mut t, p(300, 1, 300, 300, JOB_START + 70, 500));
+    put(&mut t, p(400, 1, 400, 400, JOB_START + 80, 600));
+    put(&mut t, p(50, 1, 50, 50, 900, 500));
     t
 }
 
@@ -79,7 +88,7 @@ fn verify_accepts_new_master_after_old_one_died() {
     let mut t = table();
     t.remove(100);
     t.remove(101);
-    t.insert(p(102, DAEMON, 100, 100, JOB_START + 50, 500));
+    put(&mut t, p(102, DAEMON, 100, 100, JOB_START + 50, 500));
     let k = BTreeMap::new();
     let v = view(&k, &is_b);
     assert_eq!(verify(102, &v, &t), Ok(()));
@@ -89,7 +98,7 @@ fn verify_accepts_new_master_after_old_one_died() {
 fn verify_accepts_adopted_setsid_master_only_when_known() {
     // nginx: the master called setsid (own session 120), its launcher exited.
     let mut t = table();
-    t.insert(p(120, DAEMON, 120, 120, JOB_START + 3, 500));
+    put(&mut t, p(120, DAEMON, 120, 120, JOB_START + 3, 500));
     let k = known_a();
     assert_eq!(verify(120, &view(&k, &is_b), &t), Err(Refusal::NotInJob));
     let mut k2 = known_a();
@@ -100,9 +109,8 @@ fn verify_accepts_adopted_setsid_master_only_when_known() {
 #[test]
 fn verify_accepts_cgroup_member() {
     let mut t = table();
-    let mut q = p(130, DAEMON, 130, 130, JOB_START + 9, 500);
-    q.cgroup = Some("/gsup/a".into());
-    t.insert(q);
+    put(&mut t, p(130, DAEMON, 130, 130, JOB_START + 9, 500));
+    t.set_cgroup(130, "/gsup/a");
     let k = known_a();
     let mut v = view(&k, &is_b);
     assert_eq!(verify(130, &v, &t), Err(Refusal::NotInJob));
@@ -116,8 +124,8 @@ fn verify_accepts_cgroup_member() {
 fn verify_refuses_each_reason() {
     let mut t = table();
     let mut z = p(104, 100, 100, 100, JOB_START + 90, 500);
-    z.state = 'Z';
-    t.insert(z);
+    z.0.state = 'Z';
+    put(&mut t, z);
     let k = known_a();
     let v = view(&k, &is_b);
     assert_eq!(verify(1, &v, &t), Err(Refusal::Init));
@@ -145,7 +153,7 @@ fn verify_refuses_each_reason() {
 #[test]
 fn verify_root_job_allows_any_user_but_still_needs_belonging() {
     let mut t = table();
-    t.insert(p(105, 100, 100, 100, JOB_START + 95, 33));
+    put(&mut t, p(105, 100, 100, 100, JOB_START + 95, 33));
     let k = known_a();
     let mut v = view(&k, &is_b);
     v.uid = None;
@@ -158,8 +166,8 @@ fn verify_ignores_a_recycled_known_pid() {
     // 100 is known with start 1000, but the process now at 100 started later:
     // a recycled pid is neither a known process nor a known ancestor.
     let mut t = ProcTable::new();
-    t.insert(p(100, 1, 100, 100, JOB_START + 500, 500));
-    t.insert(p(140, 100, 100, 100, JOB_START + 501, 500));
+    put(&mut t, p(100, 1, 100, 100, JOB_START + 500, 500));
+    put(&mut t, p(140, 100, 100, 100, JOB_START + 501, 500));
     let k = known_a();
     let mut v = view(&k, &is_b);
     v.pgid = None;
@@ -181,12 +189,12 @@ fn refusals_say_why() {
 }
 
 #[test]
-fn descendants_walks_the_tree_only() {
+fn the_walk_takes_the_tree_only() {
     let t = table();
-    let mut d = descendants(100, &t);
+    let mut d: Vec<i32> = gsup::procfs::walk(&t, 100).iter().map(|p| p.pid).collect();
     d.sort_unstable();
-    assert_eq!(d, vec![101, 102, 103]);
-    assert_eq!(descendants(103, &t), Vec::<i32>::new());
+    assert_eq!(d, vec![100, 101, 102, 103]);
+    assert_eq!(gsup::procfs::walk(&t, 103).len(), 1);
 }
 
 fn input(
@@ -335,7 +343,7 @@ fn tree_attributes_an_orphan_to_the_one_job_that_lost_a_process() {
     let mut r = record();
     let mut t = table();
     t.remove(100);
-    t.insert(p(120, DAEMON, 120, 120, JOB_START + 3, 500));
+    put(&mut t, p(120, DAEMON, 120, 120, JOB_START + 3, 500));
     let (adopted, left) = r.attribute_orphans(&[(100, "a")], &[120, 200], &t);
     assert_eq!(adopted, vec![(120, "a")]);
     assert!(left.is_empty());
@@ -353,7 +361,7 @@ fn tree_attributes_by_session_first() {
     r.add(&"b", 201, JOB_START + 2);
     let mut t = table();
     t.remove(100);
-    t.insert(p(102, DAEMON, 100, 100, JOB_START + 50, 500));
+    put(&mut t, p(102, DAEMON, 100, 100, JOB_START + 50, 500));
     let (adopted, left) = r.attribute_orphans(&[(100, "a"), (201, "b")], &[102, 200], &t);
     assert_eq!(adopted, vec![(102, "a")]);
     assert!(left.is_empty());
@@ -364,7 +372,7 @@ fn tree_leaves_ambiguous_orphans_alone() {
     let mut r = record();
     r.add(&"b", 201, JOB_START + 2);
     let mut t = table();
-    t.insert(p(130, DAEMON, 130, 130, JOB_START + 9, 500));
+    put(&mut t, p(130, DAEMON, 130, 130, JOB_START + 9, 500));
     let (adopted, left) = r.attribute_orphans(&[(100, "a"), (201, "b")], &[130], &t);
     assert!(adopted.is_empty());
     assert_eq!(left, vec![(130, Unattributed::Ambiguous)]);
@@ -379,7 +387,7 @@ fn tree_leaves_ambiguous_orphans_alone() {
 fn tree_needs_a_candidate() {
     let mut r = record();
     let mut t = table();
-    t.insert(p(130, DAEMON, 130, 130, JOB_START + 9, 500));
+    put(&mut t, p(130, DAEMON, 130, 130, JOB_START + 9, 500));
     let (adopted, left) = r.attribute_orphans(&[], &[130], &t);
     assert!(adopted.is_empty());
     assert_eq!(left, vec![(130, Unattributed::NoCandidate)]);
@@ -390,9 +398,9 @@ fn tree_checks_start_time_and_user() {
     let mut r = record();
     let mut t = table();
     // Started before job a: never a's.
-    t.insert(p(131, DAEMON, 131, 131, JOB_START - 1, 500));
+    put(&mut t, p(131, DAEMON, 131, 131, JOB_START - 1, 500));
     // Another user than job a's.
-    t.insert(p(132, DAEMON, 132, 132, JOB_START + 9, 600));
+    put(&mut t, p(132, DAEMON, 132, 132, JOB_START + 9, 600));
     let (adopted, left) = r.attribute_orphans(&[(101, "a")], &[131, 132], &t);
     assert!(adopted.is_empty());
     assert_eq!(
@@ -415,7 +423,7 @@ fn tree_skips_children_it_knows() {
 
 #[test]
 fn parse_stat_handles_odd_command_names() {
-    use gsup::pidfile::procs::{parse_cgroup_v2, parse_stat, parse_status_uid};
+    use gsup::procfs::{parse_cgroup_v2, parse_stat, parse_status_uid};
     let line =
         b"4242 (a) b (c)) S 1 4242 4242 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 987654 1000 10";
     let info = parse_stat(line).expect("parses");
@@ -426,7 +434,7 @@ fn parse_stat_handles_odd_command_names() {
             info.pgid,
             info.sid,
             info.state,
-            info.start_time
+            info.start_ticks
         ),
         (4242, 1, 4242, 4242, 'S', 987654)
     );
@@ -445,10 +453,11 @@ fn parse_stat_handles_odd_command_names() {
 fn job_members_is_the_whole_job_and_nothing_else() {
     let mut t = table();
     // A worker that called setsid is still a descendant of the job.
-    t.insert(p(106, 102, 106, 106, JOB_START + 99, 500));
+    put(&mut t, p(106, 102, 106, 106, JOB_START + 99, 500));
     let k = known_a();
     let v = view(&k, &is_b);
-    let mut m = gsup::pidfile::job_members(&v, &t);
+    let all: Vec<Proc> = t.iter().copied().collect();
+    let mut m = gsup::pidfile::job_members(&v, &all, &t);
     m.sort_unstable();
     assert_eq!(m, vec![100, 101, 102, 103, 106]);
 }

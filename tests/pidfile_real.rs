@@ -6,9 +6,9 @@ mod common;
 
 use common::{fixture, python};
 use gsup::pidfile::{
-    Decision, FollowInput, JobView, PidfileError, ProcSource, RealProc, Refusal, TreeRecord,
-    decide, descendants, read_pidfile, verify,
+    Decision, FollowInput, JobView, PidfileError, Refusal, TreeRecord, decide, read_pidfile, verify,
 };
+use gsup::procfs::{ProcSource, RealProc};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use std::os::unix::process::CommandExt;
@@ -72,13 +72,13 @@ fn spawn_job(argv: &[&str]) -> Child {
 
 fn start_time(pid: i32) -> u64 {
     RealProc::default()
-        .info(pid)
+        .stat(pid)
         .expect("process info")
-        .start_time
+        .start_ticks
 }
 
 fn my_children() -> Vec<i32> {
-    RealProc::default().children(std::process::id() as i32)
+    RealProc::default().children(std::process::id() as i32, 2)
 }
 
 fn reap(child: &mut Child) {
@@ -171,7 +171,7 @@ fn unicorn_usr2_new_master_belongs_and_foreign_is_refused() {
     tree.job_started("unicorn", old, start_time(old), Some(0));
     tree.job_started("other", other_pid, start_time(other_pid), Some(0));
     wait_until(Duration::from_secs(10), "pidfile and 2 workers", || {
-        read_pidfile(&pidfile) == Ok(old) && descendants(old, &procs).len() == 2
+        read_pidfile(&pidfile) == Ok(old) && descendants_of(old, &procs).len() == 2
     });
     // The foreign sleep is a child nobody spawned for a job (as an orphan
     // from outside re-parented to init): judged once, with no candidate.
@@ -210,7 +210,7 @@ fn unicorn_usr2_new_master_belongs_and_foreign_is_refused() {
     };
     let now = verify(new, &view, &procs);
     assert_eq!(now, Ok(()));
-    let info = procs.info(new).expect("new master");
+    let info = procs.stat(new).expect("new master");
     assert_eq!((info.ppid, info.sid, info.pgid), (old, old, old));
 
     // The new master QUITs the old one, which we (as gsup would) reap; the
@@ -239,10 +239,10 @@ fn unicorn_usr2_new_master_belongs_and_foreign_is_refused() {
         }
     );
     wait_until(Duration::from_secs(10), "new master's 2 workers", || {
-        descendants(new, &procs).len() == 2
+        descendants_of(new, &procs).len() == 2
     });
     // The stop set reaches everyone: kill(-pgid) still works via the old id.
-    assert_eq!(procs.info(new).expect("new").pgid, old);
+    assert_eq!(procs.stat(new).expect("new").pgid, old);
 
     attack_corpus(dir.path(), &view, other_pid, foreign_pid);
 
@@ -353,9 +353,9 @@ fn follow_daemonizer(argv: &[&str], pidfile: &Path) {
     );
     // The launcher may exit before its child has called setsid (nginx).
     wait_until(Duration::from_secs(10), "master in its own session", || {
-        procs.info(master).is_some_and(|i| i.sid != lpid)
+        procs.stat(master).is_some_and(|i| i.sid != lpid)
     });
-    let info = procs.info(master).expect("master");
+    let info = procs.stat(master).expect("master");
     assert_eq!(info.ppid, me, "re-parented to the subreaper");
 
     // Before attribution the master proves nothing: its session is its own.
@@ -382,7 +382,7 @@ fn follow_daemonizer(argv: &[&str], pidfile: &Path) {
     // USR2 once the master runs its workers (its signal loop is up): the new
     // master (child of the old, same session) writes the pidfile.
     wait_until(Duration::from_secs(10), "master's 2 workers", || {
-        descendants(master, &procs).len() == 2
+        descendants_of(master, &procs).len() == 2
     });
     kill(Pid::from_raw(master), Signal::SIGUSR2).expect("USR2 to the adopted master");
     let mut new = 0;
@@ -416,7 +416,7 @@ fn follow_daemonizer(argv: &[&str], pidfile: &Path) {
     );
     // Stop takes every process, whatever session it moved to: the group the
     // masters share (the namespace ends the rest when this test returns).
-    let group = procs.info(new).expect("new master").pgid;
+    let group = procs.stat(new).expect("new master").pgid;
     assert_eq!(
         group, info.pgid,
         "the new master stays in the old one's group"
@@ -443,7 +443,7 @@ fn main_handle_sees_a_grandchild_exit_and_signals_only_it() {
     let mut worker = 0;
     wait_until(Duration::from_secs(10), "one worker", || {
         read_pidfile(&pidfile) == Ok(mpid)
-            && match descendants(mpid, &procs).as_slice() {
+            && match descendants_of(mpid, &procs).as_slice() {
                 [w] => {
                     worker = *w;
                     true
@@ -469,13 +469,10 @@ fn main_handle_sees_a_grandchild_exit_and_signals_only_it() {
             daemon_pid: std::process::id() as i32,
             other_job: &none,
         };
-        // A refused pid gives no handle.
-        assert!(matches!(
-            gsup::pidfile::MainHandle::open_verified(1, &view, &procs),
-            Err(gsup::pidfile::HandleError::Refused(Refusal::Init))
-        ));
-        let h =
-            gsup::pidfile::MainHandle::open_verified(worker, &view, &procs).expect("worker handle");
+        // A refused pid gets no pidfd; the worker does.
+        assert_eq!(verify(1, &view, &procs), Err(Refusal::Init));
+        let h = gsup::sys::pidfd::PidFd::open(worker).expect("worker pidfd");
+        assert_eq!(verify(worker, &view, &procs), Ok(()));
         assert_eq!(h.pid(), worker);
         assert!(!h.has_exited());
         h.signal(libc::SIGTERM).expect("signal through pidfd");
@@ -486,11 +483,20 @@ fn main_handle_sees_a_grandchild_exit_and_signals_only_it() {
         assert!(h.has_exited());
         // The worker's parent reaps it; the handle never reaches another process.
         wait_until(Duration::from_secs(10), "worker reaped", || {
-            procs.info(worker).is_none_or(|p| p.ppid != mpid)
+            procs.stat(worker).is_none_or(|p| p.ppid != mpid)
         });
         let err = h.signal(libc::SIGTERM).expect_err("gone");
         assert_eq!(err.raw_os_error(), Some(libc::ESRCH));
     });
     kill(Pid::from_raw(-mpid), Signal::SIGKILL).expect("kill the job's group");
     reap(&mut master);
+}
+
+/// Descendants of `pid` (not itself), through the one walk.
+fn descendants_of(pid: i32, procs: &RealProc) -> Vec<i32> {
+    gsup::procfs::walk(procs, pid)
+        .iter()
+        .skip(1)
+        .map(|p| p.pid)
+        .collect()
 }

@@ -1,7 +1,7 @@
-//! Tests of `PidfileWatcher` (SPEC section 4): inotify on the pidfile's directory sees
+//! Tests of the inotify `Watcher` (pidfiles, SPEC section 4): inotify on the pidfile's directory sees
 //! a rename into place, an in-place rewrite and a rename away. Files only, no signals.
 
-use gsup::pidfile::{Change, PidfileWatcher};
+use gsup::sys::inotify::{Change, Watcher as PidfileWatcher};
 use std::fs;
 use std::io::Write;
 use std::time::Duration;

@@ -3,8 +3,9 @@
 //! Each test waits only for its own pids (waitpid(pid)); never reap_all here.
 
 use gsup::job::Exit;
-use gsup::spawn::{SpawnError, SpawnSpec, Stdio, spawn, start};
+use gsup::spawn::{SpawnError, SpawnSpec, Stdio, spawn};
 use gsup::unit::{Rlimit, RlimitResource, RlimitValue, UserSpec};
+use gsup::users::resolve;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -38,17 +39,19 @@ fn run(s: &SpawnSpec) -> (Exit, String) {
     (exit, fs::read_to_string(log).unwrap_or_default())
 }
 
-/// Forks `s`, expects its exec to fail after fork; returns the error and the
-/// pid of the child that `_exit(127)`ed (not yet waited for).
+/// Spawns `s`, expects it to fail after the clone; returns the error and
+/// the pid of the child that `_exit(127)`ed (not yet waited for).
 fn fail_after_fork(s: &SpawnSpec) -> (SpawnError, i32) {
-    let started = start(s).expect("fork succeeds");
-    let pid = started.pid;
-    (started.wait().expect_err("must fail after fork"), pid)
+    let err = spawn(s).expect_err("must fail after the clone");
+    let pid = err.child.expect("a child was made");
+    (err, pid)
 }
 
-/// Expects `s` to fail before fork: `start` itself errs, so no child exists.
+/// Expects `s` to fail before the clone: no child exists.
 fn fail_before_fork(s: &SpawnSpec) -> SpawnError {
-    start(s).expect_err("must fail before fork")
+    let err = spawn(s).expect_err("must fail before the clone");
+    assert_eq!(err.child, None, "{err}");
+    err
 }
 
 fn tmp() -> (tempfile::TempDir, PathBuf) {
@@ -169,19 +172,9 @@ fn bad_strings_fail_before_fork() {
     s.env.push(("A=B".into(), "c".into()));
     let err = fail_before_fork(&s);
     assert_eq!((err.stage.as_str(), err.errno), ("env", libc::EINVAL));
-    let mut s = spec(&["true"], &log);
-    s.user = Some(UserSpec::Name("gsup-no-such-user".into()));
-    let err = fail_before_fork(&s);
-    assert_eq!((err.stage.as_str(), err.errno), ("user", libc::ENOENT));
-    let mut s = spec(&["true"], &log);
-    s.group = Some(UserSpec::Name("gsup-no-such-group".into()));
-    let err = fail_before_fork(&s);
-    assert_eq!((err.stage.as_str(), err.errno), ("group", libc::ENOENT));
     let s = spec(&["true"], Path::new("/proc/gsup-cannot/x.log"));
     let err = fail_before_fork(&s);
     assert_eq!(err.stage, "log");
-    // spawn() reports the same pre-fork errors.
-    assert_eq!(spawn(&s).expect_err("log").stage, "log");
 }
 
 #[test]
@@ -192,7 +185,7 @@ fn user_drop_to_nobody_with_its_groups() {
     }
     let (_d, log) = tmp();
     let mut s = spec(&["sh", "-c", "id -u; id -g; id -G"], &log);
-    s.user = Some(UserSpec::Name("nobody".into()));
+    s.creds = resolve(Some(&UserSpec::Name("nobody".into())), None).expect("nobody");
     s.chdir = Some("/".into());
     let (exit, out) = run(&s);
     assert_eq!(exit, Exit::Code(0));
@@ -203,7 +196,8 @@ fn user_drop_to_nobody_with_its_groups() {
         .as_raw();
     assert_eq!(out, format!("65534\n{nogroup}\n{nogroup}\n"));
     // The drop happened in the child alone (raw syscalls in a CLONE_VM
-    // child): this multi-threaded process is still root in every thread.
+    // child, not glibc's wrappers, which would broadcast it to this
+    // process's threads): this multi-threaded process is still root.
     let status = fs::read_to_string("/proc/self/status").expect("status");
     assert!(status.contains("\nUid:\t0\t0\t0\t0\n"), "{status}");
     let threads = std::thread::spawn(|| unsafe { (libc::geteuid(), libc::getegid()) });
@@ -211,8 +205,7 @@ fn user_drop_to_nobody_with_its_groups() {
 
     // numeric user and an explicit group
     fs::remove_file(&log).expect("rm");
-    s.user = Some(UserSpec::Id(65534));
-    s.group = Some(UserSpec::Id(4321));
+    s.creds = resolve(Some(&UserSpec::Id(65534)), Some(&UserSpec::Id(4321))).expect("ids");
     let (_, out) = run(&s);
     assert_eq!(out, "65534\n4321\n4321\n");
 
@@ -355,46 +348,29 @@ fn null_and_inherit_stdio_run() {
     assert_eq!(run(&s).0, Exit::Code(0));
 }
 
+/// A child's process settings stay its own: the spawning process and a
+/// child spawned after it keep their `oom_score_adj` (a child that shared
+/// the spawner's memory while the spawner ran on once changed both).
 #[test]
-fn start_then_wait_reports_like_spawn() {
+fn oom_score_adj_stays_in_its_child() {
+    let read = |pid: &str| {
+        fs::read_to_string(format!("/proc/{pid}/oom_score_adj"))
+            .expect("read")
+            .trim()
+            .to_string()
+    };
+    let own = read("self");
     let (_d, log) = tmp();
-    let ok = start(&spec(&["echo", "started"], &log)).expect("fork");
-    let missing = start(&spec(&["gsup-no-such-binary-xyz"], &log)).expect("fork");
-    let (ok_pid, missing_pid) = (ok.pid, missing.pid);
-    assert_eq!(ok.wait(), Ok(ok_pid));
-    let err = missing.wait().expect_err("exec fails");
-    assert_eq!((err.stage.as_str(), err.errno), ("exec", libc::ENOENT));
-    assert_eq!(wait_pid(ok_pid), Exit::Code(0));
-    assert_eq!(wait_pid(missing_pid), Exit::Code(127));
-    assert_eq!(fs::read_to_string(&log).expect("log"), "started\n");
-}
-
-/// The child shares the daemon's memory (CLONE_VM), thread pointer included:
-/// a glibc wrapper failing in it (here execve on each PATH miss) would write
-/// the daemon's `errno`. The child makes raw syscalls only, so a sentinel
-/// set before the spawn survives it. (Elsewhere than these two architectures
-/// `spawn::raw` falls back to glibc's `syscall`, and `start` forks.)
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-#[test]
-fn the_child_never_writes_the_daemons_errno() {
-    let (_d, log) = tmp();
-    let mut s = spec(&["true"], &log);
-    // No log file: creating its folder would set errno (EEXIST) before the clone.
-    s.stdio = Stdio::Null;
-    s.env = vec![(
-        "PATH".into(),
-        "/gsup-miss-1:/gsup-miss-2:/usr/bin:/bin".into(),
-    )];
-    const SENTINEL: i32 = 4242;
-    let errno = || unsafe { *libc::__errno_location() };
-    unsafe { *libc::__errno_location() = SENTINEL };
-    let pid = spawn(&s).expect("spawn");
-    assert_eq!(errno(), SENTINEL, "spawn's child wrote our errno");
-    assert_eq!(wait_pid(pid), Exit::Code(0));
-    unsafe { *libc::__errno_location() = SENTINEL };
-    let started = start(&s).expect("start");
-    let pid = started.pid;
-    assert_eq!(started.wait(), Ok(pid));
-    assert_eq!(errno(), SENTINEL, "start's child wrote our errno");
-    assert_eq!(wait_pid(pid), Exit::Code(0));
+    let mut s = spec(&["sleep", "100"], &log);
+    s.oom_score_adj = Some(700);
+    let adjusted = spawn(&s).expect("spawn");
+    s.oom_score_adj = None;
+    let plain = spawn(&s).expect("spawn");
+    assert_eq!(read(&adjusted.to_string()), "700");
+    assert_eq!(read(&plain.to_string()), own);
+    assert_eq!(read("self"), own);
+    for pid in [adjusted, plain] {
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        assert_eq!(wait_pid(pid), Exit::Signal(libc::SIGKILL));
+    }
 }

@@ -43,7 +43,7 @@ fn no_children_left() -> bool {
 
 #[test]
 fn reaper_signals_and_subreaper() {
-    let mut sys = RealSys;
+    let mut sys = RealSys::default();
     assert!(no_children_left(), "test starts with no children");
     assert_eq!(reap_all(), vec![]);
 
@@ -66,9 +66,11 @@ fn reaper_signals_and_subreaper() {
     let three = sys
         .spawn(&spec(&["sh", "-c", "exit 3"], Stdio::Null))
         .expect("sh");
-    let failed = gsup::spawn::start(&spec(&["gsup-no-such-binary"], Stdio::Null)).expect("fork");
-    let failed_pid = failed.pid;
-    assert_eq!(failed.wait().expect_err("missing").stage, "exec");
+    let failed = sys
+        .spawn(&spec(&["gsup-no-such-binary"], Stdio::Null))
+        .expect_err("missing");
+    assert_eq!(failed.stage, "exec");
+    let failed_pid = failed.child.expect("the failed child");
     assert_eq!(sys.signal(KillTarget::Pid(sleeper), Signal(0)), Ok(()));
     assert_eq!(sys.signal(KillTarget::Pid(sleeper), Signal::KILL), Ok(()));
     let seen = reap_until(&mut sys, &[sleeper, three, failed_pid]);

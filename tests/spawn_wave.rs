@@ -1,5 +1,5 @@
-//! A start wave through the real daemon, where children share its memory
-//! (`CLONE_VM`) until they exec: good and failing jobs mixed in one wave.
+//! A start wave through the real daemon, each child spawned as posix_spawn
+//! does: good and failing jobs mixed in one wave.
 
 mod common;
 
@@ -9,9 +9,8 @@ use std::time::Duration;
 const T: Duration = Duration::from_secs(30);
 
 /// 300 jobs start together: 200 run `sleep`, 50 name a missing binary (exec
-/// fails after PATH search), 50 a missing `chdir` (fails before exec). More
-/// than `MAX_LAUNCHING` (256) are in flight, so reports are collected while
-/// later children are still being cloned. Each job must end in its own
+/// fails after PATH search), 50 a missing `chdir` (fails before exec).
+/// Each job must end in its own
 /// state with its own reason, the daemon must live on, and nothing is left.
 #[test]
 fn a_mixed_wave_of_300_ends_each_job_in_its_own_state() {

@@ -176,7 +176,8 @@ fn minimal_unit_gets_every_default() {
         u.log,
         LogRotation {
             max_size: None,
-            keep: 5
+            keep: 5,
+            timestamps: false
         }
     );
     assert_eq!(u.cycle, None);
@@ -284,7 +285,8 @@ fn full_unit_sets_every_key() {
         u.log,
         LogRotation {
             max_size: Some(10 * 1024 * 1024),
-            keep: 3
+            keep: 3,
+            timestamps: true
         }
     );
     assert_eq!(u.cycle, Some(Duration::from_secs(2)));

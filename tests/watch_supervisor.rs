@@ -40,7 +40,11 @@ fn watch_no_deadline_without_a_watched_job() {
     sup.start_job("plain", &[]).expect("start");
     sup.drain(now);
     assert_eq!(
-        sup.instances[&("plain".into(), String::new())].job.state,
+        sup.jobs
+            .get(&("plain".into(), String::new()))
+            .expect("instance")
+            .job
+            .state,
         State::Running
     );
     assert_eq!(sup.next_deadline(), None);
@@ -61,14 +65,20 @@ fn watch_follows_the_goal_and_survives_a_restart() {
     // A crash and respawn keeps it watched (goal start all along).
     let k = ("w".to_string(), String::new());
     sup.on_reaped(vec![(101, Exit::Code(1))], t0);
-    assert_eq!(sup.instances[&k].job.state, State::Running);
-    assert_eq!(sup.instances[&k].job.restarts, 1);
+    assert_eq!(
+        sup.jobs.get(&k).expect("instance").job.state,
+        State::Running
+    );
+    assert_eq!(sup.jobs.get(&k).expect("instance").job.restarts, 1);
     assert!(sup.watch.wd.is_watched(&key("w")));
     // Goal stop: unwatched, and no deadline is left once the stop settles.
     sup.feed(k.clone(), Input::Stop);
     sup.drain(t0);
     assert!(!sup.watch.wd.is_watched(&key("w")));
     sup.on_reaped(vec![(102, Exit::Signal(15))], t0);
-    assert_eq!(sup.instances[&k].job.state, State::Waiting);
+    assert_eq!(
+        sup.jobs.get(&k).expect("instance").job.state,
+        State::Waiting
+    );
     assert_eq!(sup.next_deadline(), None);
 }

@@ -5,12 +5,13 @@
 mod watchdog_util;
 
 use gsup::job::Exit;
+use gsup::procfs::{ProcSource, RealProc};
 use gsup::rule::{Action, Check, Condition, Op, Resource, Value, Window};
 use gsup::spawn::{SpawnError, SpawnSpec};
 use gsup::sys::{KillTarget, Sys};
 use gsup::unit::Signal;
 use gsup::watchdog::kill::{ChildKill, Victim};
-use gsup::watchdog::{JobKey, ProcReader, Target, WatchAction, WatchSpec, Watchdog};
+use gsup::watchdog::{JobKey, Target, WatchAction, WatchSpec, Watchdog, sample_tree};
 use std::time::{Duration, Instant};
 use watchdog_util::{Fixture, become_subreaper, wait_until};
 
@@ -20,14 +21,12 @@ const MB: u64 = 1 << 20;
 #[derive(Default)]
 struct PidOnlySys {
     sent: Vec<(KillTarget, Signal)>,
+    procs: RealProc,
 }
 
 impl Sys for PidOnlySys {
     fn spawn(&mut self, _spec: &SpawnSpec) -> Result<i32, SpawnError> {
-        Err(SpawnError {
-            stage: "test".into(),
-            errno: libc::ENOSYS,
-        })
+        Err(SpawnError::new("test", libc::ENOSYS))
     }
 
     fn signal(&mut self, target: KillTarget, sig: Signal) -> Result<(), i32> {
@@ -44,6 +43,10 @@ impl Sys for PidOnlySys {
 
     fn reap(&mut self) -> Vec<(i32, Exit)> {
         Vec::new()
+    }
+
+    fn procs(&self) -> &dyn ProcSource {
+        &self.procs
     }
 }
 
@@ -86,11 +89,11 @@ fn until_kill(f: &Fixture) -> WatchAction {
 }
 
 /// The live workers of the master (direct children), by pid.
-fn workers(r: &ProcReader, master: i32) -> Vec<i32> {
-    let s = r.sample_tree(master).expect("master alive");
+fn workers(r: &RealProc, master: i32) -> Vec<i32> {
+    let s = sample_tree(r, master).expect("master alive");
     s.direct_children(master)
         .into_iter()
-        .filter(|p| s.get(*p).is_some_and(|st| !st.is_zombie()))
+        .filter(|p| s.get(*p).is_some_and(|st| !st.is_exited()))
         .collect()
 }
 
@@ -105,7 +108,7 @@ fn victim_of(a: &WatchAction) -> Victim {
 fn kill_takes_the_leaking_worker_and_its_descendant_only() {
     become_subreaper();
     let f = Fixture::python("leaky_workers.py", &["3", "1", "10", "1", "0"]);
-    let r = ProcReader::new();
+    let r = RealProc::default();
     wait_until(Duration::from_secs(10), "three workers", || {
         workers(&r, f.pid).len() == 3
     });
@@ -115,12 +118,16 @@ fn kill_takes_the_leaking_worker_and_its_descendant_only() {
     let before = workers(&r, f.pid);
     assert!(before.contains(&v.pid));
     let others: Vec<i32> = before.iter().copied().filter(|&p| p != v.pid).collect();
-    let grandchild = r.tree_descendants(v.pid);
+    let grandchild: Vec<i32> = gsup::procfs::walk(&r, v.pid)
+        .iter()
+        .skip(1)
+        .map(|p| p.pid)
+        .collect();
     assert_eq!(grandchild.len(), 1, "the worker's helper process");
 
     let mut sys = PidOnlySys::default();
-    let k = ChildKill::begin(&mut sys, &r, v, Duration::from_secs(5), Instant::now())
-        .expect("child alive");
+    let k =
+        ChildKill::begin(&mut sys, v, Duration::from_secs(5), Instant::now()).expect("child alive");
     let mut pids: Vec<i32> = k.victims.iter().map(|x| x.pid).collect();
     pids.sort();
     let mut want = vec![v.pid, grandchild[0]];
@@ -151,14 +158,14 @@ fn kill_takes_the_leaking_worker_and_its_descendant_only() {
 fn a_worker_that_ignores_term_is_killed_at_the_deadline() {
     become_subreaper();
     let f = Fixture::python("leaky_workers.py", &["3", "0", "10", "0", "1"]);
-    let r = ProcReader::new();
+    let r = RealProc::default();
     wait_until(Duration::from_secs(10), "three workers", || {
         workers(&r, f.pid).len() == 3
     });
     let a = until_kill(&f);
     let v = victim_of(&a);
     let mut sys = PidOnlySys::default();
-    let k = ChildKill::begin(&mut sys, &r, v, Duration::from_millis(300), Instant::now())
+    let k = ChildKill::begin(&mut sys, v, Duration::from_millis(300), Instant::now())
         .expect("child alive");
     assert_eq!(k.victims, vec![v]);
     assert!(sys.sent.contains(&(KillTarget::Pid(v.pid), Signal::TERM)));
@@ -171,13 +178,13 @@ fn a_worker_that_ignores_term_is_killed_at_the_deadline() {
     wait_until(Duration::from_secs(5), "the kill deadline", || {
         Instant::now() >= k.deadline
     });
-    assert_eq!(k.escalate(&mut sys, &r), 1);
+    assert_eq!(k.escalate(&mut sys), 1);
     assert_eq!(
         sys.sent.last(),
         Some(&(KillTarget::Pid(v.pid), Signal::KILL))
     );
     wait_until(Duration::from_secs(10), "the worker gone", || k.done(&r));
-    assert_eq!(k.escalate(&mut sys, &r), 0, "nothing left to kill");
+    assert_eq!(k.escalate(&mut sys), 0, "nothing left to kill");
     wait_until(Duration::from_secs(10), "master replaced it", || {
         workers(&r, f.pid).len() == 3
     });

@@ -4,8 +4,9 @@
 
 mod watchdog_util;
 
+use gsup::procfs::{ProcSource, RealProc};
 use gsup::rule::{Action, Check, Condition, Op, Resource, Value, Window};
-use gsup::watchdog::{JobKey, ProcReader, Target, WatchSpec, Watchdog};
+use gsup::watchdog::{JobKey, Target, WatchSpec, Watchdog, sample_tree};
 use std::time::{Duration, Instant};
 use watchdog_util::{Fixture, become_subreaper, wait_until};
 
@@ -14,20 +15,21 @@ const MB: u64 = 1 << 20;
 #[test]
 fn leaky_poller_rss_grows() {
     let f = Fixture::python("leaky_poller.py", &["10", "0.05", "150"]);
-    let r = ProcReader::new();
+    let r = RealProc::default();
     // Right after exec the image is not resident yet: wait for the interpreter.
     wait_until(Duration::from_secs(10), "python up", || {
-        r.stat(f.pid).is_some_and(|s| s.rss_bytes > 5 * MB)
+        r.stat(f.pid)
+            .is_some_and(|s| s.rss_pages * gsup::procfs::page_bytes() > 5 * MB)
     });
-    let first = r.sample_tree(f.pid).expect("sample");
+    let first = sample_tree(&r, f.pid).expect("sample");
     assert_eq!(first.root, f.pid);
     assert_eq!(first.procs.len(), 1, "no descendants");
-    let start = first.procs[0].rss_bytes;
+    let page = gsup::procfs::page_bytes();
+    let start = first.procs[0].rss_pages * page;
     wait_until(Duration::from_secs(20), "RSS to grow by 100 MB", || {
-        r.sample_tree(f.pid)
-            .is_ok_and(|s| s.procs[0].rss_bytes >= start + 100 * MB)
+        sample_tree(&r, f.pid).is_ok_and(|s| s.procs[0].rss_pages * page >= start + 100 * MB)
     });
-    let s = r.sample_tree(f.pid).expect("sample");
+    let s = sample_tree(&r, f.pid).expect("sample");
     let v = s.values(Some(&first), f.pid).expect("values");
     assert_eq!(v.mem, v.totalmem);
     assert_eq!(v.children, 0);
@@ -38,49 +40,54 @@ fn leaky_poller_rss_grows() {
 fn resque_like_child_leak_shows_in_totalmem_not_mem() {
     become_subreaper();
     let f = Fixture::python("resque_like.py", &["10", "0.05"]);
-    let r = ProcReader::new();
+    let r = RealProc::default();
     wait_until(
         Duration::from_secs(20),
         "the job child to hold 80 MB",
         || {
-            r.sample_tree(f.pid)
+            sample_tree(&r, f.pid)
                 .ok()
                 .and_then(|s| s.values(None, f.pid))
                 .is_some_and(|v| v.totalmem >= v.mem + 80 * MB)
         },
     );
-    let s = r.sample_tree(f.pid).expect("sample");
+    let s = sample_tree(&r, f.pid).expect("sample");
     let v = s.values(None, f.pid).expect("values");
     assert!(v.mem < 40 * MB, "master stays small: {}", v.mem);
     assert_eq!(v.children, 1);
     let kids = s.direct_children(f.pid);
     assert_eq!(kids.len(), 1);
-    assert_eq!(r.tree_descendants(f.pid), kids);
+    let below: Vec<i32> = gsup::procfs::walk(&r, f.pid)
+        .iter()
+        .skip(1)
+        .map(|p| p.pid)
+        .collect();
+    assert_eq!(below, kids);
     let child = s.get(kids[0]).expect("child");
     assert_eq!(child.ppid, f.pid);
-    assert_eq!(child.pgrp, f.pid, "the job child shares its master's group");
+    assert_eq!(child.pgid, f.pid, "the job child shares its master's group");
 }
 
 #[test]
 fn cpu_of_a_busy_loop_is_near_one_core_and_a_sleeper_near_zero() {
     let busy = Fixture::python_code("while True: pass");
     let idle = Fixture::python_code("import time; time.sleep(600)");
-    let r = ProcReader::new();
+    let r = RealProc::default();
     // Let both start (python's own start-up costs CPU).
     wait_until(Duration::from_secs(10), "interpreters up", || {
         r.stat(busy.pid).is_some_and(|s| s.cpu_ticks > 20)
             && r.stat(idle.pid).is_some_and(|s| s.state == 'S')
     });
-    let b0 = r.sample_tree(busy.pid).expect("busy");
+    let b0 = sample_tree(&r, busy.pid).expect("busy");
     let run0 = run_ns(busy.pid);
-    let i0 = r.sample_tree(idle.pid).expect("idle");
+    let i0 = sample_tree(&r, idle.pid).expect("idle");
     let t0 = Instant::now();
     wait_until(Duration::from_secs(10), "one second to pass", || {
         t0.elapsed() >= Duration::from_secs(1)
     });
-    let b1 = r.sample_tree(busy.pid).expect("busy");
+    let b1 = sample_tree(&r, busy.pid).expect("busy");
     let run1 = run_ns(busy.pid);
-    let i1 = r.sample_tree(idle.pid).expect("idle");
+    let i1 = sample_tree(&r, idle.pid).expect("idle");
     let cpu = b1.values(Some(&b0), busy.pid).expect("v").cpu.expect("cpu");
     let idle_cpu = i1.values(Some(&i0), idle.pid).expect("v").cpu.expect("cpu");
     // The same interval measured independently: scheduler run time in ns over the

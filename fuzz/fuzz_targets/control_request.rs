@@ -19,15 +19,18 @@ fuzz_target!(|data: &[u8]| {
         Request::Start { job, env, .. }
         | Request::Stop { job, env, .. }
         | Request::Restart { job, env, .. }
-        | Request::Reload { job, env } => std::iter::once(job.as_str())
+        | Request::Reload { job, env }
+        | Request::LogPath { job, env } => std::iter::once(job.as_str())
             .chain(env.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()]))
             .collect(),
         Request::Emit { event, env, .. } => std::iter::once(event.as_str())
             .chain(env.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()]))
             .collect(),
         Request::Status { jobs } => jobs.iter().map(String::as_str).collect(),
-        Request::LogPath { job } => vec![job.as_str()],
-        Request::List | Request::ReloadConfig | Request::Shutdown { .. } => Vec::new(),
+        Request::List
+        | Request::ReloadConfig
+        | Request::Shutdown { .. }
+        | Request::DaemonLog { .. } => Vec::new(),
     };
     for t in texts {
         assert!(!t.contains(|c: char| c.is_control() && c != '\t'), "{t:?}");

@@ -88,6 +88,7 @@ pub fn request_of(command: Command) -> Option<(Request, Output)> {
         Command::Daemon(_)
         | Command::Check(_)
         | Command::Graph(_)
+        | Command::Import(_)
         | Command::Log { .. }
         | Command::Completions { .. }
         | Command::Man => {

@@ -1,153 +1,212 @@
-//! `gsup log JOB [-n N] [-f]`: asks the daemon where the job's log is, prints
-//! its last lines and follows it across rotation. It only reads the file.
+//! `gsup log JOB [KEY=VALUE]... [-n N] [-f]` and `gsup log --daemon`: asks
+//! the daemon where the log is (or for its own recent lines) and prints; it only reads.
+//!
+//! The tail is found by reading backwards from the end of the file one block
+//! at a time, then copied out in blocks: time is linear in what is printed
+//! and memory is two blocks, however long a line is. `-f` follows the path
+//! across rotation (a new file under the name: the old one is read to its
+//! end first) and truncation (read again from the start).
 
 use crate::control::client;
-use crate::control::proto::Request;
+use crate::control::proto::{Request, Response};
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::MetadataExt;
+use std::io::{self, Write};
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::Path;
 use std::time::Duration;
 
-/// Runs `gsup log`; returns the exit code.
-pub fn run(socket: &Path, job: &str, lines: usize, follow: bool) -> i32 {
+/// Bytes read at a time, backwards for the tail and forwards for the copy.
+const BLOCK: usize = 64 * 1024;
+
+/// How often `gsup log --daemon -f` asks the daemon for new lines.
+const DAEMON_POLL: Duration = Duration::from_millis(250);
+
+/// Runs `gsup log JOB`; returns the exit code.
+pub fn run(socket: &Path, job: &str, env: &[(String, String)], lines: usize, follow: bool) -> i32 {
     let request = Request::LogPath {
         job: job.to_string(),
+        env: env.to_vec(),
     };
-    let response = match client::call(socket, &request) {
+    let response = match ask(socket, &request) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("gsup: {e}");
-            return 1;
-        }
+        Err(code) => return code,
     };
-    if response.code != 0 {
-        let msg = response.error.unwrap_or_else(|| "no log path".into());
-        eprintln!("gsup: {msg}");
-        return i32::from(response.code);
-    }
     let Some(path) = response.log_path else {
         eprintln!("gsup: the daemon knows no log file for {job}");
         return 1;
     };
     let mut out = io::stdout().lock();
+    let cannot = |e: io::Error| {
+        eprintln!(
+            "gsup: cannot read the log of {job} at {}: {e}",
+            path.display()
+        );
+        1
+    };
     let file = match File::open(&path) {
         Ok(f) => Some(f),
         Err(e) if e.kind() == io::ErrorKind::NotFound && follow => None,
-        Err(e) => {
-            eprintln!(
-                "gsup: cannot read the log of {job} at {}: {e}",
-                path.display()
-            );
-            return 1;
-        }
+        Err(e) => return cannot(e),
     };
-    if let Some(mut f) = file {
-        match last_lines(&mut f, lines) {
-            Ok(text) => {
-                if out.write_all(&text).and_then(|_| out.flush()).is_err() {
-                    return 0;
-                }
-            }
-            Err(e) => {
-                eprintln!(
-                    "gsup: cannot read the log of {job} at {}: {e}",
-                    path.display()
-                );
-                return 1;
-            }
+    let mut at = 0;
+    if let Some(f) = &file {
+        match print_tail(f, lines, &mut out) {
+            Ok(Some(end)) => at = end,
+            Ok(None) => return 0,
+            Err(e) => return cannot(e),
         }
-        if follow {
-            follow_file(&path, Some(f), &mut out);
-        }
-    } else {
-        follow_file(&path, None, &mut out);
+    }
+    if follow {
+        follow_file(&path, file, at, &mut out);
     }
     0
 }
 
-/// The last `n` lines of `file` (reading backwards in blocks, so a huge log
-/// costs only what is printed); leaves the file positioned at its end.
-pub fn last_lines(file: &mut File, n: usize) -> io::Result<Vec<u8>> {
-    const BLOCK: u64 = 16 * 1024;
-    let end = file.seek(SeekFrom::End(0))?;
-    let mut start = end;
-    let mut buf: Vec<u8> = Vec::new();
+/// Runs `gsup log --daemon`; returns the exit code.
+pub fn run_daemon(socket: &Path, lines: usize, follow: bool) -> i32 {
+    let mut since = None;
+    let mut want = lines;
+    let mut out = io::stdout().lock();
     loop {
-        if let Some(i) = tail_start(&buf, n) {
-            buf.drain(..i);
-            break;
-        }
-        if start == 0 {
-            break;
-        }
-        let from = start.saturating_sub(BLOCK);
-        let mut chunk = vec![0u8; (start - from) as usize];
-        file.seek(SeekFrom::Start(from))?;
-        file.read_exact(&mut chunk)?;
-        chunk.extend_from_slice(&buf);
-        buf = chunk;
-        start = from;
-    }
-    file.seek(SeekFrom::Start(end))?;
-    Ok(buf)
-}
-
-/// Where the last `n` lines of `data` begin, if `data` holds all of them.
-fn tail_start(data: &[u8], n: usize) -> Option<usize> {
-    if n == 0 {
-        return Some(data.len());
-    }
-    let body = data.strip_suffix(b"\n").unwrap_or(data);
-    let mut seen = 0;
-    for (i, &b) in body.iter().enumerate().rev() {
-        if b == b'\n' {
-            seen += 1;
-            if seen == n {
-                return Some(i + 1);
+        let request = Request::DaemonLog { since, lines: want };
+        let response = match ask(socket, &request) {
+            Ok(r) => r,
+            Err(code) => return code,
+        };
+        for line in &response.lines {
+            if writeln!(out, "{line}").is_err() {
+                return 0;
             }
         }
+        if out.flush().is_err() || !follow {
+            return 0;
+        }
+        since = response.last_seq.or(since);
+        want = usize::MAX;
+        std::thread::sleep(DAEMON_POLL);
     }
-    None
 }
 
-/// Copies what is appended to `path` to `out` until `out` is closed. Reopens
-/// the file when its inode changes (rotation) and rewinds when it shrinks.
-fn follow_file(path: &Path, mut file: Option<File>, out: &mut dyn Write) {
+/// One request; an unreachable daemon or an error answer is printed and
+/// becomes the exit code.
+fn ask(socket: &Path, request: &Request) -> Result<Response, i32> {
+    match client::call(socket, request) {
+        Ok(r) if r.code == 0 => Ok(r),
+        Ok(r) => {
+            let msg = r.error.unwrap_or_else(|| "the daemon refused".into());
+            eprintln!("gsup: {msg}");
+            Err(i32::from(r.code))
+        }
+        Err(e) => {
+            eprintln!("gsup: {e}");
+            Err(1)
+        }
+    }
+}
+
+/// Prints the last `n` lines of `file`; returns the offset it stopped at,
+/// or `None` when `out` is closed.
+pub fn print_tail(file: &File, n: usize, out: &mut dyn Write) -> io::Result<Option<u64>> {
+    let end = file.metadata()?.len();
+    let from = tail_offset(file, end, n)?;
+    Ok(copy_out(file, from, end, out)?.then_some(end))
+}
+
+/// Where the last `n` lines of the first `end` bytes of `file` begin (a
+/// last line without a newline counts). Reads backwards one block at a time
+/// and stops at the `n`th newline.
+pub fn tail_offset(file: &File, end: u64, n: usize) -> io::Result<u64> {
+    if n == 0 {
+        return Ok(end);
+    }
+    let mut buf = vec![0u8; BLOCK];
+    let mut pos = end;
+    let mut seen = 0;
+    while pos > 0 {
+        let from = pos.saturating_sub(BLOCK as u64);
+        let chunk = &mut buf[..(pos - from) as usize];
+        file.read_exact_at(chunk, from)?;
+        let mut hay = &chunk[..];
+        // The newline that ends the file ends the last line; it starts none.
+        if pos == end {
+            hay = hay.strip_suffix(b"\n").unwrap_or(hay);
+        }
+        for i in memchr::memrchr_iter(b'\n', hay) {
+            seen += 1;
+            if seen == n {
+                return Ok(from + i as u64 + 1);
+            }
+        }
+        pos = from;
+    }
+    Ok(0)
+}
+
+/// Copies bytes `from..to` of `file` to `out`; false when `out` is closed.
+fn copy_out(file: &File, mut from: u64, to: u64, out: &mut dyn Write) -> io::Result<bool> {
+    let mut buf = vec![0u8; BLOCK];
+    while from < to {
+        let want = ((to - from) as usize).min(BLOCK);
+        let n = file.read_at(&mut buf[..want], from)?;
+        if n == 0 {
+            break;
+        }
+        if out.write_all(&buf[..n]).is_err() {
+            return Ok(false);
+        }
+        from += n as u64;
+    }
+    Ok(out.flush().is_ok())
+}
+
+/// Copies what is appended to `path` to `out`, from offset `at` of `file`,
+/// until `out` is closed. A new file under the name (rotation): the old one
+/// is read to its end, then the new one from its start. A file shorter than
+/// `at` (truncated): read again from its start.
+fn follow_file(path: &Path, mut file: Option<File>, mut at: u64, out: &mut dyn Write) {
     let waker = Waker::new(path);
-    let mut buf = vec![0u8; 64 * 1024];
     loop {
-        if let Some(f) = file.as_mut() {
-            loop {
-                match f.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(k) => {
-                        if out.write_all(&buf[..k]).and_then(|_| out.flush()).is_err() {
-                            return;
-                        }
-                    }
-                }
+        if let Some(f) = &file {
+            match drain(f, &mut at, out) {
+                Ok(true) => {}
+                _ => return,
             }
         }
         let on_disk = std::fs::metadata(path).ok();
         let current = file.as_ref().and_then(|f| f.metadata().ok());
         match (on_disk, current) {
             (Some(d), Some(c)) if d.ino() != c.ino() || d.dev() != c.dev() => {
-                // Rotated: the old file is drained above; read the new one from its start.
-                file = File::open(path).ok();
-            }
-            (Some(d), Some(_)) => {
-                if let Some(f) = file.as_mut()
-                    && f.stream_position().is_ok_and(|p| d.len() < p)
+                // Rotated: what was written to the old file before the rename is read first.
+                if let Some(f) = &file
+                    && !matches!(drain(f, &mut at, out), Ok(true))
                 {
-                    let _ = f.seek(SeekFrom::Start(0));
+                    return;
                 }
+                file = File::open(path).ok();
+                at = 0;
+                continue;
             }
-            (Some(_), None) => file = File::open(path).ok(),
-            (None, _) => {}
+            (Some(_), Some(c)) if c.len() < at => at = 0,
+            (Some(_), None) => {
+                file = File::open(path).ok();
+                at = 0;
+                continue;
+            }
+            _ => {}
         }
         waker.wait();
     }
+}
+
+/// Copies `file` from `at` to its current end; false when `out` is closed.
+fn drain(file: &File, at: &mut u64, out: &mut dyn Write) -> io::Result<bool> {
+    let end = file.metadata()?.len();
+    if end <= *at {
+        return Ok(true);
+    }
+    let open = copy_out(file, *at, end, out)?;
+    *at = end;
+    Ok(open)
 }
 
 /// Wakes the follower when the log's directory changes (inotify), or after
@@ -200,8 +259,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let p = dir.path().join("l.log");
         std::fs::write(&p, text).expect("write");
-        let mut f = File::open(&p).expect("open");
-        String::from_utf8(last_lines(&mut f, n).expect("tail")).expect("utf8")
+        let f = File::open(&p).expect("open");
+        let mut out = Vec::new();
+        print_tail(&f, n, &mut out).expect("tail");
+        String::from_utf8(out).expect("utf8")
     }
 
     #[test]
@@ -211,7 +272,19 @@ mod tests {
         assert_eq!(tail("a\nb\nc\n", 10), "a\nb\nc\n");
         assert_eq!(tail("a\nb\nc\n", 0), "");
         assert_eq!(tail("", 3), "");
+        assert_eq!(tail("\n\n", 1), "\n");
+        assert_eq!(tail("\n\n", 5), "\n\n");
         let big: String = (0..20_000).map(|i| format!("line {i}\n")).collect();
         assert_eq!(tail(&big, 3), "line 19997\nline 19998\nline 19999\n");
+    }
+
+    #[test]
+    fn lines_across_block_boundaries() {
+        let long = "x".repeat(BLOCK * 2 + 7);
+        let text = format!("a\n{long}\nb\n");
+        assert_eq!(tail(&text, 2), format!("{long}\nb\n"));
+        assert_eq!(tail(&text, 3), text);
+        let no_nl = "y".repeat(BLOCK * 3 + 1);
+        assert_eq!(tail(&no_nl, 1), no_nl);
     }
 }

@@ -6,6 +6,7 @@ pub mod check;
 pub mod client;
 pub mod fast;
 pub mod generate;
+pub mod import;
 pub mod log;
 pub mod paths;
 pub mod table;
@@ -79,17 +80,27 @@ pub enum Command {
     Graph(ConfigDirArg),
     /// Re-read the config dir now
     ReloadConfig,
-    /// Print (or follow) a job's log
+    /// Print (or follow) a job's log, or the daemon's own recent events
     Log {
         /// Job name
-        job: String,
+        #[arg(required_unless_present = "daemon", conflicts_with = "daemon")]
+        job: Option<String>,
+        /// Picks one instance
+        #[arg(value_name = "KEY=VALUE", value_parser = parse_pair)]
+        env: Vec<(String, String)>,
         /// Number of lines to print
         #[arg(short = 'n', long = "lines", value_name = "N", default_value_t = 10)]
         lines: usize,
-        /// Keep printing what the job writes
+        /// Keep printing what is written, across rotation
         #[arg(short, long)]
         follow: bool,
+        /// The daemon's own log instead of a job's
+        #[arg(long)]
+        daemon: bool,
     },
+    /// Write unit files from Upstart job files or a Monit control file
+    #[command(subcommand)]
+    Import(import::ImportCommand),
     /// Stop every job in order and end the daemon
     Shutdown {
         /// As PID 1: reboot instead of powering off
@@ -176,10 +187,6 @@ pub struct Format {
 
 /// Entry point of the binary; returns the process exit code.
 pub fn main() -> i32 {
-    // As Rust's runtime would (the binary is `no_main`), for every command,
-    // the daemon included: a closed stdout is an EPIPE the commands handle
-    // (`gsup list | head -1` exits 0), and the daemon must never die of one.
-    crate::sys::ignore_sigpipe();
     let argv: Vec<OsString> = std::env::args_os().collect();
     if nix::unistd::getpid().as_raw() == 1 {
         return pid1_main(argv);
@@ -273,8 +280,19 @@ fn dispatch(cli: Cli) -> i32 {
             let dir = Resolved::config_dir(c.config_dir.as_deref());
             check::run_graph(&dir, &mut std::io::stdout(), &mut std::io::stderr())
         }
-        Command::Log { job, lines, follow } => {
-            log::run(&Resolved::socket(socket), &job, lines, follow)
+        Command::Import(cmd) => import::run(&cmd, &mut std::io::stdout(), &mut std::io::stderr()),
+        Command::Log {
+            job,
+            env,
+            lines,
+            follow,
+            ..
+        } => {
+            let socket = Resolved::socket(socket);
+            match job {
+                Some(job) => log::run(&socket, &job, &env, lines, follow),
+                None => log::run_daemon(&socket, lines, follow),
+            }
         }
         Command::Completions { shell } => generate::completions(shell, &mut std::io::stdout()),
         Command::Man => generate::man(&mut std::io::stdout()),
@@ -297,10 +315,7 @@ fn default_daemon_args() -> DaemonArgs {
 fn run_daemon(socket: Option<&std::path::Path>, args: &DaemonArgs) -> i32 {
     let mut control_group = args.control_group.clone();
     if let Some(group) = &args.control_group {
-        let known = match group.parse::<u32>() {
-            Ok(_) => true,
-            Err(_) => matches!(nix::unistd::Group::from_name(group), Ok(Some(_))),
-        };
+        let known = matches!(crate::users::group_id(group), Ok(Some(_)));
         if !known {
             eprintln!("gsup: --control-group: no group named '{group}'");
             if nix::unistd::getpid().as_raw() != 1 {
@@ -368,6 +383,8 @@ mod tests {
         assert_eq!(p(&[]).err(), Some(2));
         assert_eq!(p(&["daemon", "--cycle", "0"]).err(), Some(2));
         assert_eq!(p(&["log", "x", "-n", "many"]).err(), Some(2));
+        assert_eq!(p(&["log"]).err(), Some(2));
+        assert_eq!(p(&["log", "x", "--daemon"]).err(), Some(2));
         assert_eq!(p(&["status", "-v", "--json"]).err(), Some(2));
     }
 

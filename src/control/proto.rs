@@ -42,9 +42,19 @@ pub enum Request {
     Shutdown {
         reboot: bool,
     },
-    /// Where the daemon writes a job's log (for `gsup log`).
+    /// Where the daemon writes a job's log (for `gsup log`); `env` picks an
+    /// instance as for `status`.
     LogPath {
         job: String,
+        #[serde(default)]
+        env: Vec<(String, String)>,
+    },
+    /// The daemon's own recent log lines (`gsup log --daemon`): the last
+    /// `lines`, or with `since`, up to `lines` logged after that sequence number.
+    DaemonLog {
+        #[serde(default)]
+        since: Option<u64>,
+        lines: usize,
     },
 }
 
@@ -73,19 +83,22 @@ impl Request {
             Request::Start { job, env, .. }
             | Request::Stop { job, env, .. }
             | Request::Restart { job, env, .. }
-            | Request::Reload { job, env } => {
+            | Request::Reload { job, env }
+            | Request::LogPath { job, env } => {
                 check_name("job name", job, false)?;
                 check_pairs(env)
             }
             Request::Status { jobs } => jobs
                 .iter()
                 .try_for_each(|j| check_name("job name", j, false)),
-            Request::LogPath { job } => check_name("job name", job, false),
             Request::Emit { event, env, .. } => {
                 check_name("event name", event, true)?;
                 check_pairs(env)
             }
-            Request::List | Request::ReloadConfig | Request::Shutdown { .. } => Ok(()),
+            Request::List
+            | Request::ReloadConfig
+            | Request::Shutdown { .. }
+            | Request::DaemonLog { .. } => Ok(()),
         }
     }
 
@@ -94,7 +107,10 @@ impl Request {
     pub fn is_changing(&self) -> bool {
         !matches!(
             self,
-            Request::Status { .. } | Request::List | Request::LogPath { .. }
+            Request::Status { .. }
+                | Request::List
+                | Request::LogPath { .. }
+                | Request::DaemonLog { .. }
         )
     }
 }
@@ -153,6 +169,13 @@ pub struct Response {
     /// Answer to `LogPath`.
     #[serde(default)]
     pub log_path: Option<PathBuf>,
+    /// Answer to `DaemonLog`: the lines, oldest first.
+    #[serde(default)]
+    pub lines: Vec<String>,
+    /// Answer to `DaemonLog`: the sequence number of the last line given (or
+    /// of the last logged, when none is new); the next `since`.
+    #[serde(default)]
+    pub last_seq: Option<u64>,
 }
 
 impl Response {
@@ -163,6 +186,8 @@ impl Response {
             statuses,
             error: None,
             log_path: None,
+            lines: Vec::new(),
+            last_seq: None,
         }
     }
 
@@ -173,6 +198,8 @@ impl Response {
             statuses: Vec::new(),
             error: Some(message.into()),
             log_path: None,
+            lines: Vec::new(),
+            last_seq: None,
         }
     }
 }

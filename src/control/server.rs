@@ -216,9 +216,11 @@ async fn may_change(policy: &AccessPolicy, peer: Peer) -> bool {
         return false;
     };
     let uid = peer.uid;
-    tokio::task::spawn_blocking(move || supplementary_groups(uid, peer.gid).contains(&gid))
-        .await
-        .unwrap_or(false)
+    tokio::task::spawn_blocking(move || {
+        crate::users::supplementary_groups(uid, peer.gid).contains(&gid)
+    })
+    .await
+    .unwrap_or(false)
 }
 
 /// The decision from the peer's uid and primary gid alone: `Some(answer)`, or
@@ -232,23 +234,6 @@ pub fn decide_without_groups(policy: &AccessPolicy, peer: Peer) -> Option<bool> 
         Some(g) if g == peer.gid => Some(true),
         Some(_) => None,
     }
-}
-
-/// The groups of the user `uid` in the group database (`getgrouplist`).
-/// SO_PEERCRED gives only the primary gid, and the peer's pid may be 0 across
-/// PID namespaces, so /proc/PID/status cannot be used: the database is the
-/// source. An unknown uid has no supplementary groups.
-fn supplementary_groups(uid: u32, gid: u32) -> Vec<u32> {
-    use nix::unistd::{Gid, Uid, User, getgrouplist};
-    let Ok(Some(user)) = User::from_uid(Uid::from_raw(uid)) else {
-        return Vec::new();
-    };
-    let Ok(name) = std::ffi::CString::new(user.name) else {
-        return Vec::new();
-    };
-    getgrouplist(&name, Gid::from_raw(gid))
-        .map(|gs| gs.into_iter().map(|g| g.as_raw()).collect())
-        .unwrap_or_default()
 }
 
 /// Reads one newline-terminated line of at most [`MAX_REQUEST_BYTES`].
@@ -324,12 +309,6 @@ mod tests {
             err.to_string().contains("inside the tokio runtime"),
             "{err}"
         );
-    }
-
-    #[test]
-    fn root_is_in_its_own_group_list() {
-        assert!(supplementary_groups(0, 0).contains(&0));
-        assert_eq!(supplementary_groups(4_000_000_000, 7), Vec::<u32>::new());
     }
 
     fn rt() -> tokio::runtime::Runtime {

@@ -205,7 +205,8 @@ mod tests {
             json_line(&s),
             "{\"name\":\"r\",\"instance\":\"high\",\"goal\":\"start\",\"state\":\"running\",\
              \"pid\":9,\"memory_bytes\":2048,\"cpu_percent\":null,\"uptime_s\":null,\
-             \"restarts\":0,\"last_exit\":\"exit 0\",\"failing_checks\":[],\"reason\":null}"
+             \"restarts\":0,\"last_exit\":\"exit 0\",\"failing_checks\":[],\"reason\":null,\
+             \"cpu_seconds\":null,\"containment\":null,\"check_failures\":[],\"definition\":null}"
         );
     }
 }

@@ -1,8 +1,8 @@
 //! The record of which job owns which process, including orphans re-parented
 //! to gsup (rule (d) of belonging). Pure bookkeeping: it never reads /proc itself.
 
-use super::procs::ProcSource;
 use super::verify::JobView;
+use crate::procfs::ProcSource;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One job's processes: pid → start time (clock ticks after boot).
@@ -151,13 +151,13 @@ impl<K: Ord + Clone> TreeRecord<K> {
             if self.owner(pid).is_some() {
                 continue;
             }
-            let Some(info) = procs.info(pid) else {
+            let Some(info) = procs.stat(pid) else {
                 continue;
             };
-            if self.judged.get(&pid) == Some(&info.start_time) {
+            if self.judged.get(&pid) == Some(&info.start_ticks) {
                 continue;
             }
-            self.judged.insert(pid, info.start_time);
+            self.judged.insert(pid, info.start_ticks);
             let by_session: BTreeSet<&K> = self
                 .jobs
                 .iter()
@@ -183,8 +183,8 @@ impl<K: Ord + Clone> TreeRecord<K> {
             };
             let verdict = verdict.and_then(|key| {
                 let job = self.jobs.get(&key).ok_or(Unattributed::NoCandidate)?;
-                let uid_ok = job.uid.is_none_or(|u| u == info.uid);
-                if info.start_time >= job.start_time && uid_ok {
+                let uid_ok = job.uid.is_none_or(|u| procs.uid(pid) == Some(u));
+                if info.start_ticks >= job.start_time && uid_ok {
                     Ok(key)
                 } else {
                     Err(Unattributed::Mismatch)
@@ -192,7 +192,7 @@ impl<K: Ord + Clone> TreeRecord<K> {
             });
             match verdict {
                 Ok(key) => {
-                    self.add(&key, pid, info.start_time);
+                    self.add(&key, pid, info.start_ticks);
                     adopted.push((pid, key));
                 }
                 Err(why) => left.push((pid, why)),
@@ -208,6 +208,6 @@ fn same_known(job: &JobTree, id: i32, procs: &dyn ProcSource) -> bool {
     id > 1
         && job.known.contains_key(&id)
         && procs
-            .info(id)
-            .is_some_and(|p| job.known.get(&id) == Some(&p.start_time))
+            .stat(id)
+            .is_some_and(|p| job.known.get(&id) == Some(&p.start_ticks))
 }

@@ -1,7 +1,7 @@
 //! The proof that a pid named by a pidfile belongs to a job, and the walk of a
 //! job's process tree. Pure over `ProcSource`: no I/O of its own, never signals.
 
-use super::procs::{ProcInfo, ProcSource, ProcTable};
+use crate::procfs::{Proc, ProcSource};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
@@ -94,24 +94,22 @@ pub fn verify(pid: i32, job: &JobView<'_>, procs: &dyn ProcSource) -> Result<(),
     if pid == job.daemon_pid {
         return Err(Refusal::Daemon);
     }
-    let info = procs.info(pid).ok_or(Refusal::NoSuchProcess)?;
+    let info = procs.stat(pid).ok_or(Refusal::NoSuchProcess)?;
     if info.is_exited() {
         return Err(Refusal::Exited);
     }
     if (job.other_job)(pid) {
         return Err(Refusal::OtherJob);
     }
-    if let Some(job_uid) = job.uid
-        && info.uid != job_uid
-    {
-        return Err(Refusal::OtherUser {
-            uid: info.uid,
-            job_uid,
-        });
+    if let Some(job_uid) = job.uid {
+        let uid = procs.uid(pid).ok_or(Refusal::NoSuchProcess)?;
+        if uid != job_uid {
+            return Err(Refusal::OtherUser { uid, job_uid });
+        }
     }
-    if info.start_time < job.start_time {
+    if info.start_ticks < job.start_time {
         return Err(Refusal::StartedBeforeJob {
-            started: info.start_time,
+            started: info.start_ticks,
             job_started: job.start_time,
         });
     }
@@ -130,8 +128,8 @@ fn is_known(pid: i32, start_time: u64, job: &JobView<'_>) -> bool {
 /// The proof of belonging proper: (a) a known pid, (b) a live known
 /// ancestor, (c) the job's session or group, (e) the job's cgroup.
 /// Rule (d), orphans adopted by the tree record, arrives here through `known`.
-fn comes_from_job(info: &ProcInfo, job: &JobView<'_>, procs: &dyn ProcSource) -> bool {
-    if is_known(info.pid, info.start_time, job) {
+fn comes_from_job(info: &Proc, job: &JobView<'_>, procs: &dyn ProcSource) -> bool {
+    if is_known(info.pid, info.start_ticks, job) {
         return true;
     }
     // A session or group id counts when it is the job's own, or the pid of a
@@ -140,25 +138,24 @@ fn comes_from_job(info: &ProcInfo, job: &JobView<'_>, procs: &dyn ProcSource) ->
         id > 1
             && (job.pgid == Some(id)
                 || procs
-                    .info(id)
-                    .is_some_and(|p| is_known(p.pid, p.start_time, job)))
+                    .stat(id)
+                    .is_some_and(|p| is_known(p.pid, p.start_ticks, job)))
     };
     if ids_of_job(info.sid) || ids_of_job(info.pgid) {
         return true;
     }
-    if let (Some(mine), Some(theirs)) = (job.cgroup, info.cgroup.as_deref())
-        && mine == theirs
-        && mine != "/"
+    if let Some(mine) = job.cgroup.filter(|c| *c != "/")
+        && procs.cgroup(info.pid).as_deref() == Some(mine)
     {
         return true;
     }
     let mut cur = info.ppid;
     let mut seen = BTreeSet::new();
     while cur > 1 && cur != job.daemon_pid && seen.len() < MAX_ANCESTORS && seen.insert(cur) {
-        let Some(anc) = procs.info(cur) else {
+        let Some(anc) = procs.stat(cur) else {
             return false;
         };
-        if is_known(anc.pid, anc.start_time, job) {
+        if is_known(anc.pid, anc.start_ticks, job) {
             return true;
         }
         cur = anc.ppid;
@@ -166,42 +163,22 @@ fn comes_from_job(info: &ProcInfo, job: &JobView<'_>, procs: &dyn ProcSource) ->
     false
 }
 
-/// Every descendant of `pid` (children, their children, ...), found through
-/// `ProcSource::children`; `pid` itself is not included. Used to stop a whole
-/// job: the current master, a lingering old master and every worker, whatever
-/// session they moved to. Cost grows with the tree, not with the host, when
-/// the source has `/proc/PID/task/*/children` or is a snapshot table.
-pub fn descendants(pid: i32, procs: &dyn ProcSource) -> Vec<i32> {
-    let mut out = Vec::new();
-    let mut seen = BTreeSet::from([pid]);
-    let mut todo = vec![pid];
-    while let Some(p) = todo.pop() {
-        for c in procs.children(p) {
-            if seen.insert(c) {
-                out.push(c);
-                todo.push(c);
-            }
-        }
-    }
-    out
-}
-
-/// Every live process of the job in a snapshot: what `stop` must end (the
-/// current master, a lingering old master, every worker, whatever session
-/// they moved to) and what `totalmem` measures. A process counts when it is
-/// not PID 1, the daemon or another job's, started at or after the job, and
-/// comes from the job by rules (a)-(e). The user is not checked: a setuid
-/// helper the job started is still the job's to stop.
-pub fn job_members(job: &JobView<'_>, table: &ProcTable) -> Vec<i32> {
-    table
+/// The live processes of the job among `candidates` (a walk from its known
+/// pids): what `stop` must end (the current master, a lingering old master,
+/// every worker, whatever session they moved to). A process counts when it
+/// is not PID 1, the daemon or another job's, started at or after the job,
+/// and comes from the job by rules (a)-(e). The user is not checked: a
+/// setuid helper the job started is still the job's to stop.
+pub fn job_members(job: &JobView<'_>, candidates: &[Proc], procs: &dyn ProcSource) -> Vec<i32> {
+    candidates
         .iter()
         .filter(|p| {
             p.pid != 1
                 && p.pid != job.daemon_pid
                 && !p.is_exited()
                 && !(job.other_job)(p.pid)
-                && p.start_time >= job.start_time
-                && comes_from_job(p, job, table)
+                && p.start_ticks >= job.start_time
+                && comes_from_job(p, job, procs)
         })
         .map(|p| p.pid)
         .collect()

@@ -1,20 +1,21 @@
-//! Before fork: turns a `SpawnSpec` into C strings, pointer arrays, ids and
-//! open descriptors, so the child never allocates or looks anything up.
-//! It must not fork, and must not touch the passwd database unless a user or group is set.
+//! Before the clone: turns a `SpawnSpec` into C strings, pointer arrays and
+//! open descriptors, so the child never allocates or looks anything up. No lookups here.
 
 use super::{SpawnError, SpawnSpec, Stdio};
-use crate::unit::{Rlimit, RlimitResource, RlimitValue, UserSpec};
+use crate::unit::{Rlimit, RlimitResource, RlimitValue};
+use crate::users::Creds;
 use nix::sys::resource::Resource;
-use nix::unistd::{Gid, Group, Uid, User};
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 
-/// The job `PATH` used to find argv[0] when the job's env has none (SPEC 1).
+/// The job `PATH` used to find argv[0] when the job's env has none.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// A spec ready for the child: nothing in here needs allocating after fork.
-/// The pointer arrays point into the `CString`s held alongside them.
+/// A spec ready for the child: nothing in here needs allocating after the
+/// clone. The pointer arrays point into the `CString`s held alongside them,
+/// and the descriptors stay open until the `Prepared` is dropped (after the
+/// child has exec'd with its own copies).
 pub(super) struct Prepared {
     _argv: Vec<CString>,
     pub argv_ptrs: Vec<*const libc::c_char>,
@@ -31,41 +32,20 @@ pub(super) struct Prepared {
     /// The decimal text written to /proc/self/oom_score_adj in the child.
     pub oom_score_adj: Option<Vec<u8>>,
     pub limits: Vec<(Resource, libc::rlim_t, libc::rlim_t)>,
-    /// The child's stdin: /dev/null, opened read-write (a number in `fds`).
+    /// The child's stdin: /dev/null, opened read-write (the spawner's).
     pub stdin: RawFd,
     /// The child's stdout and stderr: the log, the same /dev/null, or `None`
     /// to keep the daemon's own.
     pub output: Option<RawFd>,
-    /// The descriptors `stdin` and `output` name. The child gets its own
-    /// copies at clone time, so the daemon closes these right after.
-    pub fds: Option<Descriptors>,
+    /// `cgroup.procs` of the job's cgroup (borrowed from the caller).
+    pub cgroup_procs: Option<RawFd>,
+    /// The log file `output` names when `prepare` opened it.
+    _fds: Vec<OwnedFd>,
 }
 
-/// Owns the descriptors a `Prepared` names.
-pub(super) struct Descriptors {
-    _stdin: OwnedFd,
-    _log: Option<OwnedFd>,
-}
-
-impl Prepared {
-    /// Takes the descriptors out, to be closed once the child is cloned:
-    /// while it runs on a `Prepared` in shared memory, nothing else in that
-    /// struct may change.
-    pub fn take_fds(&mut self) -> Option<Descriptors> {
-        self.fds.take()
-    }
-}
-
-/// The credentials to take, already resolved to numbers.
-pub(super) struct Creds {
-    /// `None` when we are not root: the groups cannot change anyway.
-    pub groups: Option<Vec<libc::gid_t>>,
-    pub gid: libc::gid_t,
-    pub uid: Option<libc::uid_t>,
-}
-
-/// Resolves and opens everything `spec` needs.
-pub(super) fn prepare(spec: &SpawnSpec) -> Result<Prepared, SpawnError> {
+/// Resolves and opens everything `spec` needs; `dev_null` is the spawner's
+/// /dev/null (above fd 2), the child's stdin.
+pub(super) fn prepare(spec: &SpawnSpec, dev_null: RawFd) -> Result<Prepared, SpawnError> {
     let argv = spec
         .argv
         .iter()
@@ -96,19 +76,22 @@ pub(super) fn prepare(spec: &SpawnSpec) -> Result<Prepared, SpawnError> {
         ),
         None => None,
     };
-    let log = match &spec.stdio {
+    let mut fds = Vec::new();
+    let stdin_raw = dev_null;
+    let output = match &spec.stdio {
         Stdio::File(path) => {
             let file = crate::logs::open_log(path)
                 .map_err(|e| SpawnError::new("log", e.raw_os_error().unwrap_or(libc::EIO)))?;
-            Some(above_stdio(file.into()).map_err(|e| SpawnError::new("log", e))?)
+            let fd = above_stdio(file.into()).map_err(|e| SpawnError::new("log", e))?;
+            let raw = fd.as_raw_fd();
+            fds.push(fd);
+            Some(raw)
         }
-        Stdio::Null | Stdio::Inherit => None,
-    };
-    let stdin = above_stdio(open_dev_null()?).map_err(|e| SpawnError::new("devnull", e))?;
-    let output = match (&spec.stdio, &log) {
-        (Stdio::File(_), Some(fd)) => Some(fd.as_raw_fd()),
-        (Stdio::Inherit, _) => None,
-        _ => Some(stdin.as_raw_fd()),
+        // A caller's descriptor on 0-2 would be overwritten by the dup2s.
+        Stdio::Fd(raw) if *raw <= 2 => return Err(SpawnError::new("stdio", libc::EBADF)),
+        Stdio::Fd(raw) => Some(*raw),
+        Stdio::Inherit => None,
+        Stdio::Null => Some(stdin_raw),
     };
     let argv_ptrs = pointers(&argv);
     let envp_ptrs = pointers(&envp);
@@ -119,18 +102,16 @@ pub(super) fn prepare(spec: &SpawnSpec) -> Result<Prepared, SpawnError> {
         envp_ptrs,
         candidates,
         searched,
-        creds: creds(spec.user.as_ref(), spec.group.as_ref())?,
+        creds: spec.creds.clone(),
         chdir,
         umask: spec.umask.map(|m| (m & 0o777) as libc::mode_t),
         nice: spec.nice,
         oom_score_adj: spec.oom_score_adj.map(|v| v.to_string().into_bytes()),
         limits: spec.limits.iter().map(limit).collect(),
-        stdin: stdin.as_raw_fd(),
+        stdin: stdin_raw,
         output,
-        fds: Some(Descriptors {
-            _stdin: stdin,
-            _log: log,
-        }),
+        cgroup_procs: spec.cgroup_procs,
+        _fds: fds,
     })
 }
 
@@ -161,62 +142,6 @@ fn candidates(first: &str, env: &[(String, String)]) -> Result<(Vec<CString>, bo
     Ok((list, true))
 }
 
-/// Resolves `user` and `group` to ids. With a user and no group, the user's
-/// primary group; supplementary groups from the group database (getgrouplist).
-/// A numeric user without a passwd entry needs a `group` (else stage `user`,
-/// ENOENT) and gets no other groups. Nothing is looked up when neither is set.
-fn creds(user: Option<&UserSpec>, group: Option<&UserSpec>) -> Result<Option<Creds>, SpawnError> {
-    if user.is_none() && group.is_none() {
-        return Ok(None);
-    }
-    let lookup_err = |stage: &str, e: nix::Error| SpawnError::new(stage, e as i32);
-    // (uid, primary gid, name for the group database), when a user is set.
-    let user: Option<(Uid, Option<Gid>, Option<String>)> = match user {
-        None => None,
-        Some(UserSpec::Name(name)) => {
-            let u = User::from_name(name)
-                .map_err(|e| lookup_err("user", e))?
-                .ok_or_else(|| SpawnError::new("user", libc::ENOENT))?;
-            Some((u.uid, Some(u.gid), Some(u.name)))
-        }
-        Some(UserSpec::Id(uid)) => {
-            let uid = Uid::from_raw(*uid);
-            match User::from_uid(uid).map_err(|e| lookup_err("user", e))? {
-                Some(u) => Some((u.uid, Some(u.gid), Some(u.name))),
-                // A numeric uid with no passwd entry needs an explicit group.
-                None => Some((uid, None, None)),
-            }
-        }
-    };
-    let gid = match (group, &user) {
-        (Some(UserSpec::Name(name)), _) => {
-            Group::from_name(name)
-                .map_err(|e| lookup_err("group", e))?
-                .ok_or_else(|| SpawnError::new("group", libc::ENOENT))?
-                .gid
-        }
-        (Some(UserSpec::Id(gid)), _) => Gid::from_raw(*gid),
-        (None, Some((_, Some(primary), _))) => *primary,
-        (None, Some((_, None, _))) => return Err(SpawnError::new("user", libc::ENOENT)),
-        (None, None) => return Ok(None),
-    };
-    let groups = if !Uid::effective().is_root() {
-        None
-    } else if let Some((_, _, Some(name))) = &user {
-        let name =
-            CString::new(name.as_bytes()).map_err(|_| SpawnError::new("groups", libc::EINVAL))?;
-        let list = nix::unistd::getgrouplist(&name, gid).map_err(|e| lookup_err("groups", e))?;
-        Some(list.iter().map(|g| g.as_raw()).collect())
-    } else {
-        Some(vec![gid.as_raw()])
-    };
-    Ok(Some(Creds {
-        groups,
-        gid: gid.as_raw(),
-        uid: user.map(|(uid, _, _)| uid.as_raw()),
-    }))
-}
-
 /// One `limits:` entry as (resource, soft, hard) for setrlimit.
 fn limit(l: &Rlimit) -> (Resource, libc::rlim_t, libc::rlim_t) {
     let resource = match l.resource {
@@ -243,11 +168,11 @@ fn limit(l: &Rlimit) -> (Resource, libc::rlim_t, libc::rlim_t) {
 }
 
 /// Opens /dev/null read-write, close-on-exec.
-fn open_dev_null() -> Result<OwnedFd, SpawnError> {
+pub(super) fn open_dev_null() -> Result<OwnedFd, SpawnError> {
     // SAFETY: a constant NUL-terminated path.
     let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
     if fd < 0 {
-        return Err(SpawnError::new("devnull", super::last_errno()));
+        return Err(SpawnError::new("devnull", super::clone::last_errno()));
     }
     // SAFETY: open just returned this fresh descriptor.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
@@ -263,7 +188,7 @@ pub(super) fn above_stdio(fd: OwnedFd) -> Result<OwnedFd, i32> {
     // SAFETY: F_DUPFD_CLOEXEC on a descriptor we own.
     let new = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
     if new < 0 {
-        return Err(super::last_errno());
+        return Err(super::clone::last_errno());
     }
     // SAFETY: fcntl just returned this fresh descriptor.
     Ok(unsafe { OwnedFd::from_raw_fd(new) })

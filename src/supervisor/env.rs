@@ -1,7 +1,7 @@
 //! A job's clean environment (SPEC section 1), its templates and its limits.
 //! Builds values (and raises the daemon's own open-file limit once); never spawns or reads the daemon's env.
 
-use super::core::Key;
+use super::jobs::Key;
 use crate::spawn::{SpawnSpec, Stdio};
 use crate::unit::{Command, Console, Rlimit, RlimitResource, RlimitValue, Unit};
 use std::path::{Path, PathBuf};
@@ -58,6 +58,7 @@ pub fn argv(cmd: &Command, env: &[(String, String)]) -> Result<Vec<String>, Stri
 pub fn spec(
     log_dir: &Path,
     u: &Unit,
+    creds: Option<crate::users::Creds>,
     key: &Key,
     argv: Vec<String>,
     env: Vec<(String, String)>,
@@ -70,14 +71,14 @@ pub fn spec(
     SpawnSpec {
         argv,
         env,
-        user: u.user.clone(),
-        group: u.group.clone(),
+        creds,
         chdir: u.chdir.clone(),
         umask: u.umask,
         nice: u.nice,
         oom_score_adj: u.oom_score_adj,
         limits: job_limits(u),
         stdio,
+        cgroup_procs: None,
     }
 }
 

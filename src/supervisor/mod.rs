@@ -5,12 +5,15 @@
 pub mod core;
 pub mod env;
 pub mod follow;
+pub mod jobs;
+pub mod launch;
 pub mod page;
+pub mod pids;
 pub mod readiness;
 pub mod reload;
 pub mod requests;
-pub mod seams;
 pub mod shutdown;
+pub mod signals;
 pub mod timers;
 pub mod watch;
 
@@ -45,6 +48,8 @@ pub struct DaemonOptions {
 
 /// Runs the daemon in the foreground until shutdown; returns the exit code.
 pub fn run(opts: DaemonOptions) -> i32 {
+    // Before anything is opened: no descriptor of ours may land on 0-2.
+    crate::sys::ensure_stdio();
     init_logging(opts.log_json);
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -60,33 +65,26 @@ pub fn run(opts: DaemonOptions) -> i32 {
 }
 
 fn init_logging(json: bool) {
-    use std::io::IsTerminal;
-    let b = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        // A log line that cannot be written is lost, not reported: the
-        // report would go to the same closed stderr, where `eprintln!` panics.
-        .log_internal_errors(false)
-        .with_target(false)
-        .with_ansi(std::io::stderr().is_terminal());
-    let _ = if json {
-        b.json().try_init()
-    } else {
-        b.try_init()
-    };
+    crate::logs::DaemonLog::install(json);
 }
 
 async fn daemon(opts: DaemonOptions) -> i32 {
     crate::sys::tune_allocator();
-    // Signal streams first: a SIGCHLD must not be lost before the first spawn.
-    let streams = (
-        signal(SignalKind::child()),
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::user_defined1()),
-    );
-    let (Ok(mut chld), Ok(mut term), Ok(mut int), Ok(mut usr1)) = streams else {
-        error!("cannot install signal handlers");
-        return 1;
+    // Signal handlers first: a SIGCHLD must not be lost before the first
+    // spawn, and no signal may end the daemon once it runs.
+    let mut chld = match signal(SignalKind::child()) {
+        Ok(s) => s,
+        Err(e) => {
+            error!("cannot install the SIGCHLD handler: {e}");
+            return 1;
+        }
+    };
+    let mut sigs = match signals::install() {
+        Ok(rx) => rx,
+        Err(e) => {
+            error!("cannot install signal handlers: {e}");
+            return 1;
+        }
     };
     if let Err(e) = crate::reap::become_subreaper() {
         warn!("cannot become a child subreaper: {e}");
@@ -105,16 +103,17 @@ async fn daemon(opts: DaemonOptions) -> i32 {
 
     let runtime_dir = crate::control::page::runtime_dir(&opts.socket);
     env::raise_nofile();
-    let mut sup = Supervisor::new(Box::new(RealSys), opts.log_dir.clone(), runtime_dir);
+    let mut sup = Supervisor::new(
+        Box::new(RealSys::default()),
+        opts.log_dir.clone(),
+        runtime_dir.clone(),
+    );
     sup.watch = watch::WatchState::new(opts.cycle, opts.alert_command.clone());
-    sup.follow.enable();
-    match page::own_dir(&sup.runtime_dir) {
+    match page::own_dir(&runtime_dir) {
         Ok(()) => sup.enable_page(crate::control::page::path_for(&opts.socket)),
         Err(e) => warn!("no status page: {e}; status goes over the socket"),
     }
     load(&mut sup, &opts);
-    let (cfg_tx, mut cfg_rx) = mpsc::unbounded_channel();
-    let _watcher = reload::watch_config(&opts.config_dir, cfg_tx);
     let now = Instant::now();
     sup.dispatch(&Event {
         name: "startup".into(),
@@ -129,11 +128,19 @@ async fn daemon(opts: DaemonOptions) -> i32 {
     });
     sup.drain(now);
     sup.publish();
-    info!(socket = %opts.socket.display(), jobs = sup.defs.len(), "ready");
+    info!(socket = %opts.socket.display(), jobs = sup.jobs.len(), "ready");
 
+    let (loaded_tx, mut loaded_rx) = mpsc::unbounded_channel();
     while !sup.finished() {
         for cmd in sup.probe_out.drain(..) {
             probes.run(cmd);
+        }
+        if let Some(dir) = sup.take_load() {
+            // Reading and parsing (and user lookups) never run on the loop.
+            let tx = loaded_tx.clone();
+            tokio::task::spawn_blocking(move || {
+                let _ = tx.send(load_checked(&dir));
+            });
         }
         let deadline = sup.next_deadline();
         let sleep = async move {
@@ -147,13 +154,11 @@ async fn daemon(opts: DaemonOptions) -> i32 {
                 let reaped = sup.sys.reap();
                 sup.on_reaped(reaped, Instant::now());
             }
-            _ = term.recv() => sup.begin_shutdown(false, Instant::now()),
-            _ = int.recv() => sup.begin_shutdown(false, Instant::now()),
-            _ = usr1.recv() => info!("SIGUSR1: the daemon log is stderr; nothing to reopen"),
+            Some(sig) = sigs.recv() => sup.on_signal(sig, Instant::now()),
             Some(call) = calls.recv() => sup.handle(call, Instant::now()),
             Some(key) = ready_rx.recv() => sup.on_probe_ready(key, Instant::now()),
-            Some(()) = cfg_rx.recv() => sup.on_config_changed(Instant::now()),
-            wake = sup.follow.next() => sup.on_follow_wake(wake, Instant::now()),
+            ev = sup.sys.next_event() => sup.on_sys_event(ev, Instant::now()),
+            Some(loaded) = loaded_rx.recv() => sup.on_loaded(loaded, Instant::now()),
             _ = sleep => sup.on_timers(Instant::now()),
         }
         // Before the next await: answers given in this turn go out after it.
@@ -163,19 +168,20 @@ async fn daemon(opts: DaemonOptions) -> i32 {
     kill_leftovers(&mut sup);
     let _ = std::fs::remove_file(&opts.socket);
     // Only what we made: the notify sockets, then the dir if it is empty.
-    let _ = std::fs::remove_dir_all(sup.runtime_dir.join("notify"));
-    let _ = std::fs::remove_dir(&sup.runtime_dir);
+    let _ = std::fs::remove_dir_all(runtime_dir.join("notify"));
+    let _ = std::fs::remove_dir(&runtime_dir);
     info!("exiting");
     0
 }
 
 /// Loads the config dir: every good unit off a dependency cycle.
 fn load(sup: &mut Supervisor, opts: &DaemonOptions) {
-    sup.config_dir = Some(opts.config_dir.clone());
+    sup.reload.config_dir = Some(opts.config_dir.clone());
     let (report, _) = load_checked(&opts.config_dir);
     for d in &report.diagnostics {
         warn!("{d}");
     }
+    sup.watch_config_dirs(&report.dirs);
     sup.add_jobs(report.jobs);
 }
 
@@ -197,7 +203,7 @@ pub fn load_checked(dir: &std::path::Path) -> (crate::loader::LoadReport, Vec<St
 
 /// The shutdown order: the dependency graph's stop waves (start waves reversed).
 pub fn stop_waves(sup: &Supervisor) -> Vec<Vec<String>> {
-    let graph = DepGraph::build(sup.defs.values().map(|d| {
+    let graph = DepGraph::build(sup.jobs.defs().map(|d| {
         let start = d.start_on.as_ref().map(|m| m.expr());
         let stop = d.stop_on.as_ref().map(|m| m.expr());
         (d.name.as_str(), start, stop)
@@ -206,8 +212,8 @@ pub fn stop_waves(sup: &Supervisor) -> Vec<Vec<String>> {
     // A job the graph leaves out (on a cycle made by a reload) still stops, first.
     let listed: std::collections::BTreeSet<&String> = waves.iter().flatten().collect();
     let missing: Vec<String> = sup
-        .defs
-        .keys()
+        .jobs
+        .names()
         .filter(|n| !listed.contains(n))
         .cloned()
         .collect();
@@ -221,7 +227,7 @@ pub fn stop_waves(sup: &Supervisor) -> Vec<Vec<String>> {
 /// re-parented to us, which left their job's group), then reap them, so that
 /// the daemon exits leaving no process behind. Only our own children are touched.
 fn kill_leftovers(sup: &mut Supervisor) {
-    let mut left = own_children();
+    let mut left = sup.sys.own_children();
     if left.is_empty() {
         return;
     }
@@ -241,31 +247,11 @@ fn kill_leftovers(sup: &mut Supervisor) {
     }
 }
 
-/// Pids of this process's children, from /proc/self/task/*/children.
-fn own_children() -> Vec<i32> {
-    let mut out = Vec::new();
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return out;
-    };
-    for t in tasks.flatten() {
-        if let Ok(s) = std::fs::read_to_string(t.path().join("children")) {
-            out.extend(s.split_whitespace().filter_map(|w| w.parse::<i32>().ok()));
-        }
-    }
-    out
-}
-
 fn access_policy(opts: &DaemonOptions) -> AccessPolicy {
     let control_gid = opts
         .control_group
         .as_ref()
-        .and_then(|g| match g.parse::<u32>() {
-            Ok(id) => Some(id),
-            Err(_) => nix::unistd::Group::from_name(g)
-                .ok()
-                .flatten()
-                .map(|gr| gr.gid.as_raw()),
-        });
+        .and_then(|g| crate::users::group_id(g).ok().flatten());
     AccessPolicy {
         daemon_uid: nix::unistd::geteuid().as_raw(),
         control_gid,

@@ -83,7 +83,7 @@ impl Supervisor {
         };
         if page.rebuild {
             page.rebuild = false;
-            let names: Vec<&str> = self.defs.keys().map(String::as_str).collect();
+            let names: Vec<&str> = self.jobs.names().map(String::as_str).collect();
             match PageWriter::create(&page.path, &names) {
                 Ok(w) => {
                     page.dirty = w.slots().collect();

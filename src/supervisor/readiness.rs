@@ -1,8 +1,10 @@
 //! Readiness probes: when a job counts as started (`ready:`). The tcp and notify
 //! probes run as tasks that only report back; they never touch job state.
 
-use super::core::{Key, ProcKind, Supervisor, TimerKind, label};
-use super::env;
+use super::core::Supervisor;
+use super::jobs::{Key, label};
+use super::pids::ProcKind;
+use super::timers::TimerKey;
 use crate::job::State;
 use crate::job::machine::Input;
 use crate::sys::KillTarget;
@@ -156,16 +158,16 @@ impl ProbeRunner {
 impl Supervisor {
     /// A readiness probe (tcp or notify) succeeded for `key`.
     pub fn on_probe_ready(&mut self, key: Key, now: Instant) {
-        self.queue.push_back((key, Input::Ready));
+        self.feed(key, Input::Ready);
         self.drain(now);
     }
 
     pub(super) fn start_probe(&mut self, key: &Key) {
-        let Some(def) = self.defs.get(&key.0) else {
+        let Some(def) = self.jobs.def(&key.0) else {
             return;
         };
         match Probe::of(&def.unit.ready) {
-            Probe::None => self.queue.push_back((key.clone(), Input::Ready)),
+            Probe::None => self.feed(key.clone(), Input::Ready),
             Probe::Tcp(addr) => self.probe_out.push(ProbeCmd::Tcp {
                 key: key.clone(),
                 addr,
@@ -176,16 +178,10 @@ impl Supervisor {
     }
 
     pub(super) fn stop_probe(&mut self, key: &Key) {
-        self.timers.cancel(&(key.clone(), TimerKind::ProbeRetry));
+        self.timers.cancel(&TimerKey::ProbeRetry(key.clone()));
         self.probe_out.push(ProbeCmd::Stop { key: key.clone() });
-        if let Some(inst) = self.instances.get_mut(key) {
-            let probes: Vec<i32> = inst
-                .pids
-                .iter()
-                .filter(|(_, k)| **k == ProcKind::Probe)
-                .map(|(p, _)| *p)
-                .collect();
-            for pid in probes {
+        for (pid, kind) in self.pids.of(key) {
+            if kind == ProcKind::Probe {
                 let _ = self
                     .sys
                     .signal(KillTarget::Group(pid), crate::unit::Signal::KILL);
@@ -194,36 +190,28 @@ impl Supervisor {
     }
 
     pub(super) fn run_exec_probe(&mut self, key: &Key) {
-        let (Some(def), Some(inst)) = (self.defs.get(&key.0), self.instances.get(key)) else {
+        let (Some(def), Some(inst)) = (self.jobs.def(&key.0), self.jobs.get(key)) else {
             return;
         };
         if inst.job.state != State::Spawned || inst.job.ready {
             return;
         }
-        let crate::unit::Ready::Exec(cmd) = &def.unit.ready else {
-            return;
-        };
-        let env = inst.env.clone();
-        let spec =
-            env::argv(cmd, &env).map(|argv| env::spec(&self.log_dir, &def.unit, key, argv, env));
-        let result = spec.and_then(|spec| self.sys.spawn(&spec).map_err(|e| e.to_string()));
-        match result {
-            Ok(pid) => {
-                self.pids.insert(pid, (key.clone(), ProcKind::Probe));
-                if let Some(inst) = self.instances.get_mut(key) {
-                    inst.pids.insert(pid, ProcKind::Probe);
-                }
-            }
-            Err(e) => warn!(job = %label(key), "ready probe could not start: {e}"),
+        let launched = self
+            .launcher
+            .launch_probe(self.sys.as_mut(), key, def, inst);
+        match launched {
+            Some(Ok(pid)) => self.pids.insert(pid, key, ProcKind::Probe),
+            Some(Err(e)) => warn!(job = %label(key), "ready probe could not start: {e}"),
+            None => {}
         }
     }
 
     pub(super) fn probe_exited(&mut self, key: &Key, exit: crate::job::Exit, now: Instant) {
         if exit == crate::job::Exit::Code(0) {
-            self.queue.push_back((key.clone(), Input::Ready));
+            self.feed(key.clone(), Input::Ready);
         } else {
             let at = now + super::readiness::RETRY;
-            self.timers.set((key.clone(), TimerKind::ProbeRetry), at);
+            self.timers.set(TimerKey::ProbeRetry(key.clone()), at);
         }
     }
 }

@@ -2,13 +2,41 @@
 //! New jobs are added; a job that is not running gets its new definition; a
 //! running job keeps its old one until it stops; a bad file changes nothing.
 
-use super::core::Supervisor;
+use super::core::{CONFIG_SETTLE, Supervisor};
+use super::timers::TimerKey;
+use crate::control::proto::Response;
 use crate::diag::Diagnostic;
 use crate::job::State;
 use crate::loader::{LoadReport, LoadedJob};
-use std::collections::BTreeSet;
-use std::path::Path;
+use crate::sys::WatchId;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use tokio::sync::oneshot;
 use tracing::{info, warn};
+
+/// A load of the config dir, done off the loop: the unit files read and
+/// parsed, users resolved, jobs on a dependency cycle named.
+pub type Loaded = (LoadReport, Vec<String>);
+
+/// What `reload-config` keeps between reloads.
+#[derive(Debug, Default)]
+pub struct ReloadState {
+    /// The config dir (None in tests that load by hand).
+    pub config_dir: Option<PathBuf>,
+    /// New definitions of running jobs, applied when they stop.
+    pub deferred: BTreeMap<String, LoadedJob>,
+    /// Jobs whose file is gone, removed when they stop.
+    pub doomed: BTreeSet<String>,
+    /// A load to hand to the loop (`take_load`).
+    pending: Option<PathBuf>,
+    /// A load runs off the loop now.
+    in_flight: bool,
+    /// Another reload was asked for while one ran.
+    again: bool,
+    /// Clients waiting for the load in flight, and for the next one.
+    current: Vec<oneshot::Sender<Response>>,
+    next: Vec<oneshot::Sender<Response>>,
+}
 
 /// What a reload did, for the reply and the log.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -41,8 +69,9 @@ impl Supervisor {
             }
         }
         let fresh: BTreeSet<String> = report.jobs.iter().map(|j| j.name.clone()).collect();
+        self.watch_config_dirs(&report.dirs);
         for j in report.jobs {
-            match self.defs.get(&j.name) {
+            match self.jobs.def(&j.name) {
                 None => {
                     sum.added.push(j.name.clone());
                     self.add_jobs(vec![j]);
@@ -54,13 +83,13 @@ impl Supervisor {
                 }
                 Some(_) => {
                     sum.deferred.push(j.name.clone());
-                    self.deferred.insert(j.name.clone(), j);
+                    self.reload.deferred.insert(j.name.clone(), j);
                 }
             }
         }
         let gone: Vec<String> = self
-            .defs
-            .keys()
+            .jobs
+            .names()
             .filter(|n| !fresh.contains(*n) && !keep.contains(*n))
             .cloned()
             .collect();
@@ -70,7 +99,7 @@ impl Supervisor {
                 sum.removed.push(name);
             } else {
                 warn!(job = %name, "unit file removed; the job is removed when it stops");
-                self.doomed.insert(name);
+                self.reload.doomed.insert(name);
             }
         }
         info!(?sum, "config reloaded");
@@ -80,18 +109,20 @@ impl Supervisor {
     /// Applies deferred definitions and removals to jobs that have stopped.
     pub(super) fn apply_deferred(&mut self) {
         let ready: Vec<String> = self
+            .reload
             .deferred
             .keys()
             .filter(|n| self.is_stopped(n))
             .cloned()
             .collect();
         for n in ready {
-            if let Some(j) = self.deferred.remove(&n) {
+            if let Some(j) = self.reload.deferred.remove(&n) {
                 info!(job = %n, "new definition applied");
                 self.replace(j);
             }
         }
         let doomed: Vec<String> = self
+            .reload
             .doomed
             .iter()
             .filter(|n| self.is_stopped(n))
@@ -99,34 +130,52 @@ impl Supervisor {
             .collect();
         for n in doomed {
             info!(job = %n, "removed");
-            self.doomed.remove(&n);
+            self.reload.doomed.remove(&n);
             self.remove_job(&n);
         }
     }
 
     /// True when no instance of `name` is running: all rest at goal stop.
     fn is_stopped(&self, name: &str) -> bool {
-        self.instances
-            .iter()
-            .filter(|(k, _)| k.0 == name)
-            .all(|(_, i)| {
-                i.pids.is_empty() && matches!(i.job.state, State::Waiting | State::Failed)
-            })
+        self.jobs.keys_of(name).iter().all(|k| {
+            !self.pids.has_any(k)
+                && self
+                    .jobs
+                    .get(k)
+                    .is_none_or(|i| matches!(i.job.state, State::Waiting | State::Failed))
+        })
     }
 
     /// Forgets a stopped job: its definition and its resting instances.
     fn remove_job(&mut self, name: &str) {
-        self.defs.remove(name);
-        self.by_event = None;
+        for k in self.jobs.keys_of(name) {
+            self.pids.forget(&k);
+        }
+        self.jobs.remove(name);
         self.page_rebuild();
-        self.instances.retain(|k, _| k.0 != name);
     }
 
     /// A new definition for `j.name`: its instances are dropped (the job is
     /// stopped, see `is_stopped`) and it is added afresh.
     fn replace(&mut self, j: LoadedJob) {
-        self.instances.retain(|k, _| k.0 != j.name);
+        for k in self.jobs.keys_of(&j.name) {
+            self.pids.forget(&k);
+        }
         self.add_jobs(vec![j]);
+    }
+
+    /// Watches every folder the last load of the config dir read (the
+    /// dir itself, its subfolders, folders reached through symlinks).
+    pub fn watch_config_dirs(&mut self, dirs: &[PathBuf]) {
+        self.sys.unwatch(&WatchId::Config);
+        for d in dirs {
+            if let Err(e) = self.sys.watch_dir(WatchId::Config, d) {
+                warn!(
+                    "cannot watch {}: {e}; reload-config still works",
+                    d.display()
+                );
+            }
+        }
     }
 }
 
@@ -141,40 +190,88 @@ fn name_of(config_dir: &Path, d: &Diagnostic) -> Option<String> {
 }
 
 impl Supervisor {
+    /// Asks for the config dir to be read again (`reload-config`, with the
+    /// client to answer, or the dir changed). The reading and parsing run
+    /// off the loop (`take_load`, then `on_loaded`), so a slow or huge
+    /// config dir never delays reaping; a reload asked for while one runs
+    /// is done once more after it.
+    pub fn request_reload(&mut self, reply: Option<oneshot::Sender<Response>>) {
+        let Some(dir) = self.reload.config_dir.clone() else {
+            if let Some(r) = reply {
+                let _ = r.send(Response::err(1, "no config dir to reload"));
+            }
+            return;
+        };
+        if self.reload.in_flight {
+            self.reload.again = true;
+            self.reload.next.extend(reply);
+            return;
+        }
+        self.reload.current.extend(reply);
+        self.reload.in_flight = true;
+        self.reload.pending = Some(dir);
+    }
+
+    /// The load the loop must run off the loop (`load_checked`), if any.
+    pub fn take_load(&mut self) -> Option<PathBuf> {
+        self.reload.pending.take()
+    }
+
+    /// A load finished: it is applied in one step, its waiting clients are
+    /// answered, and a reload asked for meanwhile starts.
+    pub fn on_loaded(&mut self, loaded: Loaded, now: std::time::Instant) {
+        self.reload.in_flight = false;
+        let Some(dir) = self.reload.config_dir.clone() else {
+            return;
+        };
+        let (report, cycle) = loaded;
+        let sum = self.reload_config(&dir, report, &cycle);
+        let r = match sum.errors.first() {
+            None => Response::ok(Vec::new()),
+            Some(first) => {
+                let more = sum.errors.len() - 1;
+                let tail = if more > 0 {
+                    format!(" (and {more} more)")
+                } else {
+                    String::new()
+                };
+                Response::err(1, format!("{first}{tail}"))
+            }
+        };
+        let replies = std::mem::take(&mut self.reload.current);
+        if replies.is_empty()
+            && let Some(e) = &r.error
+        {
+            warn!("config reload: {e}");
+        }
+        for reply in replies {
+            let _ = reply.send(r.clone());
+        }
+        if std::mem::take(&mut self.reload.again) {
+            let next = std::mem::take(&mut self.reload.next);
+            self.reload.current = next;
+            self.reload.in_flight = true;
+            self.reload.pending = Some(dir);
+        }
+        self.drain(now);
+    }
+
+    /// Runs a requested load on this thread (tests that drive the
+    /// supervisor by hand; the daemon runs it off the loop).
+    pub fn run_loads(&mut self, now: std::time::Instant) {
+        while let Some(dir) = self.take_load() {
+            let loaded = super::load_checked(&dir);
+            self.on_loaded(loaded, now);
+        }
+    }
+
+    /// The dir `reload-config` reads.
+    pub fn set_config_dir(&mut self, dir: PathBuf) {
+        self.reload.config_dir = Some(dir);
+    }
+
     /// The config dir changed: reload after `CONFIG_SETTLE` without changes.
     pub fn on_config_changed(&mut self, now: std::time::Instant) {
-        let key = (String::new(), String::new());
-        let at = now + super::core::CONFIG_SETTLE;
-        self.timers
-            .set((key, super::core::TimerKind::ConfigReload), at);
+        self.timers.set(TimerKey::ConfigReload, now + CONFIG_SETTLE);
     }
-}
-
-/// Watches `dir` (recursively) and sends `()` on every change but a read.
-/// The watcher runs its own thread and only sends; `None` when the dir cannot
-/// be watched (logged; `gsup reload-config` still works).
-pub fn watch_config(
-    dir: &Path,
-    changed: tokio::sync::mpsc::UnboundedSender<()>,
-) -> Option<notify::RecommendedWatcher> {
-    use notify::{EventKind, RecursiveMode, Watcher};
-    let handler = move |res: notify::Result<notify::Event>| {
-        if let Ok(ev) = res
-            && !matches!(ev.kind, EventKind::Access(_))
-        {
-            let _ = changed.send(());
-        }
-    };
-    let mut w = match notify::recommended_watcher(handler) {
-        Ok(w) => w,
-        Err(e) => {
-            warn!("cannot watch the config dir: {e}");
-            return None;
-        }
-    };
-    if let Err(e) = w.watch(dir, RecursiveMode::Recursive) {
-        warn!("cannot watch {}: {e}", dir.display());
-        return None;
-    }
-    Some(w)
 }

@@ -1,7 +1,8 @@
 //! Control requests: turns each `Request` into job inputs and answers it, at once
 //! or once the jobs concerned have settled. It never blocks the loop.
 
-use super::core::{Key, Supervisor, label};
+use super::core::Supervisor;
+use super::jobs::{Key, label};
 use crate::control::Call;
 use crate::control::proto::{JobStatus, Request, Response};
 use crate::expr::Event;
@@ -92,50 +93,55 @@ impl Supervisor {
                     .collect();
                 self.wait_for(keys, WaitKind::Emit, wait, reply, now);
             }
-            Request::ReloadConfig => {
-                let r = self.reload_request();
-                answer(reply, r);
-            }
+            Request::ReloadConfig => self.request_reload(Some(reply)),
             Request::Shutdown { reboot } => {
                 answer(reply, Response::ok(Vec::new()));
                 self.begin_shutdown(reboot, now);
             }
-            Request::LogPath { job } => {
-                if self.defs.contains_key(&job) {
-                    let mut r = Response::ok(Vec::new());
-                    r.log_path = Some(super::env::log_path(&self.log_dir, &job, ""));
-                    answer(reply, r);
-                } else {
-                    answer(reply, Response::err(4, format!("{job}: no such job")));
-                }
+            Request::LogPath { job, env } => answer(reply, self.log_path(&job, &env)),
+            Request::DaemonLog { since, lines } => {
+                let lines = lines.min(crate::logs::daemon::RING_LINES);
+                let (lines, last) = match (crate::logs::DaemonLog::handle(), since) {
+                    (None, _) => (Vec::new(), 0),
+                    (Some(h), None) => h.recent(lines),
+                    (Some(h), Some(seq)) => h.since(seq, lines),
+                };
+                let mut r = Response::ok(Vec::new());
+                r.lines = lines;
+                r.last_seq = Some(last);
+                answer(reply, r);
             }
         }
     }
 
-    /// Re-reads the config dir (`reload-config`, or the dir changed).
-    pub fn reload_request(&mut self) -> Response {
-        let Some(dir) = self.config_dir.clone() else {
-            return Response::err(1, "no config dir to reload");
+    /// `gsup log JOB [K=V]...`: the log file of the instance `env` names (of
+    /// the only instance, when none is named).
+    fn log_path(&self, job: &str, env: &[(String, String)]) -> Response {
+        let Some(def) = self.jobs.def(job) else {
+            return Response::err(4, format!("{job}: no such job"));
         };
-        let (report, cycle) = super::load_checked(&dir);
-        let sum = self.reload_config(&dir, report, &cycle);
-        match sum.errors.first() {
-            None => Response::ok(Vec::new()),
-            Some(first) => {
-                let more = sum.errors.len() - 1;
-                let tail = if more > 0 {
-                    format!(" (and {more} more)")
-                } else {
-                    String::new()
-                };
-                Response::err(1, format!("{first}{tail}"))
+        let instance = if def.unit.instance.is_some() && env.is_empty() {
+            match self.jobs.keys_of(job).as_slice() {
+                [k] => k.1.clone(),
+                _ => {
+                    let msg = format!("{job}: name one instance with KEY=VALUE");
+                    return Response::err(1, msg);
+                }
             }
-        }
+        } else {
+            match super::env::instance_name(&def.unit, env) {
+                Ok(i) => i,
+                Err(e) => return Response::err(1, format!("{job}: {e}")),
+            }
+        };
+        let mut r = Response::ok(Vec::new());
+        r.log_path = Some(super::env::log_path(&self.launcher.log_dir, job, &instance));
+        r
     }
 
     /// "No such job" (4) when the job is unknown, else the error as a failure (1).
     fn missing(&self, job: &str, e: String) -> Response {
-        if self.defs.contains_key(job) {
+        if self.jobs.def(job).is_some() {
             Response::err(1, e)
         } else {
             Response::err(4, format!("{job}: no such job"))
@@ -145,30 +151,9 @@ impl Supervisor {
     /// The instances a `stop`/`restart JOB [K=V]...` names: the one its env
     /// selects, or every instance when no variable is given.
     fn select(&self, job: &str, env: &[(String, String)]) -> Result<Vec<Key>, Response> {
-        let def = self
-            .defs
-            .get(job)
-            .ok_or_else(|| Response::err(4, format!("{job}: no such job")))?;
-        let all: Vec<Key> = self
-            .instances
-            .keys()
-            .filter(|k| k.0 == job)
-            .cloned()
-            .collect();
-        if def.unit.instance.is_none() || env.is_empty() {
-            return Ok(all);
-        }
-        let inst = super::env::instance_name(&def.unit, env)
-            .map_err(|e| Response::err(1, format!("{job}: {e}")))?;
-        let key = (job.to_string(), inst);
-        if all.contains(&key) {
-            Ok(vec![key])
-        } else {
-            Err(Response::err(
-                1,
-                format!("{}: no such instance", label(&key)),
-            ))
-        }
+        self.jobs
+            .select(job, env)
+            .map_err(|(code, msg)| Response::err(code, msg))
     }
 
     fn reload(&mut self, job: &str, env: &[(String, String)]) -> Response {
@@ -176,16 +161,16 @@ impl Supervisor {
             Ok(k) => k,
             Err(r) => return r,
         };
-        let Some(def) = self.defs.get(job) else {
+        let Some(def) = self.jobs.def(job) else {
             return Response::err(4, format!("{job}: no such job"));
         };
         let sig = def.unit.reload_signal;
         let mut sent = Vec::new();
         for k in keys {
-            let Some(pid) = self.instances.get(&k).and_then(|i| i.job.main_pid) else {
+            let Some(pid) = self.jobs.get(&k).and_then(|i| i.job.main_pid) else {
                 continue;
             };
-            let sent_ok = match self.follow_signal_main(&k, pid, sig.0) {
+            let sent_ok = match self.follow.signal_main(self.sys.as_mut(), &k, pid, sig) {
                 Some(ok) => ok,
                 None => self.sys.signal(KillTarget::Pid(pid), sig).is_ok(),
             };
@@ -207,7 +192,7 @@ impl Supervisor {
         }
         let mut out = Vec::new();
         for j in jobs {
-            if !self.defs.contains_key(j) {
+            if self.jobs.def(j).is_none() {
                 let mut r = Response::err(4, format!("{j}: no such job"));
                 r.statuses = out;
                 return r;
@@ -229,11 +214,12 @@ impl Supervisor {
     /// a job with instances but none running shows one `stop/waiting` line.
     pub fn statuses(&self, job: Option<&str>, now: Instant) -> Vec<JobStatus> {
         // One job: a map lookup and a range, not a scan of every job.
-        let names: Box<dyn Iterator<Item = &String>> = match job {
-            Some(j) => Box::new(self.defs.get_key_value(j).map(|(n, _)| n).into_iter()),
-            None => Box::new(self.defs.keys()),
+        let names: Vec<&String> = match job {
+            Some(j) => self.jobs.def(j).map(|d| &d.name).into_iter().collect(),
+            None => self.jobs.names().collect(),
         };
         names
+            .into_iter()
             .flat_map(|name| self.lines_of(name, |k| self.status_of(k, now)))
             .collect()
     }
@@ -246,29 +232,28 @@ impl Supervisor {
         name: &str,
         status: impl Fn(&Key) -> Option<JobStatus>,
     ) -> Vec<JobStatus> {
-        let keys: Vec<&Key> = self
-            .instances
-            .range((name.to_string(), String::new())..)
-            .map(|(k, _)| k)
-            .take_while(|k| k.0 == name)
-            .collect();
+        let keys = self.jobs.keys_of(name);
         if keys.is_empty() {
             return vec![JobStatus::new(name, "", Goal::Stop, State::Waiting, None)];
         }
-        keys.into_iter().filter_map(status).collect()
+        keys.iter().filter_map(status).collect()
     }
 
     /// What the status line needs of an instance: no /proc reads.
     pub fn brief_status(&self, key: &Key) -> Option<JobStatus> {
-        let j = &self.instances.get(key)?.job;
+        let j = &self.jobs.get(key)?.job;
         Some(JobStatus::new(&key.0, &key.1, j.goal, j.state, j.main_pid))
     }
 
     /// One instance's status.
     pub fn status_of(&self, key: &Key, now: Instant) -> Option<JobStatus> {
-        let j = &self.instances.get(key)?.job;
+        let j = &self.jobs.get(key)?.job;
+        let page = crate::procfs::page_bytes();
         let mut st = JobStatus {
-            memory_bytes: j.main_pid.and_then(rss_bytes),
+            memory_bytes: j
+                .main_pid
+                .and_then(|p| self.sys.procs().stat(p))
+                .map(|s| s.rss_pages.saturating_mul(page)),
             uptime_s: j
                 .main_pid
                 .and(j.spawned_at)
@@ -297,7 +282,7 @@ impl Supervisor {
             // already failed (its program is missing, say) fails a start.
             let mut r = self.settled_response(&w, now);
             let failed = w.keys.iter().any(|k| {
-                self.instances
+                self.jobs
                     .get(k)
                     .is_some_and(|i| i.job.state == State::Failed)
             });
@@ -318,7 +303,7 @@ impl Supervisor {
             let settled = w
                 .keys
                 .iter()
-                .all(|k| self.instances.get(k).is_none_or(|i| i.job.is_settled()));
+                .all(|k| self.jobs.get(k).is_none_or(|i| i.job.is_settled()));
             if settled {
                 let r = self.settled_response(&w, now);
                 answer(w.reply, r);
@@ -335,7 +320,7 @@ impl Supervisor {
             .filter_map(|k| self.status_of(k, now))
             .collect();
         let ok = w.keys.iter().all(|k| {
-            let Some(i) = self.instances.get(k) else {
+            let Some(i) = self.jobs.get(k) else {
                 return true;
             };
             match w.kind {
@@ -366,12 +351,4 @@ impl Supervisor {
 /// Sends a reply; a client that went away is no error.
 fn answer(reply: oneshot::Sender<Response>, r: Response) {
     let _ = reply.send(r);
-}
-
-/// Resident memory of one process from `/proc/PID/statm`, cheap enough for a
-/// status request (the watchdog will measure whole trees).
-fn rss_bytes(pid: i32) -> Option<u64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
-    let pages: u64 = s.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages.saturating_mul(crate::watchdog::measure::page_bytes()))
 }

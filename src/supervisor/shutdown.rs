@@ -1,7 +1,9 @@
 //! Shutdown: `runlevel 0` (6 for reboot), then jobs stopped in reverse
 //! dependency order, wave by wave. It decides order only; the machine kills.
 
-use super::core::{Key, Supervisor, TimerKind, label};
+use super::core::Supervisor;
+use super::jobs::{Key, label};
+use super::timers::TimerKey;
 use crate::expr::Event;
 use crate::job::State;
 use crate::job::machine::Input;
@@ -20,6 +22,8 @@ pub const WAVE_SLACK: Duration = Duration::from_secs(5);
 pub struct Shutdown {
     pub waves: VecDeque<Vec<String>>,
     pub current: Vec<Key>,
+    /// Every wave is done: the loop exits.
+    pub finished: bool,
 }
 
 impl Supervisor {
@@ -43,6 +47,7 @@ impl Supervisor {
         self.shutdown = Some(Shutdown {
             waves,
             current: Vec::new(),
+            finished: false,
         });
         self.drain(now);
     }
@@ -53,15 +58,18 @@ impl Supervisor {
         self.answer_waiters(now);
         self.apply_deferred();
         let gone: Vec<Key> = self
-            .instances
-            .iter()
-            .filter(|(k, i)| !k.1.is_empty() && i.job.state == State::Waiting && i.pids.is_empty())
+            .jobs
+            .instances()
+            .filter(|(k, i)| {
+                !k.1.is_empty() && i.job.state == State::Waiting && !self.pids.has_any(k)
+            })
             .map(|(k, _)| k.clone())
             .collect();
         for k in gone {
             if !self.waiters.iter().any(|w| w.keys.contains(&k)) {
                 self.page_mark(&k.0);
-                self.instances.remove(&k);
+                self.jobs.forget(&k);
+                self.pids.forget(&k);
             }
         }
         loop {
@@ -76,31 +84,27 @@ impl Supervisor {
                 return;
             };
             let Some(wave) = sd.waves.pop_front() else {
-                info!("every job stopped");
-                self.finished = true;
+                if !sd.finished {
+                    info!("every job stopped");
+                }
+                sd.finished = true;
                 return;
             };
-            let keys: Vec<Key> = self
-                .instances
-                .keys()
-                .filter(|k| wave.contains(&k.0))
-                .cloned()
-                .collect();
+            let keys: Vec<Key> = wave.iter().flat_map(|n| self.jobs.keys_of(n)).collect();
             info!(wave = ?wave, "stopping wave");
             sd.current = keys.clone();
             // A wave never waits forever (a process stuck in the kernel, a hung hook).
             let bound = keys
                 .iter()
-                .filter_map(|k| self.defs.get(&k.0))
+                .filter_map(|k| self.jobs.def(&k.0))
                 .map(|d| d.unit.kill_timeout)
                 .max()
                 .unwrap_or_default()
                 .saturating_mul(2)
                 .saturating_add(WAVE_SLACK);
-            let key = (String::new(), String::new());
             match now.checked_add(bound) {
-                Some(at) => self.timers.set((key, TimerKind::ShutdownWave), at),
-                None => self.timers.cancel(&(key, TimerKind::ShutdownWave)),
+                Some(at) => self.timers.set(TimerKey::ShutdownWave, at),
+                None => self.timers.cancel(&TimerKey::ShutdownWave),
             }
             for k in keys {
                 self.feed(k, Input::Stop);
@@ -123,20 +127,15 @@ impl Supervisor {
     /// True when the instance rests stopped and no process of it is left:
     /// no known pid, and every group it used is empty.
     fn instance_gone(&mut self, key: &Key) -> bool {
-        let Some(inst) = self.instances.get_mut(key) else {
+        let Some(inst) = self.jobs.get(key) else {
             return true;
         };
-        if !inst.job.is_settled() || !inst.pids.is_empty() {
+        if !inst.job.is_settled() || self.pids.has_any(key) {
             return false;
         }
-        let groups: Vec<i32> = inst.groups.iter().copied().collect();
-        for pg in groups {
+        for pg in self.pids.groups(key) {
             match self.sys.signal(KillTarget::Group(pg), Signal(0)) {
-                Err(libc::ESRCH) => {
-                    if let Some(i) = self.instances.get_mut(key) {
-                        i.groups.remove(&pg);
-                    }
-                }
+                Err(libc::ESRCH) => self.pids.drop_group(key, pg),
                 _ => return false,
             }
         }

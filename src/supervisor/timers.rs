@@ -1,9 +1,28 @@
 //! The deadline queue: every armed timer of every job, ordered by deadline.
 //! It never sleeps and never reads the clock; the loop asks for the next deadline.
 
+use super::jobs::Key;
+use crate::job::machine::Timer;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
 use std::time::Instant;
+
+/// Every timer the supervisor arms, each named by what it is for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum TimerKey {
+    /// One of the job machine's own timers.
+    Job(Key, Timer),
+    /// The next try of an instance's `ready: {exec: ...}` probe.
+    ProbeRetry(Key),
+    /// `pidfile_grace` passed with no live main process.
+    PidfileGrace(Key),
+    /// SIGKILL deadline of a watchdog `kill` of this child pid.
+    ChildKill(Key, i32),
+    /// The config dir changed: reload once it has been quiet for a moment.
+    ConfigReload,
+    /// The current shutdown wave took too long.
+    ShutdownWave,
+}
 
 /// Armed timers keyed by `K`; arming a key again replaces its deadline. The
 /// loop sleeps until `next()` only when there is one: an idle daemon never wakes.

@@ -2,14 +2,17 @@
 //! carrying out `WatchAction`s (job restart/stop as machine inputs, alerts, exec,
 //! signals, a child's kill). It must not reap (the one reaper does) nor measure itself.
 
-use super::core::{Key, Supervisor, TimerKind, label};
+use super::core::Supervisor;
+use super::jobs::{Key, label};
+use super::timers::TimerKey;
 use crate::job::State;
 use crate::job::machine::{CheckAction, Input};
 use crate::rule::Action;
+use crate::spawn::SpawnSpec;
 use crate::sys::KillTarget;
 use crate::watchdog::kill::{ChildKill, Victim};
 use crate::watchdog::{
-    DEFAULT_CYCLE, JobKey, ProcReader, Target, WatchAction, WatchEvent, WatchSpec, Watchdog, alert,
+    DEFAULT_CYCLE, JobKey, Target, WatchAction, WatchEvent, WatchSpec, Watchdog, alert,
 };
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -68,8 +71,8 @@ impl Supervisor {
     /// (across its own restarts), and unwatched when its goal is `stop` (stopped,
     /// failed) or it is gone.
     pub(super) fn sync_watch(&mut self, now: Instant) {
-        for (key, inst) in &self.instances {
-            let Some(def) = self.defs.get(&key.0) else {
+        for (key, inst) in self.jobs.instances() {
+            let Some(def) = self.jobs.def(&key.0) else {
                 continue;
             };
             let u = &def.unit;
@@ -99,9 +102,9 @@ impl Supervisor {
             .watched()
             .into_iter()
             .filter(|k| {
-                !self
-                    .instances
-                    .contains_key(&(k.name.clone(), k.instance.clone()))
+                self.jobs
+                    .get(&(k.name.clone(), k.instance.clone()))
+                    .is_none()
             })
             .collect();
         for k in gone {
@@ -120,8 +123,8 @@ impl Supervisor {
             return;
         }
         let running: Vec<(JobKey, i32, u32)> = self
-            .instances
-            .iter()
+            .jobs
+            .instances()
             .filter(|(_, i)| i.job.state == State::Running)
             .filter_map(|(k, i)| Some((job_key(k), i.job.main_pid?, i.job.restarts)))
             .collect();
@@ -170,13 +173,13 @@ impl Supervisor {
             (Action::Exec(_), _) => {
                 // The check's command runs as the job does: never with more
                 // power than the job it watches.
-                let spec = alert::exec_spec(&a, t).map(|mut spec| {
-                    if let Some(def) = self.defs.get(&key.0) {
-                        spec.user = def.unit.user.clone();
-                        spec.group = def.unit.group.clone();
-                    }
-                    spec
-                });
+                // A job whose user cannot be resolved runs nothing at all.
+                let creds = match self.jobs.def(&key.0).map(|d| &d.creds) {
+                    Some(Ok(c)) => c.clone(),
+                    Some(Err(e)) => return warn!(job = %label(&key), "check exec not run: {e}"),
+                    None => return,
+                };
+                let spec = alert::exec_spec(&a, t).map(|spec| SpawnSpec { creds, ..spec });
                 if let Some(spec) = spec
                     && let Err(e) = self.sys.spawn(&spec)
                 {
@@ -204,14 +207,13 @@ impl Supervisor {
             return;
         }
         let timeout = self
-            .defs
-            .get(&key.0)
+            .jobs
+            .def(&key.0)
             .map(|d| d.unit.kill_timeout)
             .unwrap_or(Duration::from_secs(5));
-        let reader = ProcReader::new();
-        if let Some(k) = ChildKill::begin(self.sys.as_mut(), &reader, v, timeout, now) {
+        if let Some(k) = ChildKill::begin(self.sys.as_mut(), v, timeout, now) {
             self.timers
-                .set((key.clone(), TimerKind::ChildKill(v.pid)), k.deadline);
+                .set(TimerKey::ChildKill(key.clone(), v.pid), k.deadline);
             self.watch.kills.insert((key, v.pid), k);
         }
     }
@@ -221,16 +223,13 @@ impl Supervisor {
     /// group kill, so each is killed by pid like a child (TERM, SIGKILL after
     /// `kill_timeout`). Found now, while they are still in the tree.
     fn kill_strays(&mut self, key: &Key, main_pid: i32, now: Instant) {
-        let Some(pgid) = self.instances.get(key).and_then(|i| i.job.pgid) else {
+        let Some(pgid) = self.jobs.get(key).and_then(|i| i.job.pgid) else {
             return;
         };
-        let Ok(tree) = ProcReader::new().sample_tree(main_pid) else {
-            return;
-        };
-        let out: Vec<&crate::watchdog::ProcStat> = tree
-            .procs
+        let tree = crate::procfs::walk(self.sys.procs(), main_pid);
+        let out: Vec<&crate::procfs::Proc> = tree
             .iter()
-            .filter(|p| p.pid != main_pid && p.pgrp != pgid && !p.is_zombie())
+            .filter(|p| p.pid != main_pid && p.pgid != pgid && !p.is_exited())
             .collect();
         let tops: Vec<Victim> = out
             .iter()
@@ -249,15 +248,14 @@ impl Supervisor {
     /// The SIGKILL deadline of a child's kill: escalate, then forget it (the
     /// killed processes are reaped by their master or by the one reaper).
     pub(super) fn child_kill_due(&mut self, key: Key, pid: i32) {
-        if let Some(k) = self.watch.kills.remove(&(key, pid)) {
-            let reader = ProcReader::new();
-            if !k.done(&reader) {
-                let n = k.escalate(self.sys.as_mut(), &reader);
-                warn!(
-                    pid,
-                    "child kill: SIGKILL to {n} process(es) after kill_timeout"
-                );
-            }
+        if let Some(k) = self.watch.kills.remove(&(key, pid))
+            && !k.done(self.sys.procs())
+        {
+            let n = k.escalate(self.sys.as_mut());
+            warn!(
+                pid,
+                "child kill: SIGKILL to {n} process(es) after kill_timeout"
+            );
         }
     }
 

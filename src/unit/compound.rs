@@ -211,7 +211,7 @@ fn rlimit_value(c: &mut Ctx, key: &str, v: &Node, r: RlimitResource) -> Option<R
     }
 }
 
-/// `log: {max_size: SIZE, keep: N}`.
+/// `log: {max_size: SIZE, keep: N, timestamps: BOOL}`.
 pub fn log(c: &mut Ctx, v: &Node) -> Option<LogRotation> {
     let entries = c.map("log", v, "a map such as `{max_size: 10MB, keep: 5}`")?;
     let mut out = LogRotation::default();
@@ -230,8 +230,12 @@ pub fn log(c: &mut Ctx, v: &Node) -> Option<LogRotation> {
                 Some(n) => out.keep = n as u32,
                 None => ok = false,
             },
+            "timestamps" => match c.boolean("log: timestamps", val) {
+                Some(b) => out.timestamps = b,
+                None => ok = false,
+            },
             other => {
-                c.unknown_key(Some("log"), k, other, &["max_size", "keep"]);
+                c.unknown_key(Some("log"), k, other, &["max_size", "keep", "timestamps"]);
                 ok = false;
             }
         }

@@ -209,13 +209,15 @@ pub enum Console {
     None,
 }
 
-/// `log:` — size-based rotation of the job's log file.
+/// `log:` — size-based rotation of the job's log file, and time prefixes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LogRotation {
     /// Rotate when the file grows past this many bytes; `None`: never.
     pub max_size: Option<u64>,
     /// How many rotated files to keep.
     pub keep: u32,
+    /// Prefix each line with the time the daemon read it.
+    pub timestamps: bool,
 }
 
 impl Default for LogRotation {
@@ -223,6 +225,7 @@ impl Default for LogRotation {
         LogRotation {
             max_size: None,
             keep: 5,
+            timestamps: false,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! by pid, TERM then SIGKILL after `kill_timeout`. Never signals a process group (the
 //! child shares its master's), never reaps (the supervisor's one reaper does).
 
-use super::measure::ProcReader;
+use crate::procfs::{self, ProcSource};
 use crate::sys::{KillTarget, Sys};
 use crate::unit::Signal;
 use std::collections::HashSet;
@@ -51,20 +51,24 @@ fn send(sys: &mut dyn Sys, plan: &[(KillTarget, Signal)]) {
     }
 }
 
-/// The live subtree of `child` (child first), read from /proc.
-fn subtree(reader: &ProcReader, child: i32) -> Vec<Victim> {
-    match reader.sample_tree(child) {
-        Ok(s) => s
-            .procs
-            .iter()
-            .filter(|p| !p.is_zombie())
-            .map(|p| Victim {
-                pid: p.pid,
-                start_ticks: p.start_ticks,
-            })
-            .collect(),
-        Err(_) => Vec::new(),
-    }
+/// The live subtree of `child` (child first).
+fn subtree(procs: &dyn ProcSource, child: i32) -> Vec<Victim> {
+    procfs::walk(procs, child)
+        .iter()
+        .filter(|p| !p.is_exited())
+        .map(|p| Victim {
+            pid: p.pid,
+            start_ticks: p.start_ticks,
+        })
+        .collect()
+}
+
+/// Whether `v` is still the process that started at its start time and has
+/// not exited (a zombie or a recycled pid is not alive for a kill).
+fn alive(procs: &dyn ProcSource, v: &Victim) -> bool {
+    procs
+        .stat(v.pid)
+        .is_some_and(|s| s.start_ticks == v.start_ticks && !s.is_exited())
 }
 
 impl ChildKill {
@@ -73,12 +77,11 @@ impl ChildKill {
     /// then TERM and CONT to each, by pid. None when the child is already gone.
     pub fn begin(
         sys: &mut dyn Sys,
-        reader: &ProcReader,
         child: Victim,
         kill_timeout: Duration,
         now: Instant,
     ) -> Option<ChildKill> {
-        if !reader.alive_as(child.pid, child.start_ticks) {
+        if !alive(sys.procs(), &child) {
             return None;
         }
         let mut stopped: Vec<Victim> = Vec::new();
@@ -86,7 +89,7 @@ impl ChildKill {
         // Freeze generation by generation: a process stopped cannot fork, so after a
         // pass that finds nobody new the list is complete. Bounded for safety.
         for _ in 0..16 {
-            let fresh: Vec<Victim> = subtree(reader, child.pid)
+            let fresh: Vec<Victim> = subtree(sys.procs(), child.pid)
                 .into_iter()
                 .filter(|v| seen.insert(*v))
                 .collect();
@@ -113,26 +116,26 @@ impl ChildKill {
     }
 
     /// The victims still alive (same pid, same start time, not a zombie).
-    pub fn alive(&self, reader: &ProcReader) -> Vec<Victim> {
+    pub fn alive(&self, procs: &dyn ProcSource) -> Vec<Victim> {
         self.victims
             .iter()
             .copied()
-            .filter(|v| reader.alive_as(v.pid, v.start_ticks))
+            .filter(|v| alive(procs, v))
             .collect()
     }
 
     /// Whether every victim has exited (the supervisor may drop the kill early).
-    pub fn done(&self, reader: &ProcReader) -> bool {
-        self.alive(reader).is_empty()
+    pub fn done(&self, procs: &dyn ProcSource) -> bool {
+        self.alive(procs).is_empty()
     }
 
     /// At `deadline`: SIGKILL to every victim still alive and to any descendant they
     /// forked since. Returns how many processes were sent SIGKILL.
-    pub fn escalate(&self, sys: &mut dyn Sys, reader: &ProcReader) -> usize {
+    pub fn escalate(&self, sys: &mut dyn Sys) -> usize {
         let mut targets: Vec<Victim> = Vec::new();
         let mut seen = HashSet::new();
-        for v in self.alive(reader) {
-            for d in subtree(reader, v.pid) {
+        for v in self.alive(sys.procs()) {
+            for d in subtree(sys.procs(), v.pid) {
                 if seen.insert(d) {
                     targets.push(d);
                 }

@@ -7,22 +7,20 @@
 //! ```text
 //! watch (Watchdog: per-job state, run_cycle) ──> eval (pure Monit semantics)
 //!        │                                   └──> sample (pure tree arithmetic)
-//!        └── Sampler ── fdcache (kept-open /proc descriptors) ── measure (/proc parsing)
+//!        └── Sampler ── measure (procfs::walk over procfs::CachedProc, kept-open /proc fds)
 //! alert (log line, alert-command SpawnSpec)     kill (one child's tree, via Sys)
 //! ```
 
 pub mod alert;
 pub mod eval;
-pub mod fdcache;
 pub mod kill;
 pub mod measure;
 pub mod sample;
 pub mod watch;
 
 pub use eval::{CheckState, Observation, RestartLog, Values, Verdict, evaluate};
-pub use fdcache::CachedReader;
-pub use measure::{ProcReader, sample_tree, tree_descendants};
-pub use sample::{MeasureError, ProcStat, Sampler, TreeSample};
+pub use measure::sample_tree;
+pub use sample::{MeasureError, Sampler, TreeSample};
 pub use watch::{JobKey, Target, WatchAction, WatchEvent, WatchSpec, WatchStatus, Watchdog};
 
 use std::time::Duration;
@@ -34,6 +32,6 @@ impl Watchdog {
     /// A watchdog reading /proc through kept-open descriptors, with the daemon's
     /// `--cycle` as default.
     pub fn new(default_cycle: Duration) -> Watchdog {
-        Watchdog::with_sampler(default_cycle, Box::new(CachedReader::new()))
+        Watchdog::with_sampler(default_cycle, Box::new(crate::procfs::CachedProc::new()))
     }
 }

@@ -3,36 +3,13 @@
 //! `std::fs`, no nix; `measure` fills these from /proc.
 
 use super::eval::Values;
+use crate::procfs::Proc;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::time::Duration;
 
 /// Trees up to this size are searched linearly (cheaper than building an index).
 const SMALL: usize = 16;
-
-/// One process as read from `/proc/PID/stat`, already in bytes and ticks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ProcStat {
-    pub pid: i32,
-    pub ppid: i32,
-    pub pgrp: i32,
-    /// The state letter (`R`, `S`, `Z`, ...).
-    pub state: char,
-    /// utime + stime, in clock ticks.
-    pub cpu_ticks: u64,
-    /// Resident set size in bytes.
-    pub rss_bytes: u64,
-    /// Start time in clock ticks after boot; with the pid, a process's identity.
-    pub start_ticks: u64,
-    pub threads: u64,
-}
-
-impl ProcStat {
-    /// A zombie has exited: it holds no memory, takes no CPU and cannot be killed.
-    pub fn is_zombie(&self) -> bool {
-        self.state == 'Z' || self.state == 'X'
-    }
-}
 
 /// Why a tree could not be measured (its main process is gone, or /proc failed).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,7 +42,9 @@ pub struct TreeSample {
     /// The main process the tree was discovered from.
     pub root: i32,
     /// The root first, then its descendants in breadth-first order.
-    pub procs: Vec<ProcStat>,
+    pub procs: Vec<Proc>,
+    /// Bytes per page (the unit of `Proc::rss_pages`).
+    pub page: u64,
     /// `CLOCK_BOOTTIME` when the sample was taken (the clock of `start_ticks`).
     pub boot_time: Duration,
     /// Clock ticks per second (`sysconf(_SC_CLK_TCK)`).
@@ -75,7 +54,7 @@ pub struct TreeSample {
 
 impl TreeSample {
     /// Builds a sample; `procs` must start with the root.
-    pub fn new(root: i32, procs: Vec<ProcStat>, boot_time: Duration, hz: u64) -> TreeSample {
+    pub fn new(root: i32, procs: Vec<Proc>, boot_time: Duration, hz: u64, page: u64) -> TreeSample {
         let index = if procs.len() > SMALL {
             procs.iter().enumerate().map(|(i, p)| (p.pid, i)).collect()
         } else {
@@ -84,6 +63,7 @@ impl TreeSample {
         TreeSample {
             root,
             procs,
+            page: page.max(1),
             boot_time,
             hz: hz.max(1),
             index,
@@ -91,7 +71,7 @@ impl TreeSample {
     }
 
     /// The process `pid`, when it is in this tree.
-    pub fn get(&self, pid: i32) -> Option<&ProcStat> {
+    pub fn get(&self, pid: i32) -> Option<&Proc> {
         if self.procs.len() <= SMALL {
             return self.procs.iter().find(|p| p.pid == pid);
         }
@@ -109,7 +89,7 @@ impl TreeSample {
 
     /// `pid` and all its descendants, `pid` first (empty when `pid` is not in the tree).
     /// `procs` is in discovery order, so a parent always comes before its children.
-    pub fn subtree(&self, pid: i32) -> Vec<&ProcStat> {
+    pub fn subtree(&self, pid: i32) -> Vec<&Proc> {
         if pid == self.root {
             return self.procs.iter().collect();
         }
@@ -127,7 +107,7 @@ impl TreeSample {
     }
 
     /// How long `p` has been running at this sample.
-    pub fn age(&self, p: &ProcStat) -> Duration {
+    pub fn age(&self, p: &Proc) -> Duration {
         let started = ticks_to_duration(p.start_ticks, self.hz);
         self.boot_time.saturating_sub(started)
     }
@@ -138,7 +118,7 @@ impl TreeSample {
     /// delta. A process new since `prev` (or a recycled pid): all its ticks when it started
     /// within the interval, else its lifetime average rate. Processes that exited within
     /// the interval are not counted (their last partial interval is lost).
-    pub fn cpu_percent(&self, prev: &TreeSample, p: &ProcStat) -> Option<f64> {
+    pub fn cpu_percent(&self, prev: &TreeSample, p: &Proc) -> Option<f64> {
         let interval = self.boot_time.checked_sub(prev.boot_time)?.as_secs_f64();
         if interval <= 0.0 {
             return None;
@@ -166,16 +146,19 @@ impl TreeSample {
     pub fn values(&self, prev: Option<&TreeSample>, pid: i32) -> Option<Values> {
         let tree = self.subtree(pid);
         let root = *tree.first()?;
-        let cpu_of = |p: &ProcStat| prev.and_then(|prev| self.cpu_percent(prev, p));
+        let cpu_of = |p: &Proc| prev.and_then(|prev| self.cpu_percent(prev, p));
         let cpu = cpu_of(root);
         // Known whenever the root's is (same two instants for the whole tree).
         let totalcpu = cpu.map(|_| tree.iter().filter_map(|p| cpu_of(p)).sum());
         Some(Values {
-            mem: root.rss_bytes,
-            totalmem: tree.iter().map(|p| p.rss_bytes).sum(),
+            mem: root.rss_pages.saturating_mul(self.page),
+            totalmem: tree
+                .iter()
+                .map(|p| p.rss_pages.saturating_mul(self.page))
+                .sum(),
             cpu,
             totalcpu,
-            children: tree.iter().skip(1).filter(|p| !p.is_zombie()).count() as u64,
+            children: tree.iter().skip(1).filter(|p| !p.is_exited()).count() as u64,
             uptime: self.age(root),
         })
     }
@@ -191,21 +174,22 @@ pub fn ticks_to_duration(ticks: u64, hz: u64) -> Duration {
 mod tests {
     use super::*;
 
-    fn p(pid: i32, ppid: i32, ticks: u64, rss_mb: u64, start: u64) -> ProcStat {
-        ProcStat {
+    fn p(pid: i32, ppid: i32, ticks: u64, rss_mb: u64, start: u64) -> Proc {
+        Proc {
             pid,
             ppid,
-            pgrp: 10,
+            pgid: 10,
+            sid: 10,
             state: 'S',
             cpu_ticks: ticks,
-            rss_bytes: rss_mb << 20,
+            rss_pages: rss_mb << 20,
             start_ticks: start,
             threads: 1,
         }
     }
 
-    fn tree(at_s: u64, procs: Vec<ProcStat>) -> TreeSample {
-        TreeSample::new(10, procs, Duration::from_secs(at_s), 100)
+    fn tree(at_s: u64, procs: Vec<Proc>) -> TreeSample {
+        TreeSample::new(10, procs, Duration::from_secs(at_s), 100, 1)
     }
 
     #[test]

@@ -293,7 +293,7 @@ impl JobWatch {
         if !self.spec.child_checks.is_empty() {
             let mut alive = HashMap::new();
             for child in sample.direct_children(pid) {
-                let Some(st) = sample.get(child).filter(|s| !s.is_zombie()) else {
+                let Some(st) = sample.get(child).filter(|s| !s.is_exited()) else {
                     continue;
                 };
                 let Some(values) = sample.values(prev.as_ref(), child) else {

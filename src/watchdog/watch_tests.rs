@@ -2,8 +2,9 @@
 //! actions, child checks keyed by pid, restarts, status text.
 
 use super::*;
+use crate::procfs::Proc;
 use crate::rule::{Op, Resource, Value, Window};
-use crate::watchdog::sample::{MeasureError, ProcStat};
+use crate::watchdog::sample::MeasureError;
 use std::sync::{Arc, Mutex};
 
 const MB: u64 = 1 << 20;
@@ -25,14 +26,15 @@ impl Sampler for Script {
     }
 }
 
-fn proc_(pid: i32, ppid: i32, rss_mb: u64, start: u64) -> ProcStat {
-    ProcStat {
+fn proc_(pid: i32, ppid: i32, rss_mb: u64, start: u64) -> Proc {
+    Proc {
         pid,
         ppid,
-        pgrp: 100,
+        pgid: 100,
+        sid: 100,
         state: 'S',
         cpu_ticks: 0,
-        rss_bytes: rss_mb * MB,
+        rss_pages: rss_mb * MB,
         start_ticks: start,
         threads: 1,
     }
@@ -45,7 +47,7 @@ fn tree(at: u64, kids: &[(i32, u64)]) -> TreeSample {
         kids.iter()
             .map(|&(pid, mb)| proc_(pid, 100, mb, pid as u64)),
     );
-    TreeSample::new(100, procs, Duration::from_secs(at), 100)
+    TreeSample::new(100, procs, Duration::from_secs(at), 100, 1)
 }
 
 fn res(resource: Resource, mb: u64, window: Window, action: Action) -> Check {
@@ -231,7 +233,7 @@ fn a_new_main_process_resets_resource_counters_and_a_gone_one_is_skipped() {
     };
     let mut other = tree(10, &[]);
     other.procs[0].start_ticks = 777;
-    let other = TreeSample::new(100, other.procs, Duration::from_secs(10), 100);
+    let other = TreeSample::new(100, other.procs, Duration::from_secs(10), 100, 1);
     let (mut w, t0) = setup(spec, vec![tree(5, &[]), other]);
     let jobs = [(key(), 100, 0)];
     assert!(w.run_cycle(t0 + Duration::from_secs(5), &jobs).is_empty());

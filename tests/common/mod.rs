@@ -106,13 +106,21 @@ impl Daemon {
     /// `ROOT/gsup.sock`, its runtime dir `ROOT/gsup.d`).
     pub fn start_in(root: tempfile::TempDir, units: &[(&str, &str)], extra: &[&str]) -> Daemon {
         let stderr = fs::File::create(root.path().join("daemon.stderr")).expect("stderr file");
-        Daemon::launch(root, units, extra, stderr.into())
+        Daemon::launch(root, units, extra, stderr.into(), "")
     }
 
     /// `start` with the daemon's stderr a pipe the test holds
     /// (`take_stderr`); `stderr()` is then empty.
     pub fn start_piped(units: &[(&str, &str)]) -> Daemon {
-        Daemon::launch(temp_root(), units, &[], Stdio::piped())
+        Daemon::launch(temp_root(), units, &[], Stdio::piped(), "")
+    }
+
+    /// `start` with shell redirections applied to the daemon's command line
+    /// (`"0<&- 1>&- 2>&-"` starts it with its standard descriptors closed).
+    pub fn start_redirected(units: &[(&str, &str)], redirs: &str) -> Daemon {
+        let root = temp_root();
+        let stderr = fs::File::create(root.path().join("daemon.stderr")).expect("stderr file");
+        Daemon::launch(root, units, &[], stderr.into(), redirs)
     }
 
     fn launch(
@@ -120,7 +128,9 @@ impl Daemon {
         units: &[(&str, &str)],
         extra: &[&str],
         stderr: Stdio,
+        redirs: &str,
     ) -> Daemon {
+        let script = format!("\"$@\" {redirs} & wait $!");
         let config = root.path().join("services.d");
         let logs = root.path().join("log");
         let socket = root.path().join("gsup.sock");
@@ -134,7 +144,7 @@ impl Daemon {
             "--kill-child",
             "sh",
             "-c",
-            "\"$@\" & wait $!",
+            &script,
             "sh",
         ])
         .arg(gsup_bin())

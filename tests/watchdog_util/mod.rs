@@ -3,7 +3,6 @@
 //! test created (that group, and the pids seen in its tree, reaped by pid).
 #![allow(dead_code)]
 
-use gsup::watchdog::ProcReader;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -72,7 +71,11 @@ impl Fixture {
 
 impl Drop for Fixture {
     fn drop(&mut self) {
-        let seen = ProcReader::new().tree_descendants(self.pid);
+        let seen: Vec<i32> = gsup::procfs::walk(&gsup::procfs::RealProc::default(), self.pid)
+            .iter()
+            .skip(1)
+            .map(|p| p.pid)
+            .collect();
         // SAFETY: kill on the process group this test created (its pgid is our child's pid).
         unsafe { libc::kill(-self.pid, libc::SIGKILL) };
         let _ = self.child.wait();

@@ -1,0 +1,124 @@
+//! The launcher: turns one process of an instance (main, hook, readiness
+//! probe) into a `SpawnSpec` and spawns it through `Sys`. It records no pid
+//! and steps no job: the supervisor does both with what it returns.
+
+use super::env;
+use super::jobs::{Instance, JobDef, Key, label};
+use super::readiness::{ProbeCmd, bind_notify};
+use crate::job::machine::Process;
+use crate::spawn::SpawnSpec;
+use crate::sys::Sys;
+use crate::unit::{Command, Console, Ready};
+use std::path::PathBuf;
+use tracing::warn;
+
+/// What a launch gave: the pid or why it failed, and the probe the async
+/// loop must run for it (a `ready: notify` socket).
+#[derive(Debug)]
+pub struct Launched {
+    pub result: Result<i32, String>,
+    pub probe: Option<ProbeCmd>,
+}
+
+/// Where launched processes write and where their sockets live.
+#[derive(Debug, Clone)]
+pub struct Launcher {
+    /// Job logs (`LOG_DIR/JOB.log`).
+    pub log_dir: PathBuf,
+    /// The daemon's runtime dir (notify sockets).
+    pub runtime_dir: PathBuf,
+}
+
+impl Launcher {
+    /// Spawns process `p` of instance `key`.
+    pub fn launch(
+        &self,
+        sys: &mut dyn Sys,
+        key: &Key,
+        def: &JobDef,
+        inst: &Instance,
+        p: Process,
+    ) -> Launched {
+        let u = &def.unit;
+        let cmd = match p {
+            Process::Main => Some(&u.exec),
+            Process::PreStart => u.pre_start.as_ref(),
+            Process::PostStart => u.post_start.as_ref(),
+            Process::PreStop => u.pre_stop.as_ref(),
+            Process::PostStop => u.post_stop.as_ref(),
+        };
+        let mut env = inst.env.clone();
+        let mut probe = None;
+        if p == Process::Main && u.ready == Ready::Notify {
+            match bind_notify(&self.runtime_dir, key, def.job_uid()) {
+                Ok((path, sock)) => {
+                    env::set(&mut env, "NOTIFY_SOCKET", &path.to_string_lossy());
+                    probe = Some(ProbeCmd::Notify {
+                        key: key.clone(),
+                        sock,
+                    });
+                }
+                // Without its socket the job could never be ready: fail now.
+                Err(e) => return self.failed(key, def, p, format!("notify socket: {e}")),
+            }
+        }
+        let Some(cmd) = cmd else {
+            return self.failed(key, def, p, "no such command".into());
+        };
+        match self.spec(key, def, cmd, env) {
+            Ok(spec) => match sys.spawn(&spec) {
+                Ok(pid) => Launched {
+                    result: Ok(pid),
+                    probe,
+                },
+                Err(e) => self.failed(key, def, p, e.to_string()),
+            },
+            Err(reason) => self.failed(key, def, p, reason),
+        }
+    }
+
+    /// Spawns the instance's `ready: {exec: ...}` probe; `None` when the unit has none.
+    pub fn launch_probe(
+        &self,
+        sys: &mut dyn Sys,
+        key: &Key,
+        def: &JobDef,
+        inst: &Instance,
+    ) -> Option<Result<i32, String>> {
+        let Ready::Exec(cmd) = &def.unit.ready else {
+            return None;
+        };
+        let spec = self.spec(key, def, cmd, inst.env.clone());
+        Some(spec.and_then(|s| sys.spawn(&s).map_err(|e| e.to_string())))
+    }
+
+    /// The spec of one command of `def`'s instance `key`.
+    fn spec(
+        &self,
+        key: &Key,
+        def: &JobDef,
+        cmd: &Command,
+        env: Vec<(String, String)>,
+    ) -> Result<SpawnSpec, String> {
+        let creds = def.creds.clone()?;
+        let argv = env::argv(cmd, &env)?;
+        Ok(env::spec(&self.log_dir, &def.unit, creds, key, argv, env))
+    }
+
+    /// A failed launch: logged, and noted in the job's log so that
+    /// `gsup log JOB` tells the operator.
+    fn failed(&self, key: &Key, def: &JobDef, p: Process, reason: String) -> Launched {
+        warn!(job = %label(key), "{} could not start: {reason}", p.as_str());
+        if def.unit.console == Console::Log {
+            let path = env::log_path(&self.log_dir, &key.0, &key.1);
+            crate::logs::note(
+                &path,
+                &format!("gsup: {} could not start: {reason}", p.as_str()),
+            );
+        }
+        Launched {
+            result: Err(reason),
+            probe: None,
+        }
+    }
+}

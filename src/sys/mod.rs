@@ -1,0 +1,170 @@
+//! The seam between supervisor logic and the kernel: every effect the
+//! supervisor has (spawn, signal, reap, `/proc`, pidfiles, pidfds, inotify)
+//! goes through the `Sys` trait, as dinit's `bp_sys`, so that the
+//! supervisor, the launcher and the pidfile follower are tested against a
+//! fake kernel. `RealSys` (in `real`) is the kernel itself.
+//!
+//! A spawn that fails after the clone (stage `exec`, `chdir`, `setuid`, ...)
+//! left a child that has `_exit(127)`ed: `reap` returns its pid later, one
+//! the supervisor never recorded, and the supervisor drops it.
+
+pub mod inotify;
+pub mod pidfd;
+mod real;
+
+pub use inotify::Change;
+pub use real::RealSys;
+
+use crate::job::Exit;
+use crate::pidfile::PidfileError;
+use crate::procfs::{ProcSource, ProcTable};
+use crate::spawn::{SpawnError, SpawnSpec};
+use crate::unit::Signal;
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+
+/// The process table of a kernel without processes (the default `procs`).
+static NO_PROCS: ProcTable = ProcTable::EMPTY;
+
+/// Whom a signal goes to: a whole process group, or one process. The two are
+/// apart in the type so that a worker is never killed through its master's group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KillTarget {
+    Group(i32),
+    Pid(i32),
+}
+
+/// What a file watch is for: it comes back with every change.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum WatchId {
+    /// The pidfile of this job instance `(job, instance)`.
+    Pidfile(String, String),
+    /// The config dir (each of its folders).
+    Config,
+}
+
+/// Something the kernel tells the supervisor besides a child's exit (SIGCHLD
+/// is the loop's own signal stream).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SysEvent {
+    /// Watched names changed (each watch once, its last change).
+    Changed(Vec<(WatchId, Change)>),
+    /// A process held by a pidfd exited (whoever reaps it).
+    PidExited(i32),
+    /// The inotify descriptor failed; it is dropped (pidfiles are then read
+    /// only when a main process exits, the config only on `reload-config`).
+    WatchFailed(String),
+}
+
+/// The effects the supervisor performs. Only `spawn`, `signal` and `reap`
+/// are required; the rest default to a kernel with no processes to read, no
+/// pidfds and no inotify, which is what a test that does not care about
+/// them wants.
+pub trait Sys {
+    /// Starts `spec` in a new session (as posix_spawn: returns once the
+    /// child has exec'd); returns the child's pid.
+    fn spawn(&mut self, spec: &SpawnSpec) -> Result<i32, SpawnError>;
+    /// Sends `sig`; returns the errno on failure (ESRCH when already gone).
+    fn signal(&mut self, target: KillTarget, sig: Signal) -> Result<(), i32>;
+    /// Reaps every child that has exited (`waitpid(-1, WNOHANG)` until none).
+    fn reap(&mut self) -> Vec<(i32, Exit)>;
+
+    /// The process table (`/proc`).
+    fn procs(&self) -> &dyn ProcSource {
+        &NO_PROCS
+    }
+    /// The daemon's own pid.
+    fn own_pid(&self) -> i32 {
+        0
+    }
+    /// The daemon's children now (orphans re-parented to it included).
+    fn own_children(&self) -> Vec<i32> {
+        Vec::new()
+    }
+    /// Reads a pidfile safely (`pidfile::read_pidfile`).
+    fn read_pidfile(&self, path: &Path) -> Result<i32, PidfileError> {
+        let _ = path;
+        Err(PidfileError::Missing)
+    }
+    /// Opens a pidfd on `pid`, held until `pidfd_close`; its exit comes back
+    /// as `SysEvent::PidExited`. Returns the errno on failure.
+    fn pidfd_open(&mut self, pid: i32) -> Result<(), i32> {
+        let _ = pid;
+        Err(libc::ENOSYS)
+    }
+    /// Closes the pidfd held on `pid` (a no-op when none is).
+    fn pidfd_close(&mut self, pid: i32) {
+        let _ = pid;
+    }
+    /// True when the process a held pidfd names has exited; false when it
+    /// lives or no pidfd is held on `pid`.
+    fn pidfd_exited(&self, pid: i32) -> bool {
+        let _ = pid;
+        false
+    }
+    /// Signals the process a held pidfd names (that very process or
+    /// nobody); EBADF when no pidfd is held on `pid`.
+    fn pidfd_signal(&mut self, pid: i32, sig: Signal) -> Result<(), i32> {
+        let _ = (pid, sig);
+        Err(libc::EBADF)
+    }
+    /// Watches the file `path` (through its directory) for `id`, replacing
+    /// an earlier watch of `id`.
+    fn watch_file(&mut self, id: WatchId, path: &Path) -> std::io::Result<()> {
+        let _ = (id, path);
+        Ok(())
+    }
+    /// Watches everything in the directory `dir` for `id`, beside the other
+    /// directories watched for it.
+    fn watch_dir(&mut self, id: WatchId, dir: &Path) -> std::io::Result<()> {
+        let _ = (id, dir);
+        Ok(())
+    }
+    /// Drops every watch of `id`.
+    fn unwatch(&mut self, id: &WatchId) {
+        let _ = id;
+    }
+    /// Waits for the next `SysEvent`; forever when nothing is watched or held.
+    fn next_event(&mut self) -> Pin<Box<dyn Future<Output = SysEvent> + '_>> {
+        Box::pin(std::future::pending())
+    }
+}
+
+/// Makes sure descriptors 0, 1 and 2 are open, on /dev/null when closed, as
+/// s6 and runit do: a daemon started with `2>&-` would otherwise get its
+/// first socket, epoll or log file as fd 2 and write its log lines into it,
+/// and hand it to every `console: inherit` job. std's runtime does the same
+/// before `main`; the daemon checks again because it is its own contract.
+pub fn ensure_stdio() {
+    for fd in 0..=2 {
+        // SAFETY: F_GETFD reads a descriptor's flags; no memory is passed.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0 {
+            continue;
+        }
+        // open() returns the lowest free number: this one.
+        let _ = nix::fcntl::open(
+            "/dev/null",
+            nix::fcntl::OFlag::O_RDWR,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map(std::mem::forget::<std::os::fd::OwnedFd>);
+    }
+}
+
+/// Makes glibc's allocator give large freed blocks back to the kernel. By
+/// default it raises its mmap threshold after the first large free, so a big
+/// temporary (a `list` answer, the parsed config) stays in the heap for
+/// good; fixing both thresholds turns that off (docs/performance.md).
+pub fn tune_allocator() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt only sets allocator parameters; called before threads
+    // other than tokio's own allocate anything large.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 * 1024);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 64 * 1024);
+        // One arena: the config-dir watcher's thread allocates a few hundred
+        // bytes now and then; an arena of its own would hold ~116 kB of PSS.
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}

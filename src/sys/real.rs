@@ -1,0 +1,169 @@
+//! `RealSys`: the kernel behind the `Sys` seam. Spawns through `spawn`, reaps
+//! through `reap`, reads `/proc`, holds the pidfds and the one inotify fd.
+
+use super::inotify::Watcher;
+use super::pidfd::PidFd;
+use super::{KillTarget, Sys, SysEvent, WatchId};
+use crate::job::Exit;
+use crate::pidfile::PidfileError;
+use crate::procfs::{ProcSource, RealProc};
+use crate::spawn::{SpawnError, SpawnSpec, Spawner};
+use crate::unit::Signal;
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+use std::task::Poll;
+
+/// The real kernel. The inotify fd and the pidfds register with the tokio
+/// runtime, so watches and pidfds need one (the daemon's); spawning,
+/// signalling, reaping and reading do not.
+#[derive(Default)]
+pub struct RealSys {
+    spawner: Spawner,
+    procs: RealProc,
+    watcher: Option<Watcher<WatchId>>,
+    pidfds: HashMap<i32, PidFd>,
+}
+
+impl std::fmt::Debug for RealSys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RealSys")
+            .field("pidfds", &self.pidfds.len())
+            .field("watching", &self.watcher.is_some())
+            .finish()
+    }
+}
+
+impl RealSys {
+    fn watcher(&mut self) -> std::io::Result<&mut Watcher<WatchId>> {
+        if self.watcher.is_none() {
+            self.watcher = Some(Watcher::new()?);
+        }
+        self.watcher
+            .as_mut()
+            .ok_or_else(|| std::io::Error::other("no watcher"))
+    }
+}
+
+impl Sys for RealSys {
+    fn spawn(&mut self, spec: &SpawnSpec) -> Result<i32, SpawnError> {
+        self.spawner.spawn(spec)
+    }
+
+    /// `kill(-pgid)` for a group, `kill(pid)` for one process. Refuses any
+    /// pid or pgid <= 1 with EINVAL, so `kill(-1)`, `kill(0)` and PID 1 are
+    /// never reachable through here.
+    fn signal(&mut self, target: KillTarget, sig: Signal) -> Result<(), i32> {
+        let dest = match target {
+            KillTarget::Group(pgid) if pgid > 1 => -pgid,
+            KillTarget::Pid(pid) if pid > 1 => pid,
+            _ => return Err(libc::EINVAL),
+        };
+        // SAFETY: kill has no memory arguments; `dest` is never -1, 0 or 1.
+        if unsafe { libc::kill(dest, sig.0) } < 0 {
+            return Err(std::io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EINVAL));
+        }
+        Ok(())
+    }
+
+    fn reap(&mut self) -> Vec<(i32, Exit)> {
+        crate::reap::reap_all()
+    }
+
+    fn procs(&self) -> &dyn ProcSource {
+        &self.procs
+    }
+
+    fn own_pid(&self) -> i32 {
+        std::process::id() as i32
+    }
+
+    fn own_children(&self) -> Vec<i32> {
+        // Every thread's children (a child belongs to the thread that forked it).
+        self.procs.children(self.own_pid(), u64::MAX)
+    }
+
+    fn read_pidfile(&self, path: &Path) -> Result<i32, PidfileError> {
+        crate::pidfile::read_pidfile(path)
+    }
+
+    fn pidfd_open(&mut self, pid: i32) -> Result<(), i32> {
+        let fd = PidFd::open(pid).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
+        self.pidfds.insert(pid, fd);
+        Ok(())
+    }
+
+    fn pidfd_close(&mut self, pid: i32) {
+        self.pidfds.remove(&pid);
+    }
+
+    fn pidfd_exited(&self, pid: i32) -> bool {
+        self.pidfds.get(&pid).is_some_and(PidFd::has_exited)
+    }
+
+    fn pidfd_signal(&mut self, pid: i32, sig: Signal) -> Result<(), i32> {
+        let fd = self.pidfds.get(&pid).ok_or(libc::EBADF)?;
+        fd.signal(sig.0)
+            .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))
+    }
+
+    fn watch_file(&mut self, id: WatchId, path: &Path) -> std::io::Result<()> {
+        self.watcher()?.watch(path, id)
+    }
+
+    fn watch_dir(&mut self, id: WatchId, dir: &Path) -> std::io::Result<()> {
+        self.watcher()?.watch_dir(dir, id)
+    }
+
+    fn unwatch(&mut self, id: &WatchId) {
+        if let Some(w) = self.watcher.as_mut() {
+            w.unwatch(id);
+        }
+    }
+
+    /// A change of a watched name, or the exit of a process a pidfd holds.
+    fn next_event(&mut self) -> Pin<Box<dyn Future<Output = SysEvent> + '_>> {
+        let RealSys {
+            watcher, pidfds, ..
+        } = self;
+        Box::pin(async move {
+            let mut exits: Vec<Pin<Box<dyn Future<Output = i32> + '_>>> = pidfds
+                .values()
+                .map(|fd| {
+                    Box::pin(async move {
+                        let _ = fd.exited().await;
+                        fd.pid()
+                    }) as Pin<Box<dyn Future<Output = i32> + '_>>
+                })
+                .collect();
+            let any_exit = std::future::poll_fn(|cx| {
+                for f in exits.iter_mut() {
+                    if let Poll::Ready(pid) = f.as_mut().poll(cx) {
+                        return Poll::Ready(pid);
+                    }
+                }
+                Poll::Pending
+            });
+            let changes = async {
+                match watcher.as_mut() {
+                    Some(w) => w.next().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let got = tokio::select! {
+                r = changes => r.map_err(|e| e.to_string()),
+                pid = any_exit => return SysEvent::PidExited(pid),
+            };
+            match got {
+                Ok(v) => SysEvent::Changed(v),
+                Err(e) => {
+                    *watcher = None;
+                    SysEvent::WatchFailed(e)
+                }
+            }
+        })
+    }
+}
