@@ -148,10 +148,15 @@ fn follow_file(path: &Path, mut file: Option<File>, mut at: u64, out: &mut dyn W
         let current = file.as_ref().and_then(|f| f.metadata().ok());
         match (on_disk, current) {
             (Some(d), Some(c)) if d.ino() != c.ino() || d.dev() != c.dev() => {
-                // Rotated: what was written to the old file before the rename is read first.
+                // Rotated: what was written to the old file before the rename is read first,
+                // then every file rotated after it (several rotations may pass between two
+                // wake-ups), then the current one.
                 if let Some(f) = &file
                     && !matches!(drain(f, &mut at, out), Ok(true))
                 {
+                    return;
+                }
+                if !copy_newer_rotations(path, (c.dev(), c.ino()), out) {
                     return;
                 }
                 file = File::open(path).ok();
@@ -168,6 +173,36 @@ fn follow_file(path: &Path, mut file: Option<File>, mut at: u64, out: &mut dyn W
         }
         waker.wait();
     }
+}
+
+/// After the file `old` (device, inode) was rotated away: copies whole each
+/// of `PATH.N`..`PATH.1` that was rotated after it (those before `old`'s own
+/// number, or all of them when `old` is gone); false when `out` is closed.
+fn copy_newer_rotations(path: &Path, old: (u64, u64), out: &mut dyn Write) -> bool {
+    let rotated = |n: usize| {
+        let mut p = path.as_os_str().to_owned();
+        p.push(format!(".{n}"));
+        std::path::PathBuf::from(p)
+    };
+    let mut newer = Vec::new();
+    for n in 1.. {
+        let Ok(meta) = std::fs::metadata(rotated(n)) else {
+            break;
+        };
+        if (meta.dev(), meta.ino()) == old {
+            break;
+        }
+        newer.push(n);
+    }
+    for n in newer.into_iter().rev() {
+        if let Ok(f) = File::open(rotated(n)) {
+            let end = f.metadata().map(|m| m.len()).unwrap_or(0);
+            if !matches!(copy_out(&f, 0, end, out), Ok(true)) {
+                return false;
+            }
+        }
+    }
+    true
 }
 
 /// Copies `file` from `at` to its current end; false when `out` is closed.

@@ -142,10 +142,10 @@ async fn handle(stream: UnixStream, policy: &AccessPolicy, calls: &mpsc::Sender<
         Ok(Err(e)) => Response::err(2, format!("bad request: {e}")),
         // A connection closed without a word (e.g. `bind` probing): nothing to say.
         Ok(Ok(None)) => return,
-        Ok(Ok(Some(line))) => match serde_json::from_slice::<Request>(&line) {
+        Ok(Ok(Some(line))) => match super::proto::parse_request(&line) {
             Err(e) => {
-                tracing::warn!("control socket: bad request: {e}");
-                Response::err(2, format!("bad request: {e}"))
+                tracing::warn!("control socket: {e}");
+                Response::err(2, e)
             }
             Ok(request) => dispatch(request, peer, policy, calls).await,
         },
