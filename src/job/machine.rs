@@ -74,6 +74,21 @@ impl Job {
         }
     }
 
+    /// A job taken back from a daemon that ran before this one (its saved
+    /// state): `start/running` with the main process it had, counting as
+    /// ready. No event: the jobs that followed it were taken back too.
+    pub fn adopted(policy: Policy, main: i32, pgid: Option<i32>, spawned_at: Instant) -> Job {
+        Job {
+            goal: Goal::Start,
+            state: State::Running,
+            main_pid: Some(main),
+            pgid,
+            ready: true,
+            spawned_at: Some(spawned_at),
+            ..Job::new(policy)
+        }
+    }
+
     /// True when the job rests where its goal points: a waiter can be answered.
     pub fn is_settled(&self) -> bool {
         match self.goal {

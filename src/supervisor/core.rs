@@ -55,6 +55,8 @@ pub struct Supervisor {
     pub(super) reload: super::reload::ReloadState,
     /// The status page, when the daemon publishes one (`supervisor::page`).
     pub(super) page: Option<super::page::PageState>,
+    /// The jobs changed since the state was last saved (`save_state`).
+    pub(super) state_dirty: bool,
     /// Children reaped and spawns failed since start (`--http`'s figures).
     pub reaped_total: u64,
     pub spawn_failures_total: u64,
@@ -82,6 +84,7 @@ impl Supervisor {
             defer_stops: false,
             reload: Default::default(),
             page: None,
+            state_dirty: true,
             reaped_total: 0,
             spawn_failures_total: 0,
         }
@@ -137,6 +140,7 @@ impl Supervisor {
                 debug!(job = %key.0, "input for a gone instance");
                 continue;
             };
+            self.state_dirty = true;
             let (goal, state) = stepped.after;
             if stepped.after != stepped.before {
                 info!(job = %label(&key), "{goal}/{state}");
@@ -235,6 +239,17 @@ impl Supervisor {
             }
         };
         self.queue.push_front((key.clone(), input));
+    }
+
+    /// Writes the saved state (`supervisor::saved`) under `dir` when the jobs
+    /// changed since the last write: at most once per loop turn.
+    pub fn save_state(&mut self, dir: &std::path::Path, now: Instant) {
+        if !std::mem::take(&mut self.state_dirty) {
+            return;
+        }
+        if let Err(e) = super::saved::Saved::of(self, now).write(dir) {
+            warn!("cannot save the state under {}: {e}", dir.display());
+        }
     }
 
     /// Feeds an event to every job's `stop_on`, then `start_on`, matcher.

@@ -172,6 +172,15 @@ impl JobTable {
             .collect()
     }
 
+    /// Puts back an instance of `name` (taken back from a saved state) with
+    /// its environment and machine; `None` when the job is not defined.
+    pub fn restore(&mut self, key: &Key, env: Vec<(String, String)>, job: Job) -> Option<()> {
+        self.defs.get(&key.0)?;
+        self.instances
+            .insert(key.clone(), Box::new(Instance { job, env }));
+        Some(())
+    }
+
     /// Forgets one instance.
     pub fn forget(&mut self, key: &Key) {
         self.instances.remove(key);

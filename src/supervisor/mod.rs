@@ -2,6 +2,7 @@
 //! turns signals, control requests, probe results and timers into job inputs.
 //! The loop only waits and forwards; every decision is in `core` and `job`.
 
+pub mod adopt;
 pub mod core;
 pub mod env;
 pub mod follow;
@@ -12,6 +13,7 @@ pub mod pids;
 pub mod readiness;
 pub mod reload;
 pub mod requests;
+pub mod saved;
 pub mod shutdown;
 pub mod signals;
 pub mod snapshot;
@@ -178,19 +180,22 @@ async fn daemon(opts: DaemonOptions) -> i32 {
     }
     load(&mut sup, &opts);
     let now = Instant::now();
-    sup.dispatch(&Event {
-        name: "startup".into(),
-        env: Vec::new(),
-    });
-    sup.dispatch(&Event {
-        name: "runlevel".into(),
-        env: vec![
-            ("RUNLEVEL".into(), "2".into()),
-            ("PREVLEVEL".into(), "N".into()),
-        ],
-    });
+    if !take_back(&mut sup, &runtime_dir, now) {
+        sup.dispatch(&Event {
+            name: "startup".into(),
+            env: Vec::new(),
+        });
+        sup.dispatch(&Event {
+            name: "runlevel".into(),
+            env: vec![
+                ("RUNLEVEL".into(), "2".into()),
+                ("PREVLEVEL".into(), "N".into()),
+            ],
+        });
+    }
     sup.drain(now);
     sup.publish();
+    sup.save_state(&runtime_dir, Instant::now());
     info!(socket = %opts.socket.display(), jobs = sup.jobs.len(), "ready");
 
     let (loaded_tx, mut loaded_rx) = mpsc::unbounded_channel();
@@ -228,8 +233,11 @@ async fn daemon(opts: DaemonOptions) -> i32 {
         }
         // Before the next await: answers given in this turn go out after it.
         sup.publish();
+        sup.save_state(&runtime_dir, Instant::now());
     }
     sup.remove_page();
+    // A clean end: the next daemon starts afresh.
+    let _ = std::fs::remove_file(runtime_dir.join(saved::FILE));
     kill_leftovers(&mut sup);
     let _ = std::fs::remove_file(&opts.socket);
     // Only what we made: the notify sockets, then the dir if it is empty.
@@ -237,6 +245,35 @@ async fn daemon(opts: DaemonOptions) -> i32 {
     let _ = std::fs::remove_dir(&runtime_dir);
     info!("exiting");
     0
+}
+
+/// Takes back the jobs of a daemon that ran before this one in this boot
+/// (its saved state); true when there was one, and then `startup` and
+/// `runlevel 2` are not emitted again.
+fn take_back(sup: &mut Supervisor, runtime_dir: &std::path::Path, now: Instant) -> bool {
+    let saved = match saved::Saved::read(runtime_dir) {
+        Ok(s) if s.this_boot() => s,
+        Ok(_) => {
+            info!("the saved state is from before the last boot; starting afresh");
+            return false;
+        }
+        Err(e) if runtime_dir.join(saved::FILE).exists() => {
+            warn!("cannot take the jobs back: {e}");
+            return false;
+        }
+        Err(_) => return false,
+    };
+    // A re-exec keeps the pid: the jobs are still our children.
+    let children = saved.pid == sup.sys.own_pid();
+    let adopted = sup.adopt(&saved, children, now);
+    info!(
+        running = adopted.running.len(),
+        lost = adopted.lost.len(),
+        resting = adopted.resting.len(),
+        "jobs taken back from the saved state (daemon {}); startup not emitted again",
+        saved.pid
+    );
+    true
 }
 
 /// Loads the config dir: every good unit off a dependency cycle.

@@ -23,6 +23,9 @@ pub struct PidTable {
     /// Instances whose run ended while their cgroup still held processes:
     /// the group is removed once empty.
     closing: BTreeSet<Key>,
+    /// Taken-back main processes that are not this daemon's children: their
+    /// end comes through a pidfd, not a reap.
+    adopted: BTreeSet<i32>,
 }
 
 impl PidTable {
@@ -42,6 +45,7 @@ impl PidTable {
 
     /// `pid` is gone (reaped, or seen exited): returns whose it was.
     pub fn remove(&mut self, pid: i32) -> Option<(Key, ProcKind)> {
+        self.adopted.remove(&pid);
         let (key, kind) = self.owner.remove(&pid)?;
         if let Some(m) = self.by_key.get_mut(&key) {
             m.remove(&pid);
@@ -91,6 +95,16 @@ impl PidTable {
                 self.groups.remove(key);
             }
         }
+    }
+
+    /// `pid` (in the table) is watched through a pidfd: not our child.
+    pub fn watch_adopted(&mut self, pid: i32) {
+        self.adopted.insert(pid);
+    }
+
+    /// `pid`'s pidfd said it ended: true when it was a taken-back process.
+    pub fn adopted_ended(&mut self, pid: i32) -> bool {
+        self.adopted.remove(&pid)
     }
 
     /// The instance's cgroup is to be removed once it is empty.

@@ -95,9 +95,56 @@ pub struct Daemon {
     pub socket: PathBuf,
     child: Child,
     finished: bool,
+    /// The daemon's arguments after `gsup daemon` (to start it again).
+    extra: Vec<String>,
+    /// Daemons started again in the namespace (`start_again`), through nsenter.
+    again: Vec<Child>,
+    /// The namespace's init outlives the daemon (`start_persistent`).
+    persistent: bool,
 }
 
 impl Daemon {
+    /// `start` in a namespace whose init outlives the daemon (a loop that
+    /// reaps), so that a test can kill the daemon and `start_again` one on
+    /// the same config while the jobs run on.
+    pub fn start_persistent(units: &[(&str, &str)], extra: &[&str]) -> Daemon {
+        let root = temp_root();
+        let stderr = fs::File::create(root.path().join("daemon.stderr")).expect("stderr file");
+        let script = "trap '' TERM INT HUP; \"$@\" & while :; do wait; sleep 0.05; done";
+        let mut d = Daemon::launch_script(root, units, extra, stderr.into(), script);
+        d.persistent = true;
+        d
+    }
+
+    /// Starts another daemon with the same arguments inside the namespace
+    /// (as a grandchild of the test, through nsenter; stderr appended), and
+    /// waits until its socket answers.
+    pub fn start_again(&mut self) {
+        let stderr = fs::OpenOptions::new()
+            .append(true)
+            .open(self.root.path().join("daemon.stderr"))
+            .expect("stderr file");
+        let init = self.ns_init_host_pid().to_string();
+        let child = Command::new("nsenter")
+            .args(["--target", &init, "--pid", "--mount", "--"])
+            .arg(gsup_bin())
+            .arg("daemon")
+            .arg("--config-dir")
+            .arg(&self.config)
+            .arg("--log-dir")
+            .arg(&self.logs)
+            .arg("--socket")
+            .arg(&self.socket)
+            .args(&self.extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("nsenter");
+        self.again.push(child);
+        self.wait_answers();
+    }
+
     /// Starts a daemon on these units with extra daemon flags, and waits until
     /// its socket answers `gsup list`.
     pub fn start(units: &[(&str, &str)], extra: &[&str]) -> Daemon {
@@ -133,6 +180,16 @@ impl Daemon {
         redirs: &str,
     ) -> Daemon {
         let script = format!("\"$@\" {redirs} & wait $!");
+        Daemon::launch_script(root, units, extra, stderr, &script)
+    }
+
+    fn launch_script(
+        root: tempfile::TempDir,
+        units: &[(&str, &str)],
+        extra: &[&str],
+        stderr: Stdio,
+        script: &str,
+    ) -> Daemon {
         let config = root.path().join("services.d");
         let logs = root.path().join("log");
         let socket = root.path().join("gsup.sock");
@@ -146,7 +203,7 @@ impl Daemon {
             "--kill-child",
             "sh",
             "-c",
-            &script,
+            script,
             "sh",
         ])
         .arg(gsup_bin())
@@ -169,8 +226,18 @@ impl Daemon {
             socket,
             child,
             finished: false,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+            again: Vec::new(),
+            persistent: false,
         };
-        let sock = d.socket.clone();
+        d.wait_answers();
+        d.finished = false;
+        d
+    }
+
+    /// Waits until the socket answers `gsup list`.
+    fn wait_answers(&self) {
+        let sock = self.socket.clone();
         let bin = gsup_bin();
         wait_until(Duration::from_secs(10), "daemon socket answers", || {
             sock.exists()
@@ -184,8 +251,6 @@ impl Daemon {
                     .map(|s| s.success())
                     .unwrap_or(false)
         });
-        d.finished = false;
-        d
     }
 
     /// Runs the client against this daemon.
@@ -237,13 +302,34 @@ impl Daemon {
 
     /// Host pid of the gsup daemon (PID 2 of the namespace).
     pub fn daemon_host_pid(&self) -> i32 {
-        let init = self.ns_init_host_pid();
         let mut found = 0;
         wait_until(Duration::from_secs(5), "daemon process appears", || {
-            found = children_of(init).into_iter().next().unwrap_or(0);
+            found = self.find_daemon().unwrap_or(0);
             found != 0
         });
         found
+    }
+
+    /// Host pid of the gsup daemon in the namespace (not a zombie), if any.
+    fn find_daemon(&self) -> Option<i32> {
+        let init = children_of(self.child.id() as i32).into_iter().next()?;
+        let ns = pid_ns(init);
+        let bin = gsup_bin();
+        let is_daemon = |p: i32| {
+            fs::read(format!("/proc/{p}/cmdline")).is_ok_and(|c| {
+                let mut words = c.split(|&b| b == 0);
+                words.next() == Some(bin.as_os_str().as_encoded_bytes())
+                    && words.next() == Some(b"daemon".as_slice())
+            }) && proc_state(p).is_some_and(|s| s != 'Z')
+        };
+        children_of(init)
+            .into_iter()
+            .find(|&p| is_daemon(p))
+            .or_else(|| {
+                all_pids()
+                    .into_iter()
+                    .find(|&p| p != init && pid_ns(p) == ns && is_daemon(p))
+            })
     }
 
     /// Host pid of the process the daemon calls `ns_pid` (pids in status lines
@@ -322,6 +408,15 @@ impl Daemon {
     /// `gsup shutdown`, then waits for the daemon to exit; returns its exit code.
     pub fn shutdown(mut self) -> i32 {
         let _ = self.run(&["shutdown"]);
+        if self.persistent {
+            // The namespace's init stays: wait for the daemon alone (its
+            // exit code is its parent's to see; 0 once it is gone).
+            wait_until(Duration::from_secs(30), "the daemon exits", || {
+                self.find_daemon().is_none()
+            });
+            self.finished = true;
+            return 0;
+        }
         self.wait_exit(Duration::from_secs(30))
     }
 
@@ -349,8 +444,7 @@ impl Drop for Daemon {
     /// Ends the namespace. A test that did not shut the daemon down still
     /// gets SPEC 8's check: no zombie has gsup as its parent.
     fn drop(&mut self) {
-        let init = children_of(self.child.id() as i32).into_iter().next();
-        let daemon = init.and_then(|i| children_of(i).into_iter().next());
+        let daemon = self.find_daemon();
         if let Some(daemon) = daemon.filter(|_| !self.finished && !std::thread::panicking()) {
             let zombies = || {
                 children_of(daemon)
@@ -369,10 +463,14 @@ impl Drop for Daemon {
                 panic!("zombies left with gsup as parent: {left:?}");
             }
         }
-        if !self.finished {
+        if !self.finished || self.persistent {
             // Killing unshare's child (--kill-child) ends the whole namespace.
             let _ = self.child.kill();
             let _ = self.child.wait();
+        }
+        for mut c in self.again.drain(..) {
+            let _ = c.kill();
+            let _ = c.wait();
         }
         remove_cgroup_domain(&self.root.path().join("gsup.d"));
     }

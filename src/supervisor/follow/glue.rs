@@ -78,7 +78,7 @@ impl Supervisor {
     /// pid table here, since no reap will say so.
     pub fn on_pid_exited(&mut self, pid: i32, now: Instant) {
         let Some(key) = self.follow.main_exited(self.sys.as_mut(), pid) else {
-            return;
+            return self.adopted_ended(pid, now);
         };
         self.reap_now(now);
         if self.pids.owner(pid).is_some_and(|(k, _)| *k == key) {
@@ -93,6 +93,24 @@ impl Supervisor {
             }
         }
         self.follow_job(&key, false, now);
+        self.drain(now);
+    }
+
+    /// A taken-back main that is not our child ended (its pidfd): the
+    /// machine hears of it as an exit without a wait status.
+    fn adopted_ended(&mut self, pid: i32, now: Instant) {
+        self.sys.pidfd_close(pid);
+        if !self.pids.adopted_ended(pid) {
+            return;
+        }
+        if let Some((key, _)) = self.pids.remove(pid)
+            && self
+                .jobs
+                .get(&key)
+                .is_some_and(|i| i.job.main_pid == Some(pid))
+        {
+            self.feed(key, Input::MainLost);
+        }
         self.drain(now);
     }
 

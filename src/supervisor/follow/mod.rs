@@ -403,6 +403,54 @@ impl Follower {
         Some(sys.pidfd_signal(pid, sig).is_ok())
     }
 
+    /// The processes the tree record knows of `key`, with their start times
+    /// (for the saved state).
+    pub fn known(&self, key: &Key) -> Vec<(i32, u64)> {
+        self.tree
+            .job(key)
+            .map(|j| j.known.iter().map(|(p, t)| (*p, *t)).collect())
+            .unwrap_or_default()
+    }
+
+    /// A run taken back from a saved state: its tree record (main, group,
+    /// known processes), and for a pidfile job its follow state, watch and
+    /// pidfd, as `spawned` would have made them.
+    pub fn restore(
+        &mut self,
+        sys: &mut dyn Sys,
+        key: &Key,
+        def: &JobDef,
+        inst: &Instance,
+        (main, start): (i32, u64),
+        known: &[(i32, u64)],
+    ) {
+        self.tree
+            .job_started(key.clone(), main, start, def.job_uid());
+        for &(pid, t) in known {
+            self.tree.add(key, pid, t);
+        }
+        let Ok(Some(path)) = pidfile_path(def, inst) else {
+            return;
+        };
+        let id = WatchId::Pidfile(key.0.clone(), key.1.clone());
+        if let Err(e) = sys.watch_file(id, &path) {
+            warn!(job = %label(key), "cannot watch pidfile {}: {e}", path.display());
+        }
+        let pidfd = sys.pidfd_open(main).is_ok();
+        self.jobs.insert(
+            key.clone(),
+            Followed {
+                path,
+                grace: def.unit.pidfile_grace,
+                main: Some(main),
+                main_alive: true,
+                last_exit: None,
+                pidfd,
+                waiting: false,
+            },
+        );
+    }
+
     /// True when `key` runs with its pidfile followed.
     pub fn is_followed(&self, key: &Key) -> bool {
         self.jobs.contains_key(key)
