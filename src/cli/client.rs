@@ -84,7 +84,8 @@ pub fn request_of(command: Command) -> Option<(Request, Output)> {
             lines,
         ),
         Command::ReloadConfig => (Request::ReloadConfig, lines),
-        Command::Shutdown { reboot } => (Request::Shutdown { reboot }, lines),
+        Command::Shutdown { reboot, .. } => (Request::Shutdown { reboot }, lines),
+        Command::Reexec => (Request::Reexec, lines),
         Command::Daemon(_)
         | Command::Check(_)
         | Command::Graph(_)
@@ -105,7 +106,9 @@ pub fn run(socket: &Path, command: Command) -> i32 {
     let response = match client::call(socket, &request) {
         Ok(r) => r,
         // A daemon told to shut down may be gone before it could answer.
-        Err(ClientError::NoAnswer { .. }) if matches!(request, Request::Shutdown { .. }) => {
+        Err(ClientError::NoAnswer { .. })
+            if matches!(request, Request::Shutdown { .. } | Request::Reexec) =>
+        {
             return 0;
         }
         Err(e) => {

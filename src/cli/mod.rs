@@ -104,9 +104,14 @@ pub enum Command {
     /// Stop every job in order and end the daemon
     Shutdown {
         /// As PID 1: reboot instead of powering off
-        #[arg(long)]
+        #[arg(long, conflicts_with = "poweroff")]
         reboot: bool,
+        /// As PID 1: power off (the default)
+        #[arg(long)]
+        poweroff: bool,
     },
+    /// Replace the running daemon with the binary on disk, keeping every job
+    Reexec,
     /// Print a shell completion script on stdout
     Completions {
         /// The shell to complete for
@@ -144,6 +149,10 @@ pub struct DaemonArgs {
     /// Behave as PID 1 (shutdown ends every process; for tests in a PID namespace)
     #[arg(long)]
     pub init: bool,
+    /// The control socket inherited from the daemon this one replaces
+    /// (`gsup reexec`; set by the daemon itself)
+    #[arg(long, value_name = "FD", hide = true)]
+    pub inherit_socket_fd: Option<i32>,
     /// Serve a read-only status page, /status.json and /metrics on IP:PORT
     /// (e.g. 127.0.0.1:2812) [default: off]
     #[arg(long, value_name = "ADDR")]
@@ -329,6 +338,7 @@ fn default_daemon_args() -> DaemonArgs {
         log_format: LogFormat::Text,
         containment: ContainmentArg::Auto,
         init: false,
+        inherit_socket_fd: None,
         http: None,
     }
 }
@@ -361,6 +371,7 @@ fn run_daemon(socket: Option<&std::path::Path>, args: &DaemonArgs) -> i32 {
             ContainmentArg::Subreaper => supervisor::ContainmentMode::Subreaper,
         },
         init: args.init,
+        inherit_socket_fd: args.inherit_socket_fd,
         http: args.http,
     })
 }

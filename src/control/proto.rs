@@ -39,9 +39,12 @@ pub enum Request {
         wait: bool,
     },
     ReloadConfig,
+    /// Stop every job and end the daemon (as PID 1: power off, or reboot).
     Shutdown {
         reboot: bool,
     },
+    /// Replace the daemon with the binary on disk, keeping every job.
+    Reexec,
     /// Where the daemon writes a job's log (for `gsup log`); `env` picks an
     /// instance as for `status`.
     LogPath {
@@ -98,6 +101,7 @@ impl Request {
             Request::List
             | Request::ReloadConfig
             | Request::Shutdown { .. }
+            | Request::Reexec
             | Request::DaemonLog { .. } => Ok(()),
         }
     }

@@ -55,6 +55,8 @@ pub struct Supervisor {
     pub(super) reload: super::reload::ReloadState,
     /// The status page, when the daemon publishes one (`supervisor::page`).
     pub(super) page: Option<super::page::PageState>,
+    /// `gsup reexec` was asked for: the loop replaces the daemon after this turn.
+    pub reexec: bool,
     /// The jobs changed since the state was last saved (`save_state`).
     pub(super) state_dirty: bool,
     /// Children reaped and spawns failed since start (`--http`'s figures).
@@ -84,6 +86,7 @@ impl Supervisor {
             defer_stops: false,
             reload: Default::default(),
             page: None,
+            reexec: false,
             state_dirty: true,
             reaped_total: 0,
             spawn_failures_total: 0,

@@ -53,6 +53,8 @@ pub struct DaemonOptions {
     pub init: bool,
     /// `--http ADDR`: serve the status page and metrics there (off: None).
     pub http: Option<std::net::SocketAddr>,
+    /// The listening control socket inherited across `gsup reexec`.
+    pub inherit_socket_fd: Option<i32>,
 }
 
 /// `--containment`: how job processes are held together.

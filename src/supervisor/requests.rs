@@ -98,6 +98,13 @@ impl Supervisor {
                 answer(reply, Response::ok(Vec::new()));
                 self.begin_shutdown(reboot, now);
             }
+            Request::Reexec => {
+                if self.shutdown.is_some() {
+                    return answer(reply, Response::err(1, "the daemon is shutting down"));
+                }
+                answer(reply, Response::ok(Vec::new()));
+                self.reexec = true;
+            }
             Request::LogPath { job, env } => answer(reply, self.log_path(&job, &env)),
             Request::DaemonLog { since, lines } => {
                 let lines = lines.min(crate::logs::daemon::RING_LINES);
