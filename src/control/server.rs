@@ -1,27 +1,22 @@
-//! The daemon side of the control socket: binds it, accepts connections, reads
-//! one request, checks the peer's rights, and forwards it to the supervisor.
+//! The daemon side of the control socket: accepts connections, reads one
+//! request, checks the peer's rights, and forwards it to the supervisor.
 //! It never touches job state and never blocks the supervisor: each connection
-//! is its own small task, bounded in size, time and number.
+//! is its own small task, bounded in size and time, and counted per peer uid
+//! (`admit`), so that no local user can crowd out another or root.
 
 use super::Call;
+use super::admit::{Admission, Limits, Refusal, Ticket};
 use super::proto::{Peer, Request, Response};
-use std::io;
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
+
+pub use super::socket::bind;
 
 /// Longest request line accepted; a longer one is a bad request.
 pub const MAX_REQUEST_BYTES: u64 = 64 * 1024;
-/// How long a client may take to send its request line.
-pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long a client may take to read its response.
-pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
-/// How many connections are served at once; more wait in the kernel's backlog.
-pub const MAX_CONNECTIONS: usize = 256;
 
 /// Who may send changing commands (SPEC section 3).
 #[derive(Debug, Clone, Default)]
@@ -32,86 +27,44 @@ pub struct AccessPolicy {
     pub control_gid: Option<u32>,
 }
 
-/// Binds the control socket at `path` (replacing a stale socket file, refusing
-/// to replace anything else), connectable by every local user.
-///
-/// Creates the parent directory if missing. Must be called inside the tokio
-/// runtime that will run [`serve`] (the listener registers with its reactor).
-pub fn bind(path: &Path) -> io::Result<UnixListener> {
-    if tokio::runtime::Handle::try_current().is_err() {
-        // UnixListener::bind would panic outside a runtime; PID 1 must not.
-        return Err(io::Error::other(
-            "control socket: bind must be called inside the tokio runtime",
-        ));
-    }
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| {
-            io::Error::new(e.kind(), format!("cannot create {}: {e}", parent.display()))
-        })?;
-    }
-    match std::fs::symlink_metadata(path) {
-        Ok(meta) if !meta.file_type().is_socket() => {
-            return Err(io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                format!(
-                    "{} exists and is not a socket; refusing to replace it",
-                    path.display()
-                ),
-            ));
-        }
-        Ok(_) => {
-            if std::os::unix::net::UnixStream::connect(path).is_ok() {
-                return Err(io::Error::new(
-                    io::ErrorKind::AddrInUse,
-                    format!("another gsup daemon is listening on {}", path.display()),
-                ));
-            }
-            // Nobody answers: a stale socket left by a daemon that died.
-            std::fs::remove_file(path).map_err(|e| {
-                io::Error::new(
-                    e.kind(),
-                    format!("cannot remove stale socket {}: {e}", path.display()),
-                )
-            })?;
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => {
-            return Err(io::Error::new(
-                e.kind(),
-                format!("cannot inspect {}: {e}", path.display()),
-            ));
-        }
-    }
-    let listener = UnixListener::bind(path)
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot bind {}: {e}", path.display())))?;
-    // Every local user may connect; rights are checked per request (SO_PEERCRED).
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot chmod {}: {e}", path.display())))?;
-    Ok(listener)
+/// Accepts connections forever, forwarding each valid request as a [`Call`],
+/// with the daemon's [`Limits`]. Must be spawned on the daemon's runtime;
+/// never blocks the supervisor. Returns once the supervisor has dropped its
+/// receiver.
+pub async fn serve(listener: UnixListener, policy: AccessPolicy, calls: mpsc::Sender<Call>) {
+    serve_with(listener, policy, Limits::default(), calls).await;
 }
 
-/// Accepts connections forever, forwarding each valid request as a [`Call`].
-/// Must be spawned on the daemon's runtime; never blocks the supervisor.
-/// Returns once the supervisor has dropped its receiver.
-pub async fn serve(listener: UnixListener, policy: AccessPolicy, calls: mpsc::Sender<Call>) {
+/// [`serve`] with other limits (tests).
+pub async fn serve_with(
+    listener: UnixListener,
+    policy: AccessPolicy,
+    limits: Limits,
+    calls: mpsc::Sender<Call>,
+) {
+    let admission = Admission::new(limits, policy.daemon_uid);
     let policy = Arc::new(policy);
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
-        let Ok(permit) = slots.clone().acquire_owned().await else {
-            return;
-        };
+        // Accept at once, always: a connection left in the kernel's backlog
+        // would make every later one (root's too) wait behind it.
         let accepted = tokio::select! {
             a = listener.accept() => a,
             _ = calls.closed() => return,
         };
         match accepted {
             Ok((stream, _)) => {
-                let policy = policy.clone();
-                let calls = calls.clone();
-                tokio::spawn(async move {
-                    handle(stream, &policy, &calls).await;
-                    drop(permit);
-                });
+                let peer = peer_of(&stream);
+                match admission.admit(peer.uid) {
+                    Ok(ticket) => {
+                        let policy = policy.clone();
+                        let calls = calls.clone();
+                        let limits = admission.limits();
+                        tokio::spawn(async move {
+                            handle(stream, peer, ticket, limits, &policy, &calls).await;
+                        });
+                    }
+                    Err(refusal) => turn_away(&stream, peer, refusal),
+                }
             }
             Err(e) => {
                 // EMFILE and the like: back off instead of spinning.
@@ -122,11 +75,10 @@ pub async fn serve(listener: UnixListener, policy: AccessPolicy, calls: mpsc::Se
     }
 }
 
-/// Serves one connection: one request line in, one response line out.
-async fn handle(stream: UnixStream, policy: &AccessPolicy, calls: &mpsc::Sender<Call>) {
-    // No credentials (never seen on Linux): an unknown peer, (uid_t)-1, which
-    // may read but not change anything.
-    let peer = stream
+/// The peer's credentials. None (never seen on Linux): an unknown peer,
+/// (uid_t)-1, which may read but not change anything.
+fn peer_of(stream: &UnixStream) -> Peer {
+    stream
         .peer_cred()
         .map(|c| Peer {
             uid: c.uid(),
@@ -135,36 +87,90 @@ async fn handle(stream: UnixStream, policy: &AccessPolicy, calls: &mpsc::Sender<
         .unwrap_or(Peer {
             uid: u32::MAX,
             gid: u32::MAX,
-        });
+        })
+}
+
+/// Tells a connection there is no room (one write that never waits: the
+/// line fits an empty socket buffer) and closes it.
+fn turn_away(stream: &UnixStream, peer: Peer, refusal: Refusal) {
+    let _ = stream.try_write(line_of(&Response::err(1, refusal.to_string())).as_slice());
+    note(peer, &refusal.to_string());
+}
+
+/// One refused or bad connection, in the daemon's log. One call site, so
+/// the log's rate limit (per source) holds a flood of them to a few lines
+/// and a count.
+fn note(peer: Peer, what: &str) {
+    tracing::warn!(uid = peer.uid, "control socket: uid {}: {what}", peer.uid);
+}
+
+/// The response as one JSON line.
+fn line_of(response: &Response) -> Vec<u8> {
+    let mut bytes = serde_json::to_vec(response).unwrap_or_else(|e| {
+        tracing::warn!("control socket: cannot encode a response: {e}");
+        br#"{"code":1,"error":"the daemon could not encode its answer"}"#.to_vec()
+    });
+    bytes.push(b'\n');
+    bytes
+}
+
+/// Serves one connection: one request line in (within the request
+/// deadline), one response line out (within the answer deadline, holding
+/// one of the uid's answer slots from the request on).
+async fn handle(
+    stream: UnixStream,
+    peer: Peer,
+    ticket: Ticket,
+    limits: Limits,
+    policy: &AccessPolicy,
+    calls: &mpsc::Sender<Call>,
+) {
     let (rd, mut wr) = stream.into_split();
-    let response = match tokio::time::timeout(READ_TIMEOUT, read_request_line(rd)).await {
-        Err(_) => Response::err(2, "bad request: no request line within 5s"),
-        Ok(Err(e)) => Response::err(2, format!("bad request: {e}")),
+    let deadline = limits.request_deadline;
+    let read = tokio::time::timeout(deadline, read_request_line(rd)).await;
+    let mut slot = None;
+    let response = match read {
+        Err(_) => {
+            let what = format!("no whole request within {}s", deadline.as_secs_f64());
+            note(peer, &what);
+            Response::err(2, format!("bad request: {what}"))
+        }
+        Ok(Err(e)) => {
+            note(peer, &format!("bad request: {e}"));
+            Response::err(2, format!("bad request: {e}"))
+        }
         // A connection closed without a word (e.g. `bind` probing): nothing to say.
         Ok(Ok(None)) => return,
         Ok(Ok(Some(line))) => match serde_json::from_slice::<Request>(&line) {
             Err(e) => {
-                tracing::warn!("control socket: bad request: {e}");
+                note(peer, &format!("bad request: {e}"));
                 Response::err(2, format!("bad request: {e}"))
             }
-            Ok(request) => dispatch(request, peer, policy, calls).await,
+            Ok(request) => {
+                slot = Some(ticket.answer_slot().await);
+                dispatch(request, peer, policy, calls).await
+            }
         },
     };
-    let mut bytes = match serde_json::to_vec(&response) {
-        Ok(b) => b,
-        Err(e) => {
-            tracing::warn!("control socket: cannot encode a response: {e}");
-            return;
-        }
-    };
-    bytes.push(b'\n');
-    // The client may have gone away meanwhile, or never read: its business,
-    // but it may not hold a connection slot for long.
+    // Only the bytes are kept while they are written, not the answer too.
+    let bytes = line_of(&response);
+    drop(response);
     let write = async {
         wr.write_all(&bytes).await?;
         wr.shutdown().await
     };
-    let _ = tokio::time::timeout(WRITE_TIMEOUT, write).await;
+    if tokio::time::timeout(limits.answer_deadline, write)
+        .await
+        .is_err()
+    {
+        let secs = limits.answer_deadline.as_secs_f64();
+        note(
+            peer,
+            &format!("did not read its answer within {secs}s; dropped"),
+        );
+    }
+    drop(slot);
+    drop(ticket);
 }
 
 /// Checks rights, then hands the request to the supervisor and waits for its answer.
@@ -301,45 +307,11 @@ mod tests {
         );
     }
 
-    #[test]
-    fn bind_outside_a_runtime_is_an_error_not_a_panic() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let err = bind(&dir.path().join("s.sock")).expect_err("no runtime");
-        assert!(
-            err.to_string().contains("inside the tokio runtime"),
-            "{err}"
-        );
-    }
-
     fn rt() -> tokio::runtime::Runtime {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("runtime")
-    }
-
-    #[test]
-    fn bind_refuses_a_regular_file_and_replaces_a_stale_socket() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let file = dir.path().join("plain");
-        std::fs::write(&file, "x").expect("write");
-        rt().block_on(async {
-            let err = bind(&file).expect_err("must refuse a regular file");
-            assert!(err.to_string().contains("is not a socket"), "{err}");
-            assert_eq!(std::fs::read_to_string(&file).expect("still there"), "x");
-
-            let sock = dir.path().join("sub/dir/gsup.sock");
-            let first = bind(&sock).expect("bind");
-            let mode = std::fs::metadata(&sock).expect("meta").permissions().mode();
-            assert_eq!(mode & 0o777, 0o666);
-            let err = bind(&sock).expect_err("a live listener");
-            assert_eq!(
-                err.to_string(),
-                format!("another gsup daemon is listening on {}", sock.display())
-            );
-            drop(first);
-            bind(&sock).expect("stale socket replaced");
-        });
     }
 
     #[test]
