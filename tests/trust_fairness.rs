@@ -14,6 +14,13 @@ use trust_util::{Abuser, chmod, system_python, vm_rss_kb, watch_rss};
 
 const SLEEPER: &str = "exec: [/bin/sleep, \"1000\"]\n";
 
+/// Each flood keeps both cores busy: the two tests take turns.
+static ONE_FLOOD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_flood() -> std::sync::MutexGuard<'static, ()> {
+    ONE_FLOOD.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// What the issue reproduced: 3 x 1000 half-sent requests made root's
 /// `stop` take 52 s. Under 3000 of them (reopened as soon as the daemon
 /// drops one), 50 rounds of root's `stop` and `start` are each answered
@@ -21,6 +28,7 @@ const SLEEPER: &str = "exec: [/bin/sleep, \"1000\"]\n";
 #[test]
 fn half_open_requests_of_another_user_do_not_delay_root() {
     let Some(py) = system_python() else { return };
+    let _turn = one_flood();
     let d = Daemon::start(&[("web", SLEEPER)], &[]);
     chmod(d.root.path(), 0o755);
     assert_eq!(d.run(&["start", "web"]).0, 0);
@@ -59,7 +67,16 @@ fn half_open_requests_of_another_user_do_not_delay_root() {
     assert!(opened >= 3000, "the flood did not happen: {summary}");
     assert!(most < 64 * 1024, "daemon RSS {most} kB");
     assert!(log < 1 << 20, "daemon log {log} bytes");
-    assert!(d.stderr().contains("uid 65534"), "the flood is logged");
+    assert_flood_logged_briefly(&d.stderr());
+}
+
+/// The flood is in the daemon's log, in a line or two per 10 s.
+fn assert_flood_logged_briefly(log: &str) {
+    let lines = log
+        .lines()
+        .filter(|l| l.contains("control socket: uid 65534: "))
+        .count();
+    assert!((1..=5).contains(&lines), "{lines} lines:\n{log}");
 }
 
 /// What the issue reproduced: 300 connections asking `list` of 10,000 jobs
@@ -70,6 +87,7 @@ fn half_open_requests_of_another_user_do_not_delay_root() {
 #[test]
 fn unread_answers_of_another_user_are_bounded() {
     let Some(py) = system_python() else { return };
+    let _turn = one_flood();
     let names: Vec<String> = (0..10_000).map(|i| format!("job{i:05}")).collect();
     let units: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), SLEEPER)).collect();
     let root = common::temp_root();
@@ -108,4 +126,5 @@ fn unread_answers_of_another_user_are_bounded() {
         "RSS grew from {before} kB to {most} kB"
     );
     assert!(log < 1 << 20, "daemon log {log} bytes");
+    assert_flood_logged_briefly(&d.stderr());
 }

@@ -314,6 +314,46 @@ fn racing_a_symlink_against_daemon_starts_chmods_nothing() {
     }
 }
 
+/// gsup as a user: `nobody`'s daemon, its socket in a folder of its own,
+/// serves `nobody` (start, status from the page, shutdown); root's client
+/// refuses it, as it would any daemon not root's or its own.
+#[test]
+fn a_users_daemon_serves_that_user() {
+    let root = temp_root();
+    chmod(root.path(), 0o755);
+    let home = root.path().join("home");
+    fs::create_dir(&home).expect("mkdir");
+    std::os::unix::fs::chown(&home, Some(65534), Some(65534)).expect("chown");
+    chmod(&home, 0o700);
+    common::write_units(
+        &root.path().join("services.d"),
+        &[("web", "exec: [/bin/sleep, \"1000\"]\n")],
+    );
+    let sock = home.join("gsup.sock");
+    let mut a = Attempt::start_as(root.path(), &sock, Some(65534), &home.join("log"));
+    let nobody = |args: &[&str]| client(Some(65534), &sock, args);
+    let up = a.exit_or(Duration::from_secs(10), || nobody(&["list"]).0 == 0);
+    assert_eq!(up, None, "{}", a.log());
+    assert_eq!(mode_owner(&sock), (0o666, 65534));
+    let (code, out, err) = nobody(&["start", "web"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let line = out;
+    assert_eq!(nobody(&["status", "web"]), (0, line, String::new()));
+    let (code, out, err) = client(None, &sock, &["status", "web"]);
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert!(
+        err.contains("it runs as uid 65534, not as root or as you (uid 0)"),
+        "{err}"
+    );
+    assert_eq!(nobody(&["shutdown"]).0, 0);
+    assert_eq!(
+        a.exit_within(Duration::from_secs(10)),
+        Some(0),
+        "{}",
+        a.log()
+    );
+}
+
 fn mode_owner_opt(path: &Path) -> Option<(u32, u32)> {
     use std::os::unix::fs::MetadataExt;
     let m = fs::symlink_metadata(path).ok()?;

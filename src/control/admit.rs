@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// The server's limits; [`Limits::default`] holds the daemon's values.
@@ -92,6 +92,7 @@ struct Shared {
     limits: Limits,
     daemon_uid: u32,
     table: Mutex<Table>,
+    throttle: Mutex<Throttle>,
     /// Answers in flight of all unprivileged uids.
     answers: Arc<Semaphore>,
 }
@@ -134,6 +135,7 @@ impl Admission {
                 limits,
                 daemon_uid,
                 table: Mutex::new(Table::default()),
+                throttle: Mutex::new(Throttle::new(NOTE_INTERVAL)),
                 answers: Arc::new(Semaphore::new(limits.answers_unprivileged)),
             }),
         }
@@ -187,6 +189,17 @@ impl Admission {
         })
     }
 
+    /// Whether to log a refusal or bad request of `uid` now: `Some(n)`, `n`
+    /// being how many of its earlier ones were not logged ([`Throttle`]).
+    pub fn note(&self, uid: u32, now: Instant) -> Option<u64> {
+        let mut t = self
+            .shared
+            .throttle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        t.check(uid, now)
+    }
+
     /// Connections open now: (privileged, unprivileged, uids among them).
     pub fn open(&self) -> (usize, usize, usize) {
         let t = lock(&self.shared.table);
@@ -228,6 +241,56 @@ impl Drop for Ticket {
                 t.uids.remove(&self.uid);
             }
         }
+    }
+}
+
+/// How often one uid's refusals and bad requests reach the daemon's log.
+pub const NOTE_INTERVAL: Duration = Duration::from_secs(10);
+
+/// At most this many uids are remembered by the [`Throttle`].
+const THROTTLE_UIDS: usize = 1024;
+
+/// One line per uid per interval: a uid's first refusal is logged at once,
+/// the next ones are counted, and the first after the interval is logged
+/// with that count. A flood of one user costs a line per interval; the
+/// daemon log's own limit (per call site) bounds the lines of many users.
+#[derive(Debug)]
+pub struct Throttle {
+    interval: Duration,
+    /// Per uid: when its last line was logged, and how many were not since.
+    uids: HashMap<u32, (Instant, u64)>,
+}
+
+impl Throttle {
+    /// Remembers nothing yet.
+    pub fn new(interval: Duration) -> Throttle {
+        Throttle {
+            interval,
+            uids: HashMap::new(),
+        }
+    }
+
+    /// `Some(n)`: log this event of `uid` at `now`, with the `n` not logged
+    /// since its last line; `None`: only count it.
+    pub fn check(&mut self, uid: u32, now: Instant) -> Option<u64> {
+        let interval = self.interval;
+        if let Some((last, skipped)) = self.uids.get_mut(&uid) {
+            if now.duration_since(*last) < interval {
+                *skipped += 1;
+                return None;
+            }
+            let n = std::mem::take(skipped);
+            *last = now;
+            return Some(n);
+        }
+        if self.uids.len() >= THROTTLE_UIDS {
+            self.uids
+                .retain(|_, (last, _)| now.duration_since(*last) < interval);
+        }
+        if self.uids.len() < THROTTLE_UIDS {
+            self.uids.insert(uid, (now, 0));
+        }
+        Some(0)
     }
 }
 
@@ -290,6 +353,26 @@ mod tests {
         assert_eq!(a.open(), (0, 3, 2));
         drop(tickets);
         assert_eq!(a.open(), (0, 0, 0));
+    }
+
+    #[test]
+    fn a_flood_of_one_uid_is_one_line_per_interval() {
+        let mut t = Throttle::new(Duration::from_secs(10));
+        let t0 = Instant::now();
+        assert_eq!(t.check(7, t0), Some(0));
+        let logged = (1..=1000u64)
+            .filter(|&i| t.check(7, t0 + Duration::from_millis(i)).is_some())
+            .count();
+        assert_eq!(logged, 0);
+        assert_eq!(t.check(8, t0), Some(0), "another uid has its own line");
+        assert_eq!(t.check(7, t0 + Duration::from_secs(10)), Some(1000));
+        assert_eq!(t.check(7, t0 + Duration::from_secs(11)), None);
+        // The table stays bounded: old uids make room.
+        let later = t0 + Duration::from_secs(100);
+        for uid in 0..(THROTTLE_UIDS as u32 * 3) {
+            assert_eq!(t.check(1000 + uid, later), Some(0));
+            assert!(t.uids.len() <= THROTTLE_UIDS);
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use super::Call;
 use super::admit::{Admission, Limits, Refusal, Ticket};
 use super::proto::{Peer, Request, Response};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{mpsc, oneshot};
@@ -58,12 +58,12 @@ pub async fn serve_with(
                     Ok(ticket) => {
                         let policy = policy.clone();
                         let calls = calls.clone();
-                        let limits = admission.limits();
+                        let admission = admission.clone();
                         tokio::spawn(async move {
-                            handle(stream, peer, ticket, limits, &policy, &calls).await;
+                            handle(stream, peer, ticket, &admission, &policy, &calls).await;
                         });
                     }
-                    Err(refusal) => turn_away(&stream, peer, refusal),
+                    Err(refusal) => turn_away(&stream, peer, refusal, &admission),
                 }
             }
             Err(e) => {
@@ -92,16 +92,25 @@ fn peer_of(stream: &UnixStream) -> Peer {
 
 /// Tells a connection there is no room (one write that never waits: the
 /// line fits an empty socket buffer) and closes it.
-fn turn_away(stream: &UnixStream, peer: Peer, refusal: Refusal) {
+fn turn_away(stream: &UnixStream, peer: Peer, refusal: Refusal, admission: &Admission) {
     let _ = stream.try_write(line_of(&Response::err(1, refusal.to_string())).as_slice());
-    note(peer, &refusal.to_string());
+    note(admission, peer, &refusal.to_string());
 }
 
-/// One refused or bad connection, in the daemon's log. One call site, so
-/// the log's rate limit (per source) holds a flood of them to a few lines
-/// and a count.
-fn note(peer: Peer, what: &str) {
-    tracing::warn!(uid = peer.uid, "control socket: uid {}: {what}", peer.uid);
+/// One refused or bad connection, in the daemon's log: one line per uid per
+/// interval with the count of the others (`admit::Throttle`), from one call
+/// site, which the daemon log's own limit (per source) also holds.
+fn note(admission: &Admission, peer: Peer, what: &str) {
+    let Some(more) = admission.note(peer.uid, Instant::now()) else {
+        return;
+    };
+    let uid = peer.uid;
+    let tail = if more == 0 {
+        String::new()
+    } else {
+        format!(" (and {more} more refused or bad connections of this uid since its last line)")
+    };
+    tracing::warn!(uid, "control socket: uid {uid}: {what}{tail}");
 }
 
 /// The response as one JSON line.
@@ -121,10 +130,12 @@ async fn handle(
     stream: UnixStream,
     peer: Peer,
     ticket: Ticket,
-    limits: Limits,
+    admission: &Admission,
     policy: &AccessPolicy,
     calls: &mpsc::Sender<Call>,
 ) {
+    let limits = admission.limits();
+    let note = |what: &str| note(admission, peer, what);
     let (rd, mut wr) = stream.into_split();
     let deadline = limits.request_deadline;
     let read = tokio::time::timeout(deadline, read_request_line(rd)).await;
@@ -132,18 +143,18 @@ async fn handle(
     let response = match read {
         Err(_) => {
             let what = format!("no whole request within {}s", deadline.as_secs_f64());
-            note(peer, &what);
+            note(&what);
             Response::err(2, format!("bad request: {what}"))
         }
         Ok(Err(e)) => {
-            note(peer, &format!("bad request: {e}"));
+            note(&format!("bad request: {e}"));
             Response::err(2, format!("bad request: {e}"))
         }
         // A connection closed without a word (e.g. `bind` probing): nothing to say.
         Ok(Ok(None)) => return,
         Ok(Ok(Some(line))) => match serde_json::from_slice::<Request>(&line) {
             Err(e) => {
-                note(peer, &format!("bad request: {e}"));
+                note(&format!("bad request: {e}"));
                 Response::err(2, format!("bad request: {e}"))
             }
             Ok(request) => {
@@ -164,10 +175,7 @@ async fn handle(
         .is_err()
     {
         let secs = limits.answer_deadline.as_secs_f64();
-        note(
-            peer,
-            &format!("did not read its answer within {secs}s; dropped"),
-        );
+        note(&format!("did not read its answer within {secs}s; dropped"));
     }
     drop(slot);
     drop(ticket);
@@ -353,5 +361,102 @@ mod tests {
             assert_eq!(good.code, 4);
             assert_eq!(good.error.as_deref(), Some("List"));
         });
+    }
+
+    /// A daemon with `limits` whose supervisor answers every request with
+    /// `answer`, on a runtime thread of its own; the test is its peer, as
+    /// the daemon's own user (privileged).
+    fn fake(limits: Limits, answer: Response) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sock = dir.path().join("s.sock");
+        let path = sock.clone();
+        let (ready_tx, ready) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            rt().block_on(async move {
+                let listener = bind(&path).expect("bind");
+                let (tx, mut rx) = mpsc::channel::<Call>(4);
+                let policy = AccessPolicy {
+                    daemon_uid: nix::unistd::geteuid().as_raw(),
+                    control_gid: None,
+                };
+                tokio::spawn(serve_with(listener, policy, limits, tx));
+                let _ = ready_tx.send(());
+                while let Some(call) = rx.recv().await {
+                    let _ = call.reply.send(answer.clone());
+                }
+            });
+        });
+        ready.recv().expect("fake daemon up");
+        (dir, sock)
+    }
+
+    fn read_all(s: &mut std::os::unix::net::UnixStream) -> Vec<u8> {
+        use std::io::Read;
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        out
+    }
+
+    #[test]
+    fn a_connection_past_the_limit_is_told_why_and_closed() {
+        use std::os::unix::net::UnixStream;
+        let limits = Limits {
+            privileged: 1,
+            ..Limits::default()
+        };
+        let (_dir, sock) = fake(limits, Response::ok(Vec::new()));
+        let _first = UnixStream::connect(&sock).expect("connect");
+        let mut second = UnixStream::connect(&sock).expect("connect");
+        let got: Response = serde_json::from_slice(&read_all(&mut second)).expect("json");
+        assert_eq!(got.code, 1);
+        assert_eq!(
+            got.error.as_deref(),
+            Some("too many connections of root and the daemon's user (at most 1 at once)")
+        );
+    }
+
+    #[test]
+    fn a_half_sent_request_is_cut_at_the_deadline() {
+        use std::io::Write;
+        let limits = Limits {
+            request_deadline: Duration::from_millis(100),
+            ..Limits::default()
+        };
+        let (_dir, sock) = fake(limits, Response::ok(Vec::new()));
+        let mut s = std::os::unix::net::UnixStream::connect(&sock).expect("connect");
+        s.write_all(br#"{"cmd":"li"#).expect("write");
+        let got: Response = serde_json::from_slice(&read_all(&mut s)).expect("json");
+        assert_eq!(got.code, 2);
+        assert_eq!(
+            got.error.as_deref(),
+            Some("bad request: no whole request within 0.1s")
+        );
+    }
+
+    #[test]
+    fn a_reader_that_does_not_read_is_dropped() {
+        use std::io::Write;
+        let limits = Limits {
+            answer_deadline: Duration::from_millis(100),
+            ..Limits::default()
+        };
+        let mut big = Response::ok(Vec::new());
+        big.lines = vec!["x".repeat(1 << 20); 8];
+        let full = line_of(&big).len();
+        let (_dir, sock) = fake(limits, big);
+        let mut s = std::os::unix::net::UnixStream::connect(&sock).expect("connect");
+        s.write_all(b"{\"cmd\":\"list\"}\n").expect("write");
+        // Not reading: the daemon hangs up (POLLHUP, asked for or not)
+        // once its deadline has passed.
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        use std::os::fd::AsFd;
+        let mut fds = [PollFd::new(s.as_fd(), PollFlags::empty())];
+        let n = poll(&mut fds, PollTimeout::from(5000u16)).expect("poll");
+        assert_eq!(n, 1, "the daemon did not hang up within 5s");
+        let got = read_all(&mut s).len();
+        assert!(
+            got < full,
+            "got all {got} bytes of an answer not read in time"
+        );
     }
 }

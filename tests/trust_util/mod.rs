@@ -106,7 +106,13 @@ pub struct Attempt {
 }
 
 impl Attempt {
+    /// As root, logging under `root`.
     pub fn start(root: &Path, socket: &Path) -> Attempt {
+        Attempt::start_as(root, socket, None, &root.join("log"))
+    }
+
+    /// As `uid` (through `setpriv`, inside the namespace) when given.
+    pub fn start_as(root: &Path, socket: &Path, uid: Option<u32>, logs: &Path) -> Attempt {
         let config = root.join("services.d");
         std::fs::create_dir_all(&config).expect("config dir");
         let stderr = root.join(format!(
@@ -121,12 +127,24 @@ impl Attempt {
             .args(["--pid", "--fork", "--mount-proc", "--kill-child"])
             // gsup as PID 2 under a `sh`, as the `Daemon` harness runs it.
             .args(["sh", "-c", "\"$@\" & wait $!", "sh"])
+            .args(
+                uid.map(|u| {
+                    [
+                        "setpriv".to_string(),
+                        format!("--reuid={u}"),
+                        format!("--regid={u}"),
+                        "--clear-groups".to_string(),
+                    ]
+                })
+                .into_iter()
+                .flatten(),
+            )
             .arg(gsup_bin())
             .arg("daemon")
             .arg("--config-dir")
             .arg(&config)
             .arg("--log-dir")
-            .arg(root.join("log"))
+            .arg(logs)
             .arg("--socket")
             .arg(socket)
             .stdin(Stdio::null())
