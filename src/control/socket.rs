@@ -149,16 +149,24 @@ fn held_by(path: &Path, uid: u32, euid: u32) -> String {
 /// The umask is process-wide: binds in one process (tests) take turns.
 static UMASK: Mutex<()> = Mutex::new(());
 
-/// `bind` with the umask set so that the socket is born [`SOCKET_MODE`]:
-/// Linux gives a new socket `0777 & !umask`, and `fchmod` on a socket's
-/// descriptor does not reach the file. The daemon binds before it starts a
-/// thread that could create a file meanwhile.
-fn bind_with_mode(path: &Path) -> io::Result<std::os::unix::net::UnixListener> {
+/// Runs `f` (a `bind`) with the umask `mask`, then puts the old one back:
+/// Linux gives a new socket file `0777 & !umask`, and `fchmod` on a
+/// socket's descriptor does not reach the file, so this is how a socket is
+/// born with its mode without a `chmod` by path. The daemon binds before it
+/// starts a thread that could create a file meanwhile.
+pub fn with_umask<T>(mask: u32, f: impl FnOnce() -> T) -> T {
     let _turn = UMASK.lock().unwrap_or_else(|p| p.into_inner());
-    let old = nix::sys::stat::umask(Mode::from_bits_truncate(0o777 & !SOCKET_MODE));
-    let bound = std::os::unix::net::UnixListener::bind(path);
+    let old = nix::sys::stat::umask(Mode::from_bits_truncate(mask));
+    let out = f();
     nix::sys::stat::umask(old);
-    bound
+    out
+}
+
+/// `bind` with the socket born [`SOCKET_MODE`].
+fn bind_with_mode(path: &Path) -> io::Result<std::os::unix::net::UnixListener> {
+    with_umask(0o777 & !SOCKET_MODE, || {
+        std::os::unix::net::UnixListener::bind(path)
+    })
 }
 
 /// `fstatat(AT_SYMLINK_NOFOLLOW)`; `None` when nothing is there.
