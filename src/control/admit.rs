@@ -34,14 +34,15 @@ pub struct Limits {
 
 impl Default for Limits {
     /// 32 connections and 4 answers in flight per unprivileged uid, 256 and
-    /// 16 for all of them, a reserve of 256 connections for root and the
-    /// daemon's user; 2 s to send a request, 5 s to read an answer. A
-    /// `list` of 10,000 jobs is 2.2 MB: 16 unread ones hold 35 MB at most.
+    /// 16 for all of them, a reserve of 1024 connections for root and the
+    /// daemon's user (a script may wait on hundreds of `start`s at once);
+    /// 2 s to send a request, 5 s to read an answer. A `list` of 10,000
+    /// jobs is 2.2 MB: 16 unread ones hold 35 MB at most.
     fn default() -> Self {
         Limits {
             per_uid: 32,
             unprivileged: 256,
-            privileged: 256,
+            privileged: 1024,
             answers_per_uid: 4,
             answers_unprivileged: 16,
             request_deadline: Duration::from_secs(2),
