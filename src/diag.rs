@@ -1,6 +1,7 @@
 //! Diagnostics: one error or warning about one place in one unit file.
 //! Pure data and formatting; it never reads files or decides what is an error.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::PathBuf;
 
@@ -86,5 +87,34 @@ impl fmt::Display for Diagnostic {
                 )
             }
         }
+    }
+}
+
+/// `text` with every control character written as an escape (`\u{0}`, `\n`,
+/// `\u{1b}`). Why: a message may quote what a user or a client wrote, and a
+/// raw control character would forge a line or drive the terminal.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printable_escapes_control_characters_only() {
+        assert_eq!(printable("plain é"), "plain é");
+        assert_eq!(printable("a\0b\nc\x1b[1m\td"), r"a\u{0}b\nc\u{1b}[1m\td");
     }
 }

@@ -21,6 +21,7 @@ pub mod control;
 pub mod diag;
 pub mod expr;
 pub mod graph;
+pub mod http;
 pub mod import;
 pub mod job;
 pub mod loader;

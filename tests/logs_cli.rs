@@ -195,7 +195,14 @@ fn log_follows_across_rotation_and_truncation() {
         wait_until(T, "batch printed", || text(&out).ends_with(&want));
     }
     assert!(d.logs.join("rot.log.3").exists(), "rotation happened");
-    assert_eq!(text(&out), batch(0, next), "every line once, in order");
+    let (got, want) = (text(&out), batch(0, next));
+    let first_diff = got.lines().zip(want.lines()).position(|(a, b)| a != b);
+    assert!(
+        got == want,
+        "every line once, in order: {} lines for {}, first difference at line {first_diff:?}",
+        got.lines().count(),
+        want.lines().count()
+    );
     stop(follower);
     drop(w);
     drop(hub);

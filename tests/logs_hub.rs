@@ -59,7 +59,7 @@ fn output_goes_through_the_pipe_and_notes_fall_in_order() {
     assert_eq!(path, dir.join("web/unicorn.log"));
     // The job writes only once told to, after the daemon's note.
     let mut child = job("read x; echo out; echo err >&2; printf 'no newline'", w);
-    hub.note(&id, &format!("gsup: started, pid {}", child.id()));
+    hub.note_first(&id, &format!("gsup: started, pid {}", child.id()));
     writeln!(child.stdin.take().expect("stdin"), "go").expect("go");
     assert!(child.wait().expect("wait").success());
     hub.note(&id, "gsup: exited 0");

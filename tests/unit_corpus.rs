@@ -328,6 +328,30 @@ fn string_exec_is_split_like_a_shell_without_one() {
     assert_eq!(u.pidfile_grace, Duration::from_secs(7));
 }
 
+/// SPEC 1: a tab is allowed in any string, a line break in command words
+/// (a multi-line `sh -c` script, as an Upstart `script` block), and nothing
+/// else of the control characters (the bad corpus holds the refusals).
+#[test]
+fn tabs_anywhere_and_line_breaks_in_command_words_load() {
+    let text = "description: \"a\\tb\"\nenv:\n  SEP: \"\\t\"\n\
+                exec:\n  - /bin/sh\n  - -e\n  - -c\n  - |\n    echo one\n    echo two\n\
+                pre_start: \"sh -c 'echo a\n  b'\"\n";
+    let u = parse(Path::new("ok.yaml"), text).expect("loads");
+    assert_eq!(u.description.as_deref(), Some("a\tb"));
+    assert_eq!(u.env, vec![("SEP".to_owned(), "\t".to_owned())]);
+    assert_eq!(
+        u.exec,
+        words(&["/bin/sh", "-e", "-c", "echo one\necho two\n"])
+    );
+    assert_eq!(u.pre_start, Some(words(&["sh", "-c", "echo a b"])));
+    let bad = "exec: /bin/true\ndescription: \"two\\nlines\"\n";
+    let diags = parse(Path::new("bad.yaml"), bad).expect_err("a line break in description");
+    assert_eq!(
+        diags.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        ["bad.yaml:2:18: a line break in description; only command words may span lines"]
+    );
+}
+
 #[test]
 fn expansion_uses_the_job_env() {
     let u = load_good("full.yaml").unit;

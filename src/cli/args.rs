@@ -3,10 +3,13 @@
 
 use std::time::Duration;
 
-/// Parses `KEY=VALUE`; the key must match `[A-Za-z_][A-Za-z0-9_]*`.
+/// Parses `KEY=VALUE`; the key must match `[A-Za-z_][A-Za-z0-9_]*` and the
+/// value hold no control character but tab (an instance value is printed in
+/// `list`, where a line break would forge a line). Errors quote `s` escaped.
 pub fn parse_pair(s: &str) -> Result<(String, String), String> {
+    let shown = crate::diag::printable(s);
     let Some((key, value)) = s.split_once('=') else {
-        return Err(format!("'{s}' is not KEY=VALUE"));
+        return Err(format!("'{shown}' is not KEY=VALUE"));
     };
     let mut chars = key.chars();
     let first_ok = chars
@@ -14,7 +17,13 @@ pub fn parse_pair(s: &str) -> Result<(String, String), String> {
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
     if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return Err(format!(
-            "bad key '{key}' in '{s}': a key is a letter or '_' followed by letters, digits or '_'"
+            "bad key '{}' in '{shown}': a key is a letter or '_' followed by letters, digits or '_'",
+            crate::diag::printable(key)
+        ));
+    }
+    if value.contains(|c: char| c.is_control() && c != '\t') {
+        return Err(format!(
+            "the value in '{shown}' holds a control character; only tab is allowed"
         ));
     }
     Ok((key.to_string(), value.to_string()))
@@ -63,6 +72,12 @@ mod tests {
         assert!(parse_pair("=v").is_err());
         assert!(parse_pair("1A=v").is_err());
         assert!(parse_pair("A-B=v").is_err());
+        assert_eq!(parse_pair("K=a\tb"), Ok(("K".into(), "a\tb".into())));
+        for bad in ["K=a\nb", "K=\0", "K=\x1b[31m", "K=\u{85}"] {
+            let e = parse_pair(bad).expect_err(bad);
+            assert!(e.contains("control character"), "{e}");
+            assert!(!e.contains(|c: char| c.is_control()), "{e:?}");
+        }
     }
 
     #[test]

@@ -42,12 +42,22 @@ pub fn key_position_in_file(job: &LoadedJob, key: Key) -> (usize, usize) {
         .unwrap_or((1, 1))
 }
 
+/// The shell traps in a loaded job's commands (`unit::lint`), read back from
+/// its file (none when the file cannot be read again).
+fn lint_in_file(job: &LoadedJob) -> Vec<Diagnostic> {
+    match std::fs::read_to_string(&job.path) {
+        Ok(text) => crate::unit::lint(&job.path, &text, &job.unit),
+        Err(_) => Vec::new(),
+    }
+}
+
 /// Loads `config_dir`, builds the graph and gathers every diagnostic.
 pub fn analyse(config_dir: &Path) -> Checked {
     let report = loader::load_dir(config_dir);
     let graph = DepGraph::from_jobs(&report.jobs);
     let mut diagnostics = report.diagnostics.clone();
     diagnostics.extend(graph.diagnostics(&report.jobs, &key_position_in_file));
+    diagnostics.extend(report.jobs.iter().flat_map(lint_in_file));
     diagnostics.sort();
     diagnostics.dedup();
     Checked {

@@ -1,6 +1,7 @@
 //! The client commands (`start` ... `shutdown`): build one request, send it,
 //! print the answer, return its exit code. It decides nothing about jobs.
 
+use super::table::{self, Looks};
 use super::{Command, Format};
 use crate::control::client::{self, ClientError};
 use crate::control::proto::{Request, Response};
@@ -88,7 +89,9 @@ pub fn request_of(command: Command) -> Option<(Request, Output)> {
         | Command::Check(_)
         | Command::Graph(_)
         | Command::Import(_)
-        | Command::Log { .. } => {
+        | Command::Log { .. }
+        | Command::Completions { .. }
+        | Command::Man => {
             return None;
         }
     })
@@ -112,27 +115,42 @@ pub fn run(socket: &Path, command: Command) -> i32 {
     };
     let mut out = std::io::stdout().lock();
     let mut err = std::io::stderr().lock();
-    print_response(&request, &response, output, &mut out, &mut err)
+    let looks = looks_of_stdout();
+    print_response(&request, &response, output, looks, &mut out, &mut err)
 }
 
-/// Prints statuses on `out` and the error on `err` as `gsup: MESSAGE`;
+/// Columns when stdout is a terminal (a person reads it), colour too unless
+/// `NO_COLOR` is set and not empty, or `TERM` is `dumb`. Piped, the lines
+/// are Upstart's, byte for byte, for scripts.
+pub fn looks_of_stdout() -> Looks {
+    use std::io::IsTerminal;
+    let tty = std::io::stdout().is_terminal();
+    let set = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
+    Looks {
+        columns: tty,
+        color: tty && !set("NO_COLOR") && std::env::var_os("TERM").is_none_or(|t| t != "dumb"),
+    }
+}
+
+/// Prints statuses on `out` (laid out by `looks`) and the error on `err` as `gsup: MESSAGE`;
 /// returns the exit code. For `status JOB...`, a named job that is not
 /// running makes it 3 even if the daemon said 0 (LSB).
 pub fn print_response(
     request: &Request,
     response: &Response,
     output: Output,
+    looks: Looks,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> i32 {
     let mut broken = false;
-    for s in &response.statuses {
-        let text = match output {
-            Output::Lines => status::line(s),
-            Output::Verbose => format!("{}\n{}", status::line(s), status::verbose_line(s)),
-            Output::Json => status::json_line(s),
-        };
-        broken |= writeln!(out, "{text}").is_err();
+    if output == Output::Json {
+        for s in &response.statuses {
+            broken |= writeln!(out, "{}", status::json_line(s)).is_err();
+        }
+    } else {
+        let text = table::render(&response.statuses, output == Output::Verbose, looks);
+        broken |= out.write_all(text.as_bytes()).is_err();
     }
     broken |= out.flush().is_err();
     if let Some(e) = &response.error {
@@ -169,7 +187,7 @@ mod tests {
 
     fn print(req: &Request, resp: &Response, output: Output) -> (i32, String, String) {
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        let code = print_response(req, resp, output, &mut out, &mut err);
+        let code = print_response(req, resp, output, Looks::default(), &mut out, &mut err);
         (
             code,
             String::from_utf8(out).expect("utf8"),

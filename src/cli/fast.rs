@@ -50,6 +50,10 @@ pub fn plain_status(argv: &[OsString]) -> Option<(Option<PathBuf>, Vec<String>)>
 /// `None` if `argv` is not a plain status command line.
 pub fn status(argv: &[OsString]) -> Option<i32> {
     let (socket, jobs) = plain_status(argv)?;
+    if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        // A person at a terminal gets columns and colour (`client`).
+        return None;
+    }
     let socket = Resolved::socket(socket.as_deref());
     if let Some(answer) = page::read(&page::path_for(&socket), &jobs) {
         // As `client::print_response`: a closed stdout changes no exit code.

@@ -16,7 +16,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// Bytes read at a time, backwards for the tail and forwards for the copy.
-const BLOCK: usize = 64 * 1024;
+use crate::logs::tail::BLOCK;
 
 /// How often `gsup log --daemon -f` asks the daemon for new lines.
 const DAEMON_POLL: Duration = Duration::from_millis(250);
@@ -112,35 +112,7 @@ pub fn print_tail(file: &File, n: usize, out: &mut dyn Write) -> io::Result<Opti
     Ok(copy_out(file, from, end, out)?.then_some(end))
 }
 
-/// Where the last `n` lines of the first `end` bytes of `file` begin (a
-/// last line without a newline counts). Reads backwards one block at a time
-/// and stops at the `n`th newline.
-pub fn tail_offset(file: &File, end: u64, n: usize) -> io::Result<u64> {
-    if n == 0 {
-        return Ok(end);
-    }
-    let mut buf = vec![0u8; BLOCK];
-    let mut pos = end;
-    let mut seen = 0;
-    while pos > 0 {
-        let from = pos.saturating_sub(BLOCK as u64);
-        let chunk = &mut buf[..(pos - from) as usize];
-        file.read_exact_at(chunk, from)?;
-        let mut hay = &chunk[..];
-        // The newline that ends the file ends the last line; it starts none.
-        if pos == end {
-            hay = hay.strip_suffix(b"\n").unwrap_or(hay);
-        }
-        for i in memchr::memrchr_iter(b'\n', hay) {
-            seen += 1;
-            if seen == n {
-                return Ok(from + i as u64 + 1);
-            }
-        }
-        pos = from;
-    }
-    Ok(0)
-}
+pub use crate::logs::tail::tail_offset;
 
 /// Copies bytes `from..to` of `file` to `out`; false when `out` is closed.
 fn copy_out(file: &File, mut from: u64, to: u64, out: &mut dyn Write) -> io::Result<bool> {
@@ -176,10 +148,15 @@ fn follow_file(path: &Path, mut file: Option<File>, mut at: u64, out: &mut dyn W
         let current = file.as_ref().and_then(|f| f.metadata().ok());
         match (on_disk, current) {
             (Some(d), Some(c)) if d.ino() != c.ino() || d.dev() != c.dev() => {
-                // Rotated: what was written to the old file before the rename is read first.
+                // Rotated: what was written to the old file before the rename is read first,
+                // then every file rotated after it (several rotations may pass between two
+                // wake-ups), then the current one.
                 if let Some(f) = &file
                     && !matches!(drain(f, &mut at, out), Ok(true))
                 {
+                    return;
+                }
+                if !copy_newer_rotations(path, (c.dev(), c.ino()), out) {
                     return;
                 }
                 file = File::open(path).ok();
@@ -196,6 +173,36 @@ fn follow_file(path: &Path, mut file: Option<File>, mut at: u64, out: &mut dyn W
         }
         waker.wait();
     }
+}
+
+/// After the file `old` (device, inode) was rotated away: copies whole each
+/// of `PATH.N`..`PATH.1` that was rotated after it (those before `old`'s own
+/// number, or all of them when `old` is gone); false when `out` is closed.
+fn copy_newer_rotations(path: &Path, old: (u64, u64), out: &mut dyn Write) -> bool {
+    let rotated = |n: usize| {
+        let mut p = path.as_os_str().to_owned();
+        p.push(format!(".{n}"));
+        std::path::PathBuf::from(p)
+    };
+    let mut newer = Vec::new();
+    for n in 1.. {
+        let Ok(meta) = std::fs::metadata(rotated(n)) else {
+            break;
+        };
+        if (meta.dev(), meta.ino()) == old {
+            break;
+        }
+        newer.push(n);
+    }
+    for n in newer.into_iter().rev() {
+        if let Ok(f) = File::open(rotated(n)) {
+            let end = f.metadata().map(|m| m.len()).unwrap_or(0);
+            if !matches!(copy_out(&f, 0, end, out), Ok(true)) {
+                return false;
+            }
+        }
+    }
+    true
 }
 
 /// Copies `file` from `at` to its current end; false when `out` is closed.

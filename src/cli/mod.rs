@@ -5,9 +5,11 @@ pub mod args;
 pub mod check;
 pub mod client;
 pub mod fast;
+pub mod generate;
 pub mod import;
 pub mod log;
 pub mod paths;
+pub mod table;
 
 use crate::supervisor::{self, DaemonOptions};
 use args::{parse_duration, parse_pair};
@@ -105,6 +107,14 @@ pub enum Command {
         #[arg(long)]
         reboot: bool,
     },
+    /// Print a shell completion script on stdout
+    Completions {
+        /// The shell to complete for
+        #[arg(value_enum)]
+        shell: generate::Shell,
+    },
+    /// Print the man page (roff) on stdout
+    Man,
 }
 
 /// Options of `gsup daemon`.
@@ -127,6 +137,25 @@ pub struct DaemonArgs {
     /// Format of the daemon's own log on stderr
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// How job processes are held together: cgroups where possible (auto),
+    /// cgroups or fail, or the subreaper alone
+    #[arg(long, value_enum, default_value_t = ContainmentArg::Auto)]
+    pub containment: ContainmentArg,
+    /// Behave as PID 1 (shutdown ends every process; for tests in a PID namespace)
+    #[arg(long)]
+    pub init: bool,
+    /// Serve a read-only status page, /status.json and /metrics on IP:PORT
+    /// (e.g. 127.0.0.1:2812) [default: off]
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<std::net::SocketAddr>,
+}
+
+/// `--containment`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ContainmentArg {
+    Auto,
+    Cgroup,
+    Subreaper,
 }
 
 /// `--log-format`.
@@ -235,11 +264,24 @@ pub fn parse(argv: Vec<OsString>) -> Result<Cli, i32> {
     }
 }
 
-/// Turns clap's multi-line error into one line.
+/// Turns clap's multi-line error into one printable line: its first
+/// paragraph, where a line break that is not clap's own (an argument that
+/// holds one) shows as `\n`.
 fn usage_line(rendered: &str) -> String {
-    let first = rendered.lines().next().unwrap_or("usage error");
-    let first = first.strip_prefix("error: ").unwrap_or(first);
-    format!("{first}; try 'gsup --help'")
+    let para = rendered.split("\n\n").next().unwrap_or("usage error");
+    let para = para.strip_prefix("error: ").unwrap_or(para);
+    let mut first = String::with_capacity(para.len());
+    for (i, line) in para.split('\n').enumerate() {
+        if i > 0 {
+            // clap indents its own continuation lines (`  <JOB>`).
+            first.push_str(if line.starts_with("  ") { " " } else { "\n" });
+        }
+        first.push_str(if i > 0 { line.trim_start() } else { line });
+    }
+    format!(
+        "{}; try 'gsup --help'",
+        crate::diag::printable(first.trim_end())
+    )
 }
 
 fn dispatch(cli: Cli) -> i32 {
@@ -271,6 +313,8 @@ fn dispatch(cli: Cli) -> i32 {
                 None => log::run_daemon(&socket, lines, follow),
             }
         }
+        Command::Completions { shell } => generate::completions(shell, &mut std::io::stdout()),
+        Command::Man => generate::man(&mut std::io::stdout()),
         other => client::run(&Resolved::socket(socket), other),
     }
 }
@@ -283,6 +327,9 @@ fn default_daemon_args() -> DaemonArgs {
         alert_command: None,
         control_group: None,
         log_format: LogFormat::Text,
+        containment: ContainmentArg::Auto,
+        init: false,
+        http: None,
     }
 }
 
@@ -308,6 +355,13 @@ fn run_daemon(socket: Option<&std::path::Path>, args: &DaemonArgs) -> i32 {
         alert_command: args.alert_command.clone().map(|w| w.0),
         control_group,
         log_json: args.log_format == LogFormat::Json,
+        containment: match args.containment {
+            ContainmentArg::Auto => supervisor::ContainmentMode::Auto,
+            ContainmentArg::Cgroup => supervisor::ContainmentMode::Cgroup,
+            ContainmentArg::Subreaper => supervisor::ContainmentMode::Subreaper,
+        },
+        init: args.init,
+        http: args.http,
     })
 }
 
@@ -398,6 +452,18 @@ mod tests {
         assert_eq!(
             usage_line(e),
             "invalid value 'Q' for '[KEY=VALUE]...': 'Q' is not KEY=VALUE; try 'gsup --help'"
+        );
+        let e = "error: invalid value 'K=a\nb' for '[KEY=VALUE]...': the value in 'K=a\\nb' \
+                 holds a control character; only tab is allowed\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            usage_line(e),
+            "invalid value 'K=a\\nb' for '[KEY=VALUE]...': the value in 'K=a\\nb' holds a \
+             control character; only tab is allowed; try 'gsup --help'"
+        );
+        let e = "error: the following required arguments were not provided:\n  <JOB>\n\nUsage: x\n";
+        assert_eq!(
+            usage_line(e),
+            "the following required arguments were not provided: <JOB>; try 'gsup --help'"
         );
     }
 }

@@ -344,6 +344,29 @@ impl Words for File {
     }
 }
 
+/// Reads the lines of `jobs` from a page's bytes, as [`read`] does from the
+/// file once it believes it (the same lookup, no ownership or lock to
+/// check). Why: what a page holds is arbitrary bytes to the reader, and the
+/// fuzz target feeds it exactly that.
+pub fn read_bytes(page: &[u8], jobs: &[String]) -> Option<Answer> {
+    lookup_all(&Bytes(page), jobs)
+}
+
+/// A page held in memory as its bytes.
+struct Bytes<'a>(&'a [u8]);
+
+impl Words for Bytes<'_> {
+    fn words(&self, at: usize, out: &mut [u32]) -> Option<()> {
+        let start = at.checked_mul(4)?;
+        let end = start.checked_add(out.len().checked_mul(4)?)?;
+        let bytes = self.0.get(start..end)?;
+        for (w, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+            *w = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        }
+        Some(())
+    }
+}
+
 /// The answer for `jobs` from a page (the core of [`read`]).
 fn lookup_all(page: &impl Words, jobs: &[String]) -> Option<Answer> {
     let mut header = [0u32; 4];
@@ -655,6 +678,30 @@ mod tests {
         // No writer holding it: the page is stale.
         drop(w2);
         assert_eq!(read(&path, &jobs(&["web"])), None);
+    }
+
+    /// `read_bytes` (the fuzz target's entry) reads a page's bytes as
+    /// `read` reads the file.
+    #[test]
+    fn bytes_and_file_agree() {
+        let (_dir, path, mut w) = on_disk(&["web", "db"]);
+        put(&mut w, "web", "web start/running, process 7\n", true);
+        let bytes = std::fs::read(&path).expect("page bytes");
+        for asked in [&["web", "db"][..], &["db"], &["nope"], &["web", "nope"]] {
+            assert_eq!(
+                read_bytes(&bytes, &jobs(asked)),
+                read(&path, &jobs(asked)),
+                "{asked:?}"
+            );
+        }
+        assert!(read_bytes(&bytes, &jobs(&["web"])).is_some());
+        for cut in [0, 3, 16, 40, bytes.len() - 1] {
+            assert_eq!(
+                read_bytes(&bytes[..cut], &jobs(&["web", "db"])),
+                None,
+                "cut at {cut}"
+            );
+        }
     }
 
     #[test]

@@ -58,7 +58,50 @@ pub enum Request {
     },
 }
 
+/// Parses one request line as the daemon receives it: JSON, then
+/// [`Request::validate`]. Why a function of its own: the server and the fuzz
+/// target run exactly this. The error is one printable line (`bad request: ...`).
+pub fn parse_request(line: &[u8]) -> Result<Request, String> {
+    let request: Request = serde_json::from_slice(line)
+        .map_err(|e| format!("bad request: {}", crate::diag::printable(&e.to_string())))?;
+    request
+        .validate()
+        .map_err(|e| format!("bad request: {e}"))?;
+    Ok(request)
+}
+
 impl Request {
+    /// Refuses what no client command could have sent: a job or event name
+    /// that is empty or holds a control character (an event name also a
+    /// blank), a key that is not `[A-Za-z_][A-Za-z0-9_]*`, a value holding a
+    /// control character other than tab. Why: an instance value is printed in
+    /// `list`, events are logged, and a line break there would forge a line;
+    /// the daemon answers code 2 before anything happens. The error names the
+    /// field with its text escaped.
+    pub fn validate(&self) -> Result<(), String> {
+        match self {
+            Request::Start { job, env, .. }
+            | Request::Stop { job, env, .. }
+            | Request::Restart { job, env, .. }
+            | Request::Reload { job, env }
+            | Request::LogPath { job, env } => {
+                check_name("job name", job, false)?;
+                check_pairs(env)
+            }
+            Request::Status { jobs } => jobs
+                .iter()
+                .try_for_each(|j| check_name("job name", j, false)),
+            Request::Emit { event, env, .. } => {
+                check_name("event name", event, true)?;
+                check_pairs(env)
+            }
+            Request::List
+            | Request::ReloadConfig
+            | Request::Shutdown { .. }
+            | Request::DaemonLog { .. } => Ok(()),
+        }
+    }
+
     /// True for the commands that change something (they need the daemon's
     /// user, root, or the control group; SPEC section 3).
     pub fn is_changing(&self) -> bool {
@@ -70,6 +113,46 @@ impl Request {
                 | Request::DaemonLog { .. }
         )
     }
+}
+
+/// A job or event name: not empty, no control character (nor blank, for an event).
+fn check_name(what: &str, name: &str, no_blanks: bool) -> Result<(), String> {
+    let bad = |c: char| c.is_control() || (no_blanks && c.is_whitespace());
+    if name.is_empty() {
+        return Err(format!("empty {what}"));
+    }
+    if name.contains(bad) {
+        let allowed = if no_blanks {
+            "control characters or blanks"
+        } else {
+            "control characters"
+        };
+        return Err(format!(
+            "{what} `{}` holds {allowed}",
+            crate::diag::printable(name)
+        ));
+    }
+    Ok(())
+}
+
+/// `KEY=VALUE` pairs: keys as the command line's, values without control
+/// characters but tab.
+fn check_pairs(env: &[(String, String)]) -> Result<(), String> {
+    for (k, v) in env {
+        if !crate::unit::expand::is_var_name(k) {
+            return Err(format!(
+                "bad key `{}`: a key is a letter or `_` followed by letters, digits or `_`",
+                crate::diag::printable(k)
+            ));
+        }
+        if v.contains(|c: char| c.is_control() && c != '\t') {
+            return Err(format!(
+                "the value of {k} `{}` holds a control character",
+                crate::diag::printable(v)
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The daemon's answer. `code` is the LSB exit code the client exits with
@@ -201,4 +284,71 @@ impl JobStatus {
 pub struct Peer {
     pub uid: u32,
     pub gid: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(json: &str) -> Result<Request, String> {
+        parse_request(json.as_bytes())
+    }
+
+    #[test]
+    fn good_requests_parse() {
+        assert_eq!(req(r#"{"cmd":"list"}"#), Ok(Request::List));
+        assert_eq!(
+            req(r#"{"cmd":"start","job":"w","env":[["QUEUE","a\tb"]],"wait":true}"#),
+            Ok(Request::Start {
+                job: "w".into(),
+                env: vec![("QUEUE".into(), "a\tb".into())],
+                wait: true
+            })
+        );
+    }
+
+    #[test]
+    fn control_characters_are_refused_and_never_echoed_raw() {
+        for (json, want) in [
+            (
+                r#"{"cmd":"start","job":"w","env":[["QUEUE","a\nw start/running"]],"wait":true}"#,
+                "bad request: the value of QUEUE `a\\nw start/running` holds a control character",
+            ),
+            (
+                r#"{"cmd":"emit","event":"go","env":[["K","\u001b[2J"]],"wait":false}"#,
+                "bad request: the value of K `\\u{1b}[2J` holds a control character",
+            ),
+            (
+                r#"{"cmd":"emit","event":"a b","env":[],"wait":false}"#,
+                "bad request: event name `a b` holds control characters or blanks",
+            ),
+            (
+                r#"{"cmd":"status","jobs":["ok","x\u0000"]}"#,
+                "bad request: job name `x\\u{0}` holds control characters",
+            ),
+            (
+                r#"{"cmd":"log-path","job":""}"#,
+                "bad request: empty job name",
+            ),
+            (
+                r#"{"cmd":"reload","job":"w","env":[["1X","v"]]}"#,
+                "bad request: bad key `1X`",
+            ),
+            (
+                r#"{"cmd":"stop","job":"w","env":[["A=B","v"]],"wait":true}"#,
+                "bad request: bad key `A=B`",
+            ),
+        ] {
+            let err = req(json).expect_err(json);
+            assert!(err.starts_with(want), "{json}: {err}");
+            assert!(!err.contains(|c: char| c.is_control()), "{err:?}");
+        }
+    }
+
+    #[test]
+    fn json_errors_are_one_printable_line() {
+        let err = req("{\"cmd\":\"fo\\u0000o\"}").expect_err("unknown cmd");
+        assert!(err.starts_with("bad request: "), "{err}");
+        assert!(!err.contains(|c: char| c.is_control()), "{err:?}");
+    }
 }

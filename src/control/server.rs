@@ -152,10 +152,10 @@ async fn handle(
         }
         // A connection closed without a word (e.g. `bind` probing): nothing to say.
         Ok(Ok(None)) => return,
-        Ok(Ok(Some(line))) => match serde_json::from_slice::<Request>(&line) {
+        Ok(Ok(Some(line))) => match super::proto::parse_request(&line) {
             Err(e) => {
-                note(&format!("bad request: {e}"));
-                Response::err(2, format!("bad request: {e}"))
+                note(&e);
+                Response::err(2, e)
             }
             Ok(request) => {
                 slot = Some(ticket.answer_slot().await);

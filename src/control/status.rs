@@ -21,22 +21,30 @@ pub fn line(s: &JobStatus) -> String {
 /// then `, failed: REASON` and `, failing: CHECK; CHECK` when present.
 /// Unknown values print as `-`.
 pub fn verbose_line(s: &JobStatus) -> String {
+    format!("    {}", verbose_fields(s).join(", "))
+}
+
+/// The fields of the `-v` line, each with its label (`memory 12.3 MB`,
+/// `last exit: -`); the terminal's columns align them (`cli::table`).
+pub fn verbose_fields(s: &JobStatus) -> Vec<String> {
     let dash = || "-".to_string();
-    let mut out = format!(
-        "    memory {}, cpu {}, uptime {}, restarts {}, last exit: {}",
-        s.memory_bytes.map(size).unwrap_or_else(dash),
-        s.cpu_percent
-            .map(|c| format!("{c:.1}%"))
-            .unwrap_or_else(dash),
-        s.uptime_s.map(duration).unwrap_or_else(dash),
-        s.restarts,
-        s.last_exit.clone().unwrap_or_else(dash),
-    );
+    let mut out = vec![
+        format!("memory {}", s.memory_bytes.map(size).unwrap_or_else(dash)),
+        format!(
+            "cpu {}",
+            s.cpu_percent
+                .map(|c| format!("{c:.1}%"))
+                .unwrap_or_else(dash)
+        ),
+        format!("uptime {}", s.uptime_s.map(duration).unwrap_or_else(dash)),
+        format!("restarts {}", s.restarts),
+        format!("last exit: {}", s.last_exit.clone().unwrap_or_else(dash)),
+    ];
     if let Some(reason) = &s.reason {
-        out.push_str(&format!(", failed: {reason}"));
+        out.push(format!("failed: {reason}"));
     }
     if !s.failing_checks.is_empty() {
-        out.push_str(&format!(", failing: {}", s.failing_checks.join("; ")));
+        out.push(format!("failing: {}", s.failing_checks.join("; ")));
     }
     out
 }

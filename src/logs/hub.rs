@@ -42,6 +42,18 @@ pub struct Handover {
     pub write: Option<OwnedFd>,
 }
 
+/// A second open file description of the pipe behind `fd` (through
+/// `/proc/self/fd`), non-blocking and close-on-exec; `None` without /proc.
+fn nonblocking_twin(fd: &OwnedFd) -> Option<std::fs::File> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+        .ok()
+}
+
 /// The daemon's side of the log thread: every job's stdout and stderr go
 /// through a pipe the thread reads (SPEC: never the file itself).
 pub struct LogHub {
@@ -49,6 +61,9 @@ pub struct LogHub {
     tx: Sender<Cmd>,
     wake: Arc<EventFd>,
     writers: HashMap<LogId, OwnedFd>,
+    /// The daemon's own non-blocking way into each open pipe (a second open
+    /// file description, so the job's stays blocking), for `note_first`.
+    inband: HashMap<LogId, std::fs::File>,
     specs: HashMap<LogId, LogSpec>,
     closed: VecDeque<LogId>,
     thread: Option<JoinHandle<()>>,
@@ -77,6 +92,7 @@ impl LogHub {
             tx,
             wake,
             writers: HashMap::new(),
+            inband: HashMap::new(),
             specs: HashMap::new(),
             closed: VecDeque::new(),
             thread: Some(thread),
@@ -134,9 +150,30 @@ impl LogHub {
         }) {
             return Err("the log thread has ended".into());
         }
+        if let Some(f) = nonblocking_twin(&ours) {
+            self.inband.insert(id.clone(), f);
+        }
         self.writers.insert(id.clone(), ours);
         self.remember(id, spec);
         Ok(write)
+    }
+
+    /// A line of gsup's own that must come before anything a process just
+    /// spawned into `id`'s pipe writes (`gsup: started, pid 42`): written
+    /// into the pipe itself, in one atomic non-blocking write, so it takes
+    /// its place among the job's own writes. When the pipe is full (a job
+    /// that outruns the disk) or `id` has none, as `note`.
+    pub fn note_first(&self, id: &LogId, line: &str) {
+        use std::io::Write;
+        let mut text = line.replace('\n', " ");
+        text.push('\n');
+        if text.len() <= libc::PIPE_BUF
+            && let Some(mut f) = self.inband.get(id)
+            && f.write(text.as_bytes()).is_ok_and(|n| n == text.len())
+        {
+            return;
+        }
+        self.note(id, line);
     }
 
     /// A line of gsup's own in `id`'s log (`gsup: exited 1`), after what the
@@ -154,6 +191,7 @@ impl LogHub {
     /// The run of `id` is over: the daemon drops its write end, and the thread
     /// closes the file once every process of the run has closed its own.
     pub fn close(&mut self, id: &LogId) {
+        self.inband.remove(id);
         if self.writers.remove(id).is_some() {
             self.closed.push_back(id.clone());
             while self.closed.len() > CLOSED_SPECS {
@@ -207,6 +245,9 @@ impl LogHub {
             let _ = fcntl(fd, FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC));
         }
         if let Some(w) = h.write {
+            if let Some(f) = nonblocking_twin(&w) {
+                self.inband.insert(h.id.clone(), f);
+            }
             self.writers.insert(h.id.clone(), w);
         }
         self.remember(&h.id, h.spec);

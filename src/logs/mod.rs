@@ -17,6 +17,7 @@ pub mod ratelimit;
 pub mod rotate;
 pub mod safe;
 pub mod stamp;
+pub mod tail;
 mod thread;
 
 pub use daemon::{DaemonLog, DaemonLogHandle};

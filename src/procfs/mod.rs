@@ -65,6 +65,12 @@ pub trait ProcSource {
     fn uid(&self, pid: i32) -> Option<u32>;
     /// The cgroup v2 path of `pid` (`/proc/PID/cgroup`, the `0::` line).
     fn cgroup(&self, pid: i32) -> Option<String>;
+    /// Resident pages of `pid`, counted exactly (`/proc/PID/statm`, as
+    /// `VmRSS`; `Proc::rss_pages` from `stat` may lag by the per-CPU
+    /// counters the kernel has not folded in yet).
+    fn resident_pages(&self, pid: i32) -> Option<u64> {
+        self.stat(pid).map(|p| p.rss_pages)
+    }
 }
 
 /// The one walk of a process tree: `root` first, then its descendants

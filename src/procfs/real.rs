@@ -97,6 +97,14 @@ impl ProcSource for RealProc {
         }
         parse_cgroup_v2(&std::fs::read_to_string(self.file(pid, "cgroup")).ok()?)
     }
+
+    fn resident_pages(&self, pid: i32) -> Option<u64> {
+        if pid <= 0 {
+            return None;
+        }
+        let text = std::fs::read_to_string(self.file(pid, "statm")).ok()?;
+        text.split_ascii_whitespace().nth(1)?.parse().ok()
+    }
 }
 
 fn sysconf(name: libc::c_int, fallback: u64) -> u64 {

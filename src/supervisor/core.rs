@@ -55,6 +55,9 @@ pub struct Supervisor {
     pub(super) reload: super::reload::ReloadState,
     /// The status page, when the daemon publishes one (`supervisor::page`).
     pub(super) page: Option<super::page::PageState>,
+    /// Children reaped and spawns failed since start (`--http`'s figures).
+    pub reaped_total: u64,
+    pub spawn_failures_total: u64,
 }
 
 impl Supervisor {
@@ -79,6 +82,8 @@ impl Supervisor {
             defer_stops: false,
             reload: Default::default(),
             page: None,
+            reaped_total: 0,
+            spawn_failures_total: 0,
         }
     }
 
@@ -136,12 +141,17 @@ impl Supervisor {
             if stepped.after != stepped.before {
                 info!(job = %label(&key), "{goal}/{state}");
             }
-            if state != stepped.before.1 && matches!(state, State::Waiting | State::Failed) {
-                self.follow_forget(&key);
-            }
             self.page_mark(&key.0);
             for e in stepped.effects {
                 self.perform(&key, e, now);
+            }
+            // After the effects: the last sweep of the run still needs to
+            // know the run's processes.
+            if state != stepped.before.1 && matches!(state, State::Waiting | State::Failed) {
+                self.follow_forget(&key);
+                if !self.sys.group_close(&key) {
+                    self.pids.close_later(&key);
+                }
             }
         }
     }
@@ -157,7 +167,7 @@ impl Supervisor {
                 }
                 if let KillTarget::Group(pg) = target {
                     self.pids.add_group(key, pg);
-                    self.follow_signal_members(key, pg, sig);
+                    self.signal_rest_of_job(key, pg, sig);
                 }
             }
             Effect::SignalStrays { sig } => {
@@ -219,7 +229,10 @@ impl Supervisor {
                 }
                 Input::Spawned { process: p, pid }
             }
-            Err(reason) => Input::SpawnFailed { process: p, reason },
+            Err(reason) => {
+                self.spawn_failures_total += 1;
+                Input::SpawnFailed { process: p, reason }
+            }
         };
         self.queue.push_front((key.clone(), input));
     }
@@ -256,6 +269,7 @@ impl Supervisor {
 
     /// Routes reaped children to their jobs; unknown pids were reaped silently.
     pub fn on_reaped(&mut self, reaped: Vec<(i32, crate::job::Exit)>, now: Instant) {
+        self.reaped_total += reaped.len() as u64;
         self.follow.batch(self.sys.as_ref(), &reaped);
         for (pid, exit) in reaped {
             let Some((key, kind)) = self.pids.owner(pid).cloned() else {

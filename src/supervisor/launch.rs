@@ -65,7 +65,17 @@ impl Launcher {
         let Some(cmd) = cmd else {
             return self.failed(key, def, p, "no such command".into());
         };
-        match self.spec(key, def, cmd, env) {
+        // Every process of the instance runs in its group, from its first
+        // instruction: the child joins it before exec.
+        if let Err(reason) = sys.group_open(key) {
+            return self.failed(key, def, p, reason);
+        }
+        let group = sys.group_procs(key);
+        let spec = self.spec(key, def, cmd, env).map(|spec| SpawnSpec {
+            cgroup_procs: group.as_ref().map(std::os::fd::AsRawFd::as_raw_fd),
+            ..spec
+        });
+        match spec {
             Ok(spec) => match sys.spawn(&spec) {
                 Ok(pid) => Launched {
                     result: Ok(pid),
@@ -88,7 +98,16 @@ impl Launcher {
         let Ready::Exec(cmd) = &def.unit.ready else {
             return None;
         };
-        let spec = self.spec(key, def, cmd, inst.env.clone());
+        if let Err(reason) = sys.group_open(key) {
+            return Some(Err(reason));
+        }
+        let group = sys.group_procs(key);
+        let spec = self
+            .spec(key, def, cmd, inst.env.clone())
+            .map(|spec| SpawnSpec {
+                cgroup_procs: group.as_ref().map(std::os::fd::AsRawFd::as_raw_fd),
+                ..spec
+            });
         Some(spec.and_then(|s| sys.spawn(&s).map_err(|e| e.to_string())))
     }
 

@@ -14,6 +14,7 @@ pub mod reload;
 pub mod requests;
 pub mod shutdown;
 pub mod signals;
+pub mod snapshot;
 pub mod timers;
 pub mod watch;
 
@@ -44,6 +45,44 @@ pub struct DaemonOptions {
     pub control_group: Option<String>,
     /// `--log-format json`.
     pub log_json: bool,
+    /// `--containment`: cgroups where they can be used (`auto`), or forced.
+    pub containment: ContainmentMode,
+    /// `--init`: behave as PID 1 (for tests in a PID namespace).
+    pub init: bool,
+    /// `--http ADDR`: serve the status page and metrics there (off: None).
+    pub http: Option<std::net::SocketAddr>,
+}
+
+/// `--containment`: how job processes are held together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ContainmentMode {
+    /// cgroups where the daemon may create them, else the subreaper.
+    #[default]
+    Auto,
+    /// cgroups, or the daemon does not start.
+    Cgroup,
+    /// The subreaper alone, even where cgroups could be used.
+    Subreaper,
+}
+
+/// The kernel the daemon runs on, with the containment `mode` asks for.
+fn real_sys(mode: ContainmentMode, runtime_dir: &std::path::Path) -> Result<RealSys, String> {
+    use crate::contain::{Cgroups, domain_for};
+    if mode == ContainmentMode::Subreaper {
+        info!("containment: subreaper (--containment subreaper)");
+        return Ok(RealSys::with_cgroups(None));
+    }
+    match Cgroups::detect(&domain_for(runtime_dir)) {
+        Ok(domain) => {
+            info!(domain = %domain.path().display(), "containment: cgroup");
+            Ok(RealSys::with_cgroups(Some(domain)))
+        }
+        Err(why) if mode == ContainmentMode::Auto => {
+            info!("containment: subreaper ({why})");
+            Ok(RealSys::with_cgroups(None))
+        }
+        Err(why) => Err(format!("--containment cgroup: {why}")),
+    }
 }
 
 /// Runs the daemon in the foreground until shutdown; returns the exit code.
@@ -89,6 +128,27 @@ async fn daemon(opts: DaemonOptions) -> i32 {
     if let Err(e) = crate::reap::become_subreaper() {
         warn!("cannot become a child subreaper: {e}");
     }
+    let started = Instant::now();
+    let mut turns: u64 = 0;
+    // Before the socket: a busy --http address leaves nothing behind.
+    // Without `--http` the source is dropped here and its arm never fires.
+    let (source, mut snapshots) = crate::http::loop_source(4);
+    if let Some(addr) = opts.http {
+        match snapshot::bind_http(addr) {
+            Ok(l) => {
+                let at = l.local_addr().map_or(addr, |a| a);
+                info!("http: listening on {at}");
+                tokio::spawn(crate::http::serve(l, source, Default::default()));
+            }
+            Err(e) if opts.init || nix::unistd::getpid().as_raw() == 1 => {
+                error!("cannot bind --http {addr}: {e}; running without it");
+            }
+            Err(e) => {
+                error!("cannot bind --http {addr}: {e}");
+                return 1;
+            }
+        }
+    }
     let listener = match server::bind(&opts.socket) {
         Ok(l) => l,
         Err(e) => {
@@ -103,11 +163,14 @@ async fn daemon(opts: DaemonOptions) -> i32 {
 
     let runtime_dir = crate::control::page::runtime_dir(&opts.socket);
     env::raise_nofile();
-    let mut sup = Supervisor::new(
-        Box::new(RealSys::default()),
-        opts.log_dir.clone(),
-        runtime_dir.clone(),
-    );
+    let sys = match real_sys(opts.containment, &runtime_dir) {
+        Ok(sys) => sys,
+        Err(e) => {
+            error!("{e}");
+            return 1;
+        }
+    };
+    let mut sup = Supervisor::new(Box::new(sys), opts.log_dir.clone(), runtime_dir.clone());
     sup.watch = watch::WatchState::new(opts.cycle, opts.alert_command.clone());
     match page::own_dir(&runtime_dir) {
         Ok(()) => sup.enable_page(crate::control::page::path_for(&opts.socket)),
@@ -142,6 +205,7 @@ async fn daemon(opts: DaemonOptions) -> i32 {
                 let _ = tx.send(load_checked(&dir));
             });
         }
+        turns += 1;
         let deadline = sup.next_deadline();
         let sleep = async move {
             match deadline {
@@ -159,6 +223,7 @@ async fn daemon(opts: DaemonOptions) -> i32 {
             Some(key) = ready_rx.recv() => sup.on_probe_ready(key, Instant::now()),
             ev = sup.sys.next_event() => sup.on_sys_event(ev, Instant::now()),
             Some(loaded) = loaded_rx.recv() => sup.on_loaded(loaded, Instant::now()),
+            Some(req) = snapshots.recv() => req.answer(snapshot::http_snapshot(&sup, started, turns)),
             _ = sleep => sup.on_timers(Instant::now()),
         }
         // Before the next await: answers given in this turn go out after it.
@@ -227,6 +292,7 @@ pub fn stop_waves(sup: &Supervisor) -> Vec<Vec<String>> {
 /// re-parented to us, which left their job's group), then reap them, so that
 /// the daemon exits leaving no process behind. Only our own children are touched.
 fn kill_leftovers(sup: &mut Supervisor) {
+    sup.sys.groups_release();
     let mut left = sup.sys.own_children();
     if left.is_empty() {
         return;

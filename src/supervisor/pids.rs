@@ -20,6 +20,9 @@ pub struct PidTable {
     by_key: BTreeMap<Key, BTreeMap<i32, ProcKind>>,
     /// Process groups an instance used that may still hold processes.
     groups: BTreeMap<Key, BTreeSet<i32>>,
+    /// Instances whose run ended while their cgroup still held processes:
+    /// the group is removed once empty.
+    closing: BTreeSet<Key>,
 }
 
 impl PidTable {
@@ -88,6 +91,16 @@ impl PidTable {
                 self.groups.remove(key);
             }
         }
+    }
+
+    /// The instance's cgroup is to be removed once it is empty.
+    pub fn close_later(&mut self, key: &Key) {
+        self.closing.insert(key.clone());
+    }
+
+    /// The instances whose cgroup waits to be empty (taken).
+    pub fn take_closing(&mut self) -> BTreeSet<Key> {
+        std::mem::take(&mut self.closing)
     }
 
     /// The instance is forgotten: its pids and groups too.

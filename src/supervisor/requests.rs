@@ -247,13 +247,23 @@ impl Supervisor {
 
     /// One instance's status.
     pub fn status_of(&self, key: &Key, now: Instant) -> Option<JobStatus> {
+        let mut st = self.held_status(key, now)?;
+        if st.memory_bytes.is_none() {
+            let page = crate::procfs::page_bytes();
+            st.memory_bytes = st
+                .pid
+                .and_then(|p| self.sys.procs().resident_pages(p))
+                .map(|pages| pages.saturating_mul(page));
+        }
+        Some(st)
+    }
+
+    /// `status_of` from the state the loop holds, without reading /proc:
+    /// an unwatched job's memory is left for the caller to read (`--http`
+    /// reads it off the loop, the same way).
+    pub fn held_status(&self, key: &Key, now: Instant) -> Option<JobStatus> {
         let j = &self.jobs.get(key)?.job;
-        let page = crate::procfs::page_bytes();
         let mut st = JobStatus {
-            memory_bytes: j
-                .main_pid
-                .and_then(|p| self.sys.procs().stat(p))
-                .map(|s| s.rss_pages.saturating_mul(page)),
             uptime_s: j
                 .main_pid
                 .and(j.spawned_at)
@@ -261,6 +271,7 @@ impl Supervisor {
             restarts: j.restarts,
             last_exit: j.last_exit.map(exit_text),
             reason: j.reason.clone(),
+            containment: Some(self.sys.containment().as_str().to_string()),
             ..self.brief_status(key)?
         };
         self.watch_status(key, &mut st);

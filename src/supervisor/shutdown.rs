@@ -57,6 +57,11 @@ impl Supervisor {
     pub(super) fn after_drain(&mut self, now: Instant) {
         self.answer_waiters(now);
         self.apply_deferred();
+        for key in self.pids.take_closing() {
+            if !self.sys.group_close(&key) {
+                self.pids.close_later(&key);
+            }
+        }
         let gone: Vec<Key> = self
             .jobs
             .instances()
@@ -130,7 +135,10 @@ impl Supervisor {
         let Some(inst) = self.jobs.get(key) else {
             return true;
         };
-        if !inst.job.is_settled() || self.pids.has_any(key) {
+        if !inst.job.is_settled()
+            || self.pids.has_any(key)
+            || self.sys.group_populated(key) == Some(true)
+        {
             return false;
         }
         for pg in self.pids.groups(key) {

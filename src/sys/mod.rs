@@ -8,6 +8,7 @@
 //! left a child that has `_exit(127)`ed: `reap` returns its pid later, one
 //! the supervisor never recorded, and the supervisor drops it.
 
+mod groups;
 pub mod inotify;
 pub mod pidfd;
 mod real;
@@ -42,6 +43,27 @@ pub enum WatchId {
     Pidfile(String, String),
     /// The config dir (each of its folders).
     Config,
+}
+
+/// How the processes of a job instance are held together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Containment {
+    /// Each instance runs in its own cgroup (v2): every process of it,
+    /// whatever it does, is listed, signalled and killed through the group.
+    Cgroup,
+    /// gsup is the subreaper: orphans come back to it and are attributed
+    /// to the job they came from; stop reaches the job's known tree.
+    Subreaper,
+}
+
+impl Containment {
+    /// The word `status --json` shows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Containment::Cgroup => "cgroup",
+            Containment::Subreaper => "subreaper",
+        }
+    }
 }
 
 /// Something the kernel tells the supervisor besides a child's exit (SIGCHLD
@@ -125,6 +147,50 @@ pub trait Sys {
     fn unwatch(&mut self, id: &WatchId) {
         let _ = id;
     }
+    /// How jobs are contained (cgroups where the daemon could set them up).
+    fn containment(&self) -> Containment {
+        Containment::Subreaper
+    }
+    /// Makes sure the instance `id` has its group (a no-op without cgroups).
+    fn group_open(&mut self, id: &(String, String)) -> Result<(), String> {
+        let _ = id;
+        Ok(())
+    }
+    /// A descriptor of the instance's `cgroup.procs` for the next spawn to
+    /// join (`SpawnSpec::cgroup_procs`); `None` without a group.
+    fn group_procs(&mut self, id: &(String, String)) -> Option<std::os::fd::OwnedFd> {
+        let _ = id;
+        None
+    }
+    /// Sends `sig` to every process of the instance's group; how many.
+    fn group_signal(&mut self, id: &(String, String), sig: Signal) -> usize {
+        let _ = (id, sig);
+        0
+    }
+    /// SIGKILLs every process of the instance's group, forks in flight included.
+    fn group_kill(&mut self, id: &(String, String)) {
+        let _ = id;
+    }
+    /// Whether the instance's group holds a process; `None` without a group.
+    fn group_populated(&self, id: &(String, String)) -> Option<bool> {
+        let _ = id;
+        None
+    }
+    /// The instance's run is over: its group is removed once empty. True
+    /// when it is gone (or there was none); false while processes remain.
+    fn group_close(&mut self, id: &(String, String)) -> bool {
+        let _ = id;
+        true
+    }
+    /// Memory (bytes) and CPU time of the instance's group, where the
+    /// kernel counts them.
+    fn group_usage(&self, id: &(String, String)) -> (Option<u64>, Option<std::time::Duration>) {
+        let _ = id;
+        (None, None)
+    }
+    /// The daemon exits: every group still populated is killed, empty ones
+    /// removed, the daemon's domain released.
+    fn groups_release(&mut self) {}
     /// Waits for the next `SysEvent`; forever when nothing is watched or held.
     fn next_event(&mut self) -> Pin<Box<dyn Future<Output = SysEvent> + '_>> {
         Box::pin(std::future::pending())

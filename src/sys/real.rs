@@ -1,9 +1,10 @@
 //! `RealSys`: the kernel behind the `Sys` seam. Spawns through `spawn`, reaps
 //! through `reap`, reads `/proc`, holds the pidfds and the one inotify fd.
 
+use super::groups::Groups;
 use super::inotify::Watcher;
 use super::pidfd::PidFd;
-use super::{KillTarget, Sys, SysEvent, WatchId};
+use super::{Containment, KillTarget, Sys, SysEvent, WatchId};
 use crate::job::Exit;
 use crate::pidfile::PidfileError;
 use crate::procfs::{ProcSource, RealProc};
@@ -24,18 +25,29 @@ pub struct RealSys {
     procs: RealProc,
     watcher: Option<Watcher<WatchId>>,
     pidfds: HashMap<i32, PidFd>,
+    groups: Groups,
 }
 
 impl std::fmt::Debug for RealSys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RealSys")
             .field("pidfds", &self.pidfds.len())
+            .field("groups", &self.groups)
             .field("watching", &self.watcher.is_some())
             .finish()
     }
 }
 
 impl RealSys {
+    /// The kernel, containing jobs in cgroups of `domain` (`None`: as their
+    /// subreaper).
+    pub fn with_cgroups(domain: Option<crate::contain::Cgroups>) -> RealSys {
+        RealSys {
+            groups: Groups::new(domain),
+            ..RealSys::default()
+        }
+    }
+
     fn watcher(&mut self) -> std::io::Result<&mut Watcher<WatchId>> {
         if self.watcher.is_none() {
             self.watcher = Some(Watcher::new()?);
@@ -122,6 +134,46 @@ impl Sys for RealSys {
         if let Some(w) = self.watcher.as_mut() {
             w.unwatch(id);
         }
+    }
+
+    fn containment(&self) -> Containment {
+        if self.groups.enabled() {
+            Containment::Cgroup
+        } else {
+            Containment::Subreaper
+        }
+    }
+
+    fn group_open(&mut self, id: &(String, String)) -> Result<(), String> {
+        self.groups.open(id)
+    }
+
+    fn group_procs(&mut self, id: &(String, String)) -> Option<std::os::fd::OwnedFd> {
+        self.groups.procs_fd(id)
+    }
+
+    fn group_signal(&mut self, id: &(String, String), sig: Signal) -> usize {
+        self.groups.signal(id, sig)
+    }
+
+    fn group_kill(&mut self, id: &(String, String)) {
+        self.groups.kill(id)
+    }
+
+    fn group_populated(&self, id: &(String, String)) -> Option<bool> {
+        self.groups.populated(id)
+    }
+
+    fn group_close(&mut self, id: &(String, String)) -> bool {
+        self.groups.close(id)
+    }
+
+    fn group_usage(&self, id: &(String, String)) -> (Option<u64>, Option<std::time::Duration>) {
+        self.groups.usage(id)
+    }
+
+    fn groups_release(&mut self) {
+        self.groups.release()
     }
 
     /// A change of a watched name, or the exit of a process a pidfd holds.

@@ -24,13 +24,13 @@ pub fn is_var_name(name: &str) -> bool {
     !b.is_empty() && is_name_start(b[0]) && b.iter().all(|&c| is_name_char(c))
 }
 
-/// Walks `t`, writing the expansion to `out` when `env` is given (only checking
-/// the syntax otherwise). Errors carry the byte offset of the offending `$`.
-fn walk(
-    t: &str,
-    env: Option<&[(String, String)]>,
-    out: &mut String,
-) -> Result<(), (usize, String)> {
+/// What `walk` does with one variable reference: `(byte offset of its `$`,
+/// name, default)`, writing its value to the output (or nothing).
+type OnVar<'a> = dyn FnMut(usize, &str, Option<&str>, &mut String) -> Result<(), String> + 'a;
+
+/// Walks `t`, copying literal text to `out` and handing each variable
+/// reference to `on_var`. Errors carry the byte offset of the offending `$`.
+fn walk(t: &str, out: &mut String, on_var: &mut OnVar) -> Result<(), (usize, String)> {
     let b = t.as_bytes();
     let mut i = 0;
     let mut lit = 0; // start of the pending literal run
@@ -82,22 +82,7 @@ fn walk(
                 continue;
             }
         };
-        if let Some(env) = env {
-            match env.iter().rev().find(|(k, _)| k == name) {
-                Some((_, v)) => out.push_str(v),
-                None => match default {
-                    Some(d) => out.push_str(d),
-                    None => {
-                        return Err((
-                            dollar,
-                            format!(
-                                "undefined variable `{name}` (use `${{{name}:-}}` for an optional one, `$$` for a literal `$`)"
-                            ),
-                        ));
-                    }
-                },
-            }
-        }
+        on_var(dollar, name, default, out).map_err(|m| (dollar, m))?;
         i = next;
         lit = i;
     }
@@ -109,10 +94,40 @@ fn walk(
 /// file with `${FOO` fails at load time rather than at spawn time.
 pub fn check_template(template: &str) -> Result<(), TemplateError> {
     let mut sink = String::new();
-    walk(template, None, &mut sink).map_err(|(byte, message)| TemplateError {
+    walk(template, &mut sink, &mut |_, _, _, _| Ok(())).map_err(|(byte, message)| TemplateError {
         offset: template[..byte].chars().count(),
         message,
     })
+}
+
+/// One `$NAME`, `${NAME}` or `${NAME:-text}` in a template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VarRef {
+    /// 0-based character offset of the `$`.
+    pub offset: usize,
+    pub name: String,
+    /// Written with `:-`, so never undefined.
+    pub has_default: bool,
+}
+
+/// Every variable a well-formed template refers to, in order (`$$` and a
+/// literal `$` are none). Why: `gsup check` tells which of them a job could
+/// lack at start; empty for a malformed template (`check_template` reports it).
+pub fn var_refs(template: &str) -> Vec<VarRef> {
+    let mut refs = Vec::new();
+    let mut sink = String::new();
+    let mut on_var = |byte: usize, name: &str, default: Option<&str>, _: &mut String| {
+        refs.push(VarRef {
+            offset: template[..byte].chars().count(),
+            name: name.to_owned(),
+            has_default: default.is_some(),
+        });
+        Ok(())
+    };
+    match walk(template, &mut sink, &mut on_var) {
+        Ok(()) => refs,
+        Err(_) => Vec::new(),
+    }
 }
 
 /// Expands `$NAME`, `${NAME}` and `${NAME:-default}` in one string from `env`
@@ -121,7 +136,21 @@ pub fn check_template(template: &str) -> Result<(), TemplateError> {
 /// and each command word are templates over the job's environment.
 pub fn expand_str(template: &str, env: &[(String, String)]) -> Result<String, String> {
     let mut out = String::with_capacity(template.len());
-    walk(template, Some(env), &mut out).map_err(|(_, m)| m)?;
+    let mut lookup = |_: usize, name: &str, default: Option<&str>, out: &mut String| {
+        match env.iter().rev().find(|(k, _)| k == name) {
+            Some((_, v)) => out.push_str(v),
+            None => match default {
+                Some(d) => out.push_str(d),
+                None => {
+                    return Err(format!(
+                        "undefined variable `{name}` (use `${{{name}:-}}` for an optional one, `$$` for a literal `$`)"
+                    ));
+                }
+            },
+        }
+        Ok(())
+    };
+    walk(template, &mut out, &mut lookup).map_err(|(_, m)| m)?;
     Ok(out)
 }
 
@@ -210,6 +239,17 @@ mod tests {
             words: vec!["x".into(), "$NOPE".into()],
         };
         assert!(c.expand(&env()).is_err());
+    }
+
+    #[test]
+    fn references_in_order() {
+        let r = var_refs("é$A ${B:-x} $$C $(d) ${E}");
+        let got: Vec<(usize, &str, bool)> = r
+            .iter()
+            .map(|v| (v.offset, v.name.as_str(), v.has_default))
+            .collect();
+        assert_eq!(got, [(1, "A", false), (4, "B", true), (21, "E", false)]);
+        assert!(var_refs("${oops").is_empty());
     }
 
     #[test]

@@ -300,7 +300,12 @@ impl Source<'_> {
                         return (line, col);
                     }
                     src.next();
-                    col += 1;
+                    if c == '\n' {
+                        line += 1;
+                        col = 1;
+                    } else {
+                        col += 1;
+                    }
                     break;
                 }
                 quoted = false;
@@ -366,6 +371,12 @@ mod tests {
         assert_eq!(
             Source { text }.pos_in(&value_of(text), "one two three", 8),
             (2, 7)
+        );
+        let text = "k: |\n  one\n  two $x\n";
+        assert_eq!(
+            Source { text }.pos_in(&value_of(text), "one\ntwo $x\n", 8),
+            (3, 7),
+            "a literal block keeps its line breaks"
         );
         let text = "k: >\n  one\n  two\n";
         assert_eq!(

@@ -2,6 +2,8 @@
 //! namespace, the real client, and polling helpers. It never signals by name.
 #![allow(dead_code)]
 
+pub mod http;
+
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -372,7 +374,44 @@ impl Drop for Daemon {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+        remove_cgroup_domain(&self.root.path().join("gsup.d"));
     }
+}
+
+/// Removes the cgroup domain a daemon with this runtime dir made (its job
+/// groups and its own leaf), when a test ended it without a shutdown: the
+/// namespace is gone, so the groups are empty. Best effort.
+pub fn remove_cgroup_domain(runtime_dir: &Path) {
+    let (Ok(mountinfo), Ok(own)) = (
+        fs::read_to_string("/proc/self/mountinfo"),
+        fs::read_to_string("/proc/self/cgroup"),
+    ) else {
+        return;
+    };
+    let Ok(found) = gsup::contain::locate(&mountinfo, &own) else {
+        return;
+    };
+    let mut domain = found.mount_point.clone();
+    domain.extend(&found.rel);
+    domain.push(gsup::contain::domain_for(runtime_dir));
+    if !domain.exists() {
+        return;
+    }
+    // The namespace's processes die a moment after its init: wait for it.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while fs::read_to_string(domain.join("cgroup.events")).is_ok_and(|e| e.contains("populated 1"))
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    if let Ok(rd) = fs::read_dir(&domain) {
+        for e in rd.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                let _ = fs::remove_dir(e.path());
+            }
+        }
+    }
+    let _ = fs::remove_dir(&domain);
 }
 
 /// Every pid in the host's /proc.

@@ -7,7 +7,7 @@ use crate::supervisor::core::Supervisor;
 use crate::supervisor::jobs::{Key, label};
 use crate::supervisor::pids::ProcKind;
 use crate::supervisor::timers::TimerKey;
-use crate::sys::{Change, KillTarget};
+use crate::sys::{Change, Containment, KillTarget};
 use crate::unit::Signal;
 use std::time::Instant;
 use tracing::warn;
@@ -109,15 +109,18 @@ impl Supervisor {
         }
     }
 
-    /// A signal to `key`'s group also goes to every member of a followed job
-    /// outside that group, by pid (a setsid'd master, its workers).
-    pub(in crate::supervisor) fn follow_signal_members(
-        &mut self,
-        key: &Key,
-        pgid: i32,
-        sig: Signal,
-    ) {
-        if !self.follow.is_followed(key) {
+    /// A signal to `key`'s process group reaches the rest of the job too:
+    /// with cgroups, every process in its group (`SIGKILL`: `cgroup.kill`);
+    /// without, every member of the job outside that process group, by pid
+    /// (a setsid'd master, its workers, a daemonized grandchild), found
+    /// from what the tree record knows.
+    pub(in crate::supervisor) fn signal_rest_of_job(&mut self, key: &Key, pgid: i32, sig: Signal) {
+        if self.sys.containment() == Containment::Cgroup {
+            if sig == Signal::KILL {
+                self.sys.group_kill(key);
+            } else {
+                self.sys.group_signal(key, sig);
+            }
             return;
         }
         for (pid, pg) in self.follow.members(self.sys.as_ref(), key) {

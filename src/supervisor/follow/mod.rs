@@ -408,10 +408,12 @@ impl Follower {
         self.jobs.contains_key(key)
     }
 
-    /// Every live member of a followed job (rules a-e of belonging) as
-    /// `(pid, pgid)`, from a walk of its known pids: the cost grows with the
-    /// job's tree, not with the host.
-    pub fn members(&self, sys: &dyn Sys, key: &Key) -> Vec<(i32, i32)> {
+    /// Every live member of the job (rules a-e of belonging) as `(pid,
+    /// pgid)`, from a walk of its known pids: the cost grows with the job's
+    /// tree, not with the host. Each member found joins the tree record, so
+    /// that it stays the job's when it is orphaned later (the ancestry kept
+    /// from the walks, for containment without cgroups).
+    pub fn members(&mut self, sys: &dyn Sys, key: &Key) -> Vec<(i32, i32)> {
         let Some(job) = self.tree.job(key) else {
             return Vec::new();
         };
@@ -421,10 +423,12 @@ impl Follower {
         let tree = crate::procfs::walk_from(procs, roots);
         let other = |p: i32| self.tree.is_other_job(key, p);
         let members = job_members(&job.view(me, &other), &tree, procs);
-        tree.iter()
-            .filter(|p| members.contains(&p.pid))
-            .map(|p| (p.pid, p.pgid))
-            .collect()
+        let found: Vec<&crate::procfs::Proc> =
+            tree.iter().filter(|p| members.contains(&p.pid)).collect();
+        for p in &found {
+            self.tree.add(key, p.pid, p.start_ticks);
+        }
+        found.iter().map(|p| (p.pid, p.pgid)).collect()
     }
 }
 

@@ -1,0 +1,58 @@
+//! What `--http` shows, taken in one loop turn from the state the loop holds
+//! (no /proc read on the loop: `http` reads unwatched jobs' memory off it).
+
+use super::core::Supervisor;
+use super::env;
+use std::time::Instant;
+
+/// Binds `--http ADDR` (std's bind sets `SO_REUSEADDR`, so a restarted
+/// daemon gets its port back at once).
+pub fn bind_http(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let l = std::net::TcpListener::bind(addr)?;
+    l.set_nonblocking(true)?;
+    tokio::net::TcpListener::from_std(l)
+}
+
+/// Every status as `list --json` gives it, the start waves, each
+/// instance's log file, and the daemon's counters.
+pub fn http_snapshot(sup: &Supervisor, started: Instant, turns: u64) -> crate::http::Snapshot {
+    let now = Instant::now();
+    let jobs: Vec<_> = sup
+        .jobs
+        .names()
+        .flat_map(|name| sup.lines_of(name, |k| sup.held_status(k, now)))
+        .collect();
+    let mut waves = super::stop_waves(sup);
+    waves.reverse();
+    let logs = jobs
+        .iter()
+        .filter(|j| {
+            sup.jobs
+                .def(&j.name)
+                .is_some_and(|d| d.unit.console == crate::unit::Console::Log)
+        })
+        .map(|j| {
+            let key = (j.name.clone(), j.instance.clone());
+            (
+                key,
+                env::log_path(&sup.launcher.log_dir, &j.name, &j.instance),
+            )
+        })
+        .collect();
+    crate::http::Snapshot {
+        taken: std::time::SystemTime::now(),
+        jobs,
+        waves,
+        logs,
+        daemon: crate::http::DaemonStats {
+            pid: std::process::id(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            uptime_s: now.saturating_duration_since(started).as_secs(),
+            rss_bytes: None,
+            open_fds: None,
+            loop_turns: turns,
+            reaped: sup.reaped_total,
+            spawn_failures: sup.spawn_failures_total,
+        },
+    }
+}

@@ -1,0 +1,124 @@
+//! `RealSys`'s cgroups: the daemon's domain (`contain::Cgroups`) and the open
+//! group of each job instance. Effects only: it never decides when to kill.
+
+use crate::contain::{Cgroups, JobCgroup};
+use crate::unit::Signal;
+use std::collections::HashMap;
+use std::os::fd::OwnedFd;
+use std::time::Duration;
+use tracing::warn;
+
+/// A job instance `(job, instance)`.
+type Id = (String, String);
+
+/// The domain and the open groups; groups whose run ended but which still
+/// held processes wait in `closing` until they are empty.
+#[derive(Debug, Default)]
+pub(super) struct Groups {
+    domain: Option<Cgroups>,
+    open: HashMap<Id, JobCgroup>,
+}
+
+impl Groups {
+    /// Groups in `domain`; `None`: no cgroups (the subreaper contains jobs).
+    pub fn new(domain: Option<Cgroups>) -> Groups {
+        Groups {
+            domain,
+            open: HashMap::new(),
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.domain.is_some()
+    }
+
+    /// The instance's group, made (or found again) when missing.
+    pub fn open(&mut self, id: &Id) -> Result<(), String> {
+        let Some(domain) = self.domain.as_ref() else {
+            return Ok(());
+        };
+        if self.open.contains_key(id) {
+            return Ok(());
+        }
+        let group =
+            match domain.create(&id.0, &id.1) {
+                Ok(g) => g,
+                // A group left running (by a daemon that died) is this
+                // instance's: re-adoption decides what to do with its processes.
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => domain
+                    .open_existing(&id.0, &id.1)
+                    .ok_or_else(|| format!("cgroup: {e}"))?,
+                Err(e) => return Err(format!("cgroup: {e}")),
+            };
+        self.open.insert(id.clone(), group);
+        Ok(())
+    }
+
+    pub fn procs_fd(&self, id: &Id) -> Option<OwnedFd> {
+        let group = self.open.get(id)?;
+        match group.open_procs() {
+            Ok(fd) => Some(fd),
+            Err(e) => {
+                warn!(job = %id.0, "cgroup {}: {e}", group.path().display());
+                None
+            }
+        }
+    }
+
+    pub fn signal(&self, id: &Id, sig: Signal) -> usize {
+        self.open
+            .get(id)
+            .and_then(|g| g.signal_all(sig).ok())
+            .unwrap_or(0)
+    }
+
+    pub fn kill(&self, id: &Id) {
+        if let Some(g) = self.open.get(id)
+            && let Err(e) = g.kill()
+        {
+            warn!(job = %id.0, "cgroup {}: kill: {e}", g.path().display());
+        }
+    }
+
+    pub fn populated(&self, id: &Id) -> Option<bool> {
+        let g = self.open.get(id)?;
+        Some(g.populated().unwrap_or(true))
+    }
+
+    /// Removes the instance's group when it is empty.
+    pub fn close(&mut self, id: &Id) -> bool {
+        let Some(g) = self.open.get(id) else {
+            return true;
+        };
+        if !g.is_empty() {
+            return false;
+        }
+        if let Err(e) = g.remove() {
+            warn!(job = %id.0, "cgroup {}: remove: {e}", g.path().display());
+        }
+        self.open.remove(id);
+        true
+    }
+
+    pub fn usage(&self, id: &Id) -> (Option<u64>, Option<Duration>) {
+        match self.open.get(id) {
+            Some(g) => (g.memory_bytes(), g.cpu_usage()),
+            None => (None, None),
+        }
+    }
+
+    /// Kills what is left in every group, waits a moment for them to empty,
+    /// removes them and releases the domain.
+    pub fn release(&mut self) {
+        for g in self.open.values() {
+            let _ = g.kill();
+        }
+        for (_, g) in self.open.drain() {
+            let _ = g.wait_empty(Duration::from_secs(2));
+            let _ = g.remove();
+        }
+        if let Some(domain) = self.domain.take() {
+            domain.release();
+        }
+    }
+}
