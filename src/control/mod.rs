@@ -1,12 +1,15 @@
 //! The control channel between `gsup` clients and the daemon over a Unix socket.
 //! `proto` is the message format both sides share; `server` is the daemon's end,
 //! `client` the command line's; `status` formats status lines for people;
-//! `page` is the status page the daemon publishes for `gsup status`.
+//! `page` is the status page the daemon publishes for `gsup status`;
+//! `socket` makes the socket and runtime dir, `admit` counts connections per user.
 
+pub mod admit;
 pub mod client;
 pub mod page;
 pub mod proto;
 pub mod server;
+pub mod socket;
 pub mod status;
 
 use proto::{Peer, Request, Response};

@@ -26,7 +26,7 @@
 use nix::fcntl::{Flock, FlockArg};
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{Ordering, fence};
 
@@ -268,26 +268,55 @@ pub struct Answer {
 }
 
 /// Reads the lines of `jobs` from the page at `path`. `None` whenever the
-/// page cannot answer exactly what the daemon would: no page, a page not
-/// owned by root or by us or writable by others, no daemon holding it, a
-/// job it does not hold (unknown, or with too much text), a writer that
-/// never let go. The caller then asks the daemon.
+/// page cannot answer exactly what the daemon would: no page, a page or a
+/// runtime dir not owned by root or by us or writable by others (another
+/// user's folder at the daemon's path, made before the daemon came), a page
+/// with a second name, no daemon holding it, a job it does not hold
+/// (unknown, or with too much text), a writer that never let go. The
+/// caller then asks the daemon.
 pub fn read(path: &Path, jobs: &[String]) -> Option<Answer> {
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(path)
-        .ok()?;
-    let meta = file.metadata().ok()?;
-    let euid = nix::unistd::geteuid().as_raw();
-    if !meta.is_file() || (meta.uid() != 0 && meta.uid() != euid) || meta.mode() & 0o022 != 0 {
-        return None;
-    }
+    let file = open_page(path)?;
     // The daemon holds LOCK_EX while it lives: a shared lock must be refused.
     match Flock::lock(file, FlockArg::LockSharedNonblock) {
         Err((file, nix::errno::Errno::EWOULDBLOCK)) => lookup_all(&file, jobs),
         _ => None,
     }
+}
+
+/// Opens the page through its folder, neither of them a link, both owned
+/// by root or by us and closed to others, the page a regular file with one
+/// name: only the daemon (root's, or ours) can have put it there.
+fn open_page(path: &Path) -> Option<File> {
+    use nix::fcntl::OFlag;
+    use nix::sys::stat::{Mode, fstat};
+    let (dir, name) = (path.parent()?, path.file_name()?);
+    let euid = nix::unistd::geteuid().as_raw();
+    let ours = |st: &nix::sys::stat::FileStat, kind: u32| {
+        st.st_mode & libc::S_IFMT == kind
+            && (st.st_uid == 0 || st.st_uid == euid)
+            && st.st_mode & 0o022 == 0
+    };
+    let dir = nix::fcntl::open(
+        dir,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
+    if !ours(&fstat(&dir).ok()?, libc::S_IFDIR) {
+        return None;
+    }
+    let fd = nix::fcntl::openat(
+        &dir,
+        name,
+        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK,
+        Mode::empty(),
+    )
+    .ok()?;
+    let st = fstat(&fd).ok()?;
+    if !ours(&st, libc::S_IFREG) || st.st_nlink != 1 {
+        return None;
+    }
+    Some(File::from(fd))
 }
 
 /// Where a reader gets a page's words from: the file (`pread`, a few small

@@ -1,27 +1,22 @@
-//! The daemon side of the control socket: binds it, accepts connections, reads
-//! one request, checks the peer's rights, and forwards it to the supervisor.
+//! The daemon side of the control socket: accepts connections, reads one
+//! request, checks the peer's rights, and forwards it to the supervisor.
 //! It never touches job state and never blocks the supervisor: each connection
-//! is its own small task, bounded in size, time and number.
+//! is its own small task, bounded in size and time, and counted per peer uid
+//! (`admit`), so that no local user can crowd out another or root.
 
 use super::Call;
+use super::admit::{Admission, Limits, Refusal, Ticket};
 use super::proto::{Peer, Request, Response};
-use std::io;
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
-use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
+
+pub use super::socket::bind;
 
 /// Longest request line accepted; a longer one is a bad request.
 pub const MAX_REQUEST_BYTES: u64 = 64 * 1024;
-/// How long a client may take to send its request line.
-pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long a client may take to read its response.
-pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
-/// How many connections are served at once; more wait in the kernel's backlog.
-pub const MAX_CONNECTIONS: usize = 256;
 
 /// Who may send changing commands (SPEC section 3).
 #[derive(Debug, Clone, Default)]
@@ -32,86 +27,44 @@ pub struct AccessPolicy {
     pub control_gid: Option<u32>,
 }
 
-/// Binds the control socket at `path` (replacing a stale socket file, refusing
-/// to replace anything else), connectable by every local user.
-///
-/// Creates the parent directory if missing. Must be called inside the tokio
-/// runtime that will run [`serve`] (the listener registers with its reactor).
-pub fn bind(path: &Path) -> io::Result<UnixListener> {
-    if tokio::runtime::Handle::try_current().is_err() {
-        // UnixListener::bind would panic outside a runtime; PID 1 must not.
-        return Err(io::Error::other(
-            "control socket: bind must be called inside the tokio runtime",
-        ));
-    }
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| {
-            io::Error::new(e.kind(), format!("cannot create {}: {e}", parent.display()))
-        })?;
-    }
-    match std::fs::symlink_metadata(path) {
-        Ok(meta) if !meta.file_type().is_socket() => {
-            return Err(io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                format!(
-                    "{} exists and is not a socket; refusing to replace it",
-                    path.display()
-                ),
-            ));
-        }
-        Ok(_) => {
-            if std::os::unix::net::UnixStream::connect(path).is_ok() {
-                return Err(io::Error::new(
-                    io::ErrorKind::AddrInUse,
-                    format!("another gsup daemon is listening on {}", path.display()),
-                ));
-            }
-            // Nobody answers: a stale socket left by a daemon that died.
-            std::fs::remove_file(path).map_err(|e| {
-                io::Error::new(
-                    e.kind(),
-                    format!("cannot remove stale socket {}: {e}", path.display()),
-                )
-            })?;
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => {
-            return Err(io::Error::new(
-                e.kind(),
-                format!("cannot inspect {}: {e}", path.display()),
-            ));
-        }
-    }
-    let listener = UnixListener::bind(path)
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot bind {}: {e}", path.display())))?;
-    // Every local user may connect; rights are checked per request (SO_PEERCRED).
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot chmod {}: {e}", path.display())))?;
-    Ok(listener)
+/// Accepts connections forever, forwarding each valid request as a [`Call`],
+/// with the daemon's [`Limits`]. Must be spawned on the daemon's runtime;
+/// never blocks the supervisor. Returns once the supervisor has dropped its
+/// receiver.
+pub async fn serve(listener: UnixListener, policy: AccessPolicy, calls: mpsc::Sender<Call>) {
+    serve_with(listener, policy, Limits::default(), calls).await;
 }
 
-/// Accepts connections forever, forwarding each valid request as a [`Call`].
-/// Must be spawned on the daemon's runtime; never blocks the supervisor.
-/// Returns once the supervisor has dropped its receiver.
-pub async fn serve(listener: UnixListener, policy: AccessPolicy, calls: mpsc::Sender<Call>) {
+/// [`serve`] with other limits (tests).
+pub async fn serve_with(
+    listener: UnixListener,
+    policy: AccessPolicy,
+    limits: Limits,
+    calls: mpsc::Sender<Call>,
+) {
+    let admission = Admission::new(limits, policy.daemon_uid);
     let policy = Arc::new(policy);
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
-        let Ok(permit) = slots.clone().acquire_owned().await else {
-            return;
-        };
+        // Accept at once, always: a connection left in the kernel's backlog
+        // would make every later one (root's too) wait behind it.
         let accepted = tokio::select! {
             a = listener.accept() => a,
             _ = calls.closed() => return,
         };
         match accepted {
             Ok((stream, _)) => {
-                let policy = policy.clone();
-                let calls = calls.clone();
-                tokio::spawn(async move {
-                    handle(stream, &policy, &calls).await;
-                    drop(permit);
-                });
+                let peer = peer_of(&stream);
+                match admission.admit(peer.uid) {
+                    Ok(ticket) => {
+                        let policy = policy.clone();
+                        let calls = calls.clone();
+                        let admission = admission.clone();
+                        tokio::spawn(async move {
+                            handle(stream, peer, ticket, &admission, &policy, &calls).await;
+                        });
+                    }
+                    Err(refusal) => turn_away(&stream, peer, refusal, &admission),
+                }
             }
             Err(e) => {
                 // EMFILE and the like: back off instead of spinning.
@@ -122,11 +75,10 @@ pub async fn serve(listener: UnixListener, policy: AccessPolicy, calls: mpsc::Se
     }
 }
 
-/// Serves one connection: one request line in, one response line out.
-async fn handle(stream: UnixStream, policy: &AccessPolicy, calls: &mpsc::Sender<Call>) {
-    // No credentials (never seen on Linux): an unknown peer, (uid_t)-1, which
-    // may read but not change anything.
-    let peer = stream
+/// The peer's credentials. None (never seen on Linux): an unknown peer,
+/// (uid_t)-1, which may read but not change anything.
+fn peer_of(stream: &UnixStream) -> Peer {
+    stream
         .peer_cred()
         .map(|c| Peer {
             uid: c.uid(),
@@ -135,36 +87,98 @@ async fn handle(stream: UnixStream, policy: &AccessPolicy, calls: &mpsc::Sender<
         .unwrap_or(Peer {
             uid: u32::MAX,
             gid: u32::MAX,
-        });
+        })
+}
+
+/// Tells a connection there is no room (one write that never waits: the
+/// line fits an empty socket buffer) and closes it.
+fn turn_away(stream: &UnixStream, peer: Peer, refusal: Refusal, admission: &Admission) {
+    let _ = stream.try_write(line_of(&Response::err(1, refusal.to_string())).as_slice());
+    note(admission, peer, &refusal.to_string());
+}
+
+/// One refused or bad connection, in the daemon's log: one line per uid per
+/// interval with the count of the others (`admit::Throttle`), from one call
+/// site, which the daemon log's own limit (per source) also holds.
+fn note(admission: &Admission, peer: Peer, what: &str) {
+    let Some(more) = admission.note(peer.uid, Instant::now()) else {
+        return;
+    };
+    let uid = peer.uid;
+    let tail = if more == 0 {
+        String::new()
+    } else {
+        format!(" (and {more} more refused or bad connections of this uid since its last line)")
+    };
+    tracing::warn!(uid, "control socket: uid {uid}: {what}{tail}");
+}
+
+/// The response as one JSON line.
+fn line_of(response: &Response) -> Vec<u8> {
+    let mut bytes = serde_json::to_vec(response).unwrap_or_else(|e| {
+        tracing::warn!("control socket: cannot encode a response: {e}");
+        br#"{"code":1,"error":"the daemon could not encode its answer"}"#.to_vec()
+    });
+    bytes.push(b'\n');
+    bytes
+}
+
+/// Serves one connection: one request line in (within the request
+/// deadline), one response line out (within the answer deadline, holding
+/// one of the uid's answer slots from the request on).
+async fn handle(
+    stream: UnixStream,
+    peer: Peer,
+    ticket: Ticket,
+    admission: &Admission,
+    policy: &AccessPolicy,
+    calls: &mpsc::Sender<Call>,
+) {
+    let limits = admission.limits();
+    let note = |what: &str| note(admission, peer, what);
     let (rd, mut wr) = stream.into_split();
-    let response = match tokio::time::timeout(READ_TIMEOUT, read_request_line(rd)).await {
-        Err(_) => Response::err(2, "bad request: no request line within 5s"),
-        Ok(Err(e)) => Response::err(2, format!("bad request: {e}")),
+    let deadline = limits.request_deadline;
+    let read = tokio::time::timeout(deadline, read_request_line(rd)).await;
+    let mut slot = None;
+    let response = match read {
+        Err(_) => {
+            let what = format!("no whole request within {}s", deadline.as_secs_f64());
+            note(&what);
+            Response::err(2, format!("bad request: {what}"))
+        }
+        Ok(Err(e)) => {
+            note(&format!("bad request: {e}"));
+            Response::err(2, format!("bad request: {e}"))
+        }
         // A connection closed without a word (e.g. `bind` probing): nothing to say.
         Ok(Ok(None)) => return,
         Ok(Ok(Some(line))) => match super::proto::parse_request(&line) {
             Err(e) => {
-                tracing::warn!("control socket: {e}");
+                note(&e);
                 Response::err(2, e)
             }
-            Ok(request) => dispatch(request, peer, policy, calls).await,
+            Ok(request) => {
+                slot = Some(ticket.answer_slot().await);
+                dispatch(request, peer, policy, calls).await
+            }
         },
     };
-    let mut bytes = match serde_json::to_vec(&response) {
-        Ok(b) => b,
-        Err(e) => {
-            tracing::warn!("control socket: cannot encode a response: {e}");
-            return;
-        }
-    };
-    bytes.push(b'\n');
-    // The client may have gone away meanwhile, or never read: its business,
-    // but it may not hold a connection slot for long.
+    // Only the bytes are kept while they are written, not the answer too.
+    let bytes = line_of(&response);
+    drop(response);
     let write = async {
         wr.write_all(&bytes).await?;
         wr.shutdown().await
     };
-    let _ = tokio::time::timeout(WRITE_TIMEOUT, write).await;
+    if tokio::time::timeout(limits.answer_deadline, write)
+        .await
+        .is_err()
+    {
+        let secs = limits.answer_deadline.as_secs_f64();
+        note(&format!("did not read its answer within {secs}s; dropped"));
+    }
+    drop(slot);
+    drop(ticket);
 }
 
 /// Checks rights, then hands the request to the supervisor and waits for its answer.
@@ -301,45 +315,11 @@ mod tests {
         );
     }
 
-    #[test]
-    fn bind_outside_a_runtime_is_an_error_not_a_panic() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let err = bind(&dir.path().join("s.sock")).expect_err("no runtime");
-        assert!(
-            err.to_string().contains("inside the tokio runtime"),
-            "{err}"
-        );
-    }
-
     fn rt() -> tokio::runtime::Runtime {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("runtime")
-    }
-
-    #[test]
-    fn bind_refuses_a_regular_file_and_replaces_a_stale_socket() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let file = dir.path().join("plain");
-        std::fs::write(&file, "x").expect("write");
-        rt().block_on(async {
-            let err = bind(&file).expect_err("must refuse a regular file");
-            assert!(err.to_string().contains("is not a socket"), "{err}");
-            assert_eq!(std::fs::read_to_string(&file).expect("still there"), "x");
-
-            let sock = dir.path().join("sub/dir/gsup.sock");
-            let first = bind(&sock).expect("bind");
-            let mode = std::fs::metadata(&sock).expect("meta").permissions().mode();
-            assert_eq!(mode & 0o777, 0o666);
-            let err = bind(&sock).expect_err("a live listener");
-            assert_eq!(
-                err.to_string(),
-                format!("another gsup daemon is listening on {}", sock.display())
-            );
-            drop(first);
-            bind(&sock).expect("stale socket replaced");
-        });
     }
 
     #[test]
@@ -381,5 +361,102 @@ mod tests {
             assert_eq!(good.code, 4);
             assert_eq!(good.error.as_deref(), Some("List"));
         });
+    }
+
+    /// A daemon with `limits` whose supervisor answers every request with
+    /// `answer`, on a runtime thread of its own; the test is its peer, as
+    /// the daemon's own user (privileged).
+    fn fake(limits: Limits, answer: Response) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sock = dir.path().join("s.sock");
+        let path = sock.clone();
+        let (ready_tx, ready) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            rt().block_on(async move {
+                let listener = bind(&path).expect("bind");
+                let (tx, mut rx) = mpsc::channel::<Call>(4);
+                let policy = AccessPolicy {
+                    daemon_uid: nix::unistd::geteuid().as_raw(),
+                    control_gid: None,
+                };
+                tokio::spawn(serve_with(listener, policy, limits, tx));
+                let _ = ready_tx.send(());
+                while let Some(call) = rx.recv().await {
+                    let _ = call.reply.send(answer.clone());
+                }
+            });
+        });
+        ready.recv().expect("fake daemon up");
+        (dir, sock)
+    }
+
+    fn read_all(s: &mut std::os::unix::net::UnixStream) -> Vec<u8> {
+        use std::io::Read;
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        out
+    }
+
+    #[test]
+    fn a_connection_past_the_limit_is_told_why_and_closed() {
+        use std::os::unix::net::UnixStream;
+        let limits = Limits {
+            privileged: 1,
+            ..Limits::default()
+        };
+        let (_dir, sock) = fake(limits, Response::ok(Vec::new()));
+        let _first = UnixStream::connect(&sock).expect("connect");
+        let mut second = UnixStream::connect(&sock).expect("connect");
+        let got: Response = serde_json::from_slice(&read_all(&mut second)).expect("json");
+        assert_eq!(got.code, 1);
+        assert_eq!(
+            got.error.as_deref(),
+            Some("too many connections of root and the daemon's user (at most 1 at once)")
+        );
+    }
+
+    #[test]
+    fn a_half_sent_request_is_cut_at_the_deadline() {
+        use std::io::Write;
+        let limits = Limits {
+            request_deadline: Duration::from_millis(100),
+            ..Limits::default()
+        };
+        let (_dir, sock) = fake(limits, Response::ok(Vec::new()));
+        let mut s = std::os::unix::net::UnixStream::connect(&sock).expect("connect");
+        s.write_all(br#"{"cmd":"li"#).expect("write");
+        let got: Response = serde_json::from_slice(&read_all(&mut s)).expect("json");
+        assert_eq!(got.code, 2);
+        assert_eq!(
+            got.error.as_deref(),
+            Some("bad request: no whole request within 0.1s")
+        );
+    }
+
+    #[test]
+    fn a_reader_that_does_not_read_is_dropped() {
+        use std::io::Write;
+        let limits = Limits {
+            answer_deadline: Duration::from_millis(100),
+            ..Limits::default()
+        };
+        let mut big = Response::ok(Vec::new());
+        big.lines = vec!["x".repeat(1 << 20); 8];
+        let full = line_of(&big).len();
+        let (_dir, sock) = fake(limits, big);
+        let mut s = std::os::unix::net::UnixStream::connect(&sock).expect("connect");
+        s.write_all(b"{\"cmd\":\"list\"}\n").expect("write");
+        // Not reading: the daemon hangs up (POLLHUP, asked for or not)
+        // once its deadline has passed.
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        use std::os::fd::AsFd;
+        let mut fds = [PollFd::new(s.as_fd(), PollFlags::empty())];
+        let n = poll(&mut fds, PollTimeout::from(5000u16)).expect("poll");
+        assert_eq!(n, 1, "the daemon did not hang up within 5s");
+        let got = read_all(&mut s).len();
+        assert!(
+            got < full,
+            "got all {got} bytes of an answer not read in time"
+        );
     }
 }

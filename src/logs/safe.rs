@@ -1,4 +1,5 @@
-//! Opening `LOG_DIR` and the folders and files below it, as root, never
+//! Opening `LOG_DIR` and the folders and files below it (and, with the same
+//! walk, the control socket's folder and the runtime dir), as root, never
 //! through a path component another user could replace. Never chmods or chowns by path.
 //!
 //! `LOG_DIR` is opened once, walking its path from `/` one component at a
@@ -51,31 +52,8 @@ impl LogDir {
     /// trailing folders; refuses a component that is a symlink, owned by
     /// another user, or writable by others (see the module doc).
     pub fn open(path: &Path) -> Result<LogDir, String> {
-        let path = if path.is_absolute() {
-            path.to_path_buf()
-        } else {
-            let cwd = std::env::current_dir().map_err(|e| format!("current dir: {e}"))?;
-            cwd.join(path)
-        };
+        let (fd, path) = open_dir_path(path, true)?;
         let euid = nix::unistd::geteuid().as_raw();
-        let root = open_dir(None, OsStr::new("/"), Path::new("/"))?;
-        check_dir(&root, Path::new("/"), euid, false)?;
-        let mut fd = root;
-        let mut shown = PathBuf::from("/");
-        let names: Vec<&OsStr> = path
-            .components()
-            .filter_map(|c| match c {
-                Component::Normal(n) => Some(Ok(n)),
-                Component::ParentDir => Some(Err(())),
-                _ => None,
-            })
-            .collect::<Result<_, _>>()
-            .map_err(|()| format!("{}: '..' is not allowed in the log dir", path.display()))?;
-        for (i, name) in names.iter().enumerate() {
-            shown.push(name);
-            let strict = i + 1 == names.len();
-            fd = step(fd.as_fd(), name, &shown, euid, strict)?;
-        }
         Ok(LogDir { fd, path, euid })
     }
 
@@ -114,6 +92,47 @@ impl LogDir {
     pub fn euid(&self) -> u32 {
         self.euid
     }
+}
+
+/// Opens the folder `path` (relative: to the current directory) by a walk
+/// from `/`, creating its missing trailing folders (mode 0755), and returns
+/// it with the absolute path. Every component must be a folder (never a
+/// symlink) owned by root or the daemon's user; the ancestors may be
+/// writable by group or others only with the sticky bit (`/tmp`), the folder
+/// itself only when `strict` is false and it has the sticky bit too. The log
+/// dir, the control socket's folder and the runtime dir are opened this way.
+pub fn open_dir_path(path: &Path, strict: bool) -> Result<(OwnedFd, PathBuf), String> {
+    let path = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        let cwd = std::env::current_dir().map_err(|e| format!("current dir: {e}"))?;
+        cwd.join(path)
+    };
+    let euid = nix::unistd::geteuid().as_raw();
+    let root = open_dir(None, OsStr::new("/"), Path::new("/"))?;
+    check_dir(
+        &root,
+        Path::new("/"),
+        euid,
+        strict && path == Path::new("/"),
+    )?;
+    let mut fd = root;
+    let mut shown = PathBuf::from("/");
+    let names: Vec<&OsStr> = path
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(Ok(n)),
+            Component::ParentDir => Some(Err(())),
+            _ => None,
+        })
+        .collect::<Result<_, _>>()
+        .map_err(|()| format!("{}: '..' is not allowed here", path.display()))?;
+    for (i, name) in names.iter().enumerate() {
+        shown.push(name);
+        let last = i + 1 == names.len();
+        fd = step(fd.as_fd(), name, &shown, euid, strict && last)?;
+    }
+    Ok((fd, path))
 }
 
 /// Opens a log file by its whole path: its folder as a [`LogDir`] (walked
@@ -302,7 +321,7 @@ fn lstat_at(dir: BorrowedFd<'_>, name: &OsStr, shown: &Path) -> Result<Option<Fi
 fn refusal(shown: &Path, e: Errno) -> String {
     match e {
         Errno::ELOOP | Errno::EXDEV => format!(
-            "{}: is a symbolic link; gsup never follows one below or into its log dir",
+            "{}: is a symbolic link; gsup never follows one where it creates files",
             shown.display()
         ),
         Errno::ENOTDIR => format!("{}: is not a directory", shown.display()),

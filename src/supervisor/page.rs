@@ -14,24 +14,10 @@ use std::path::PathBuf;
 use tracing::warn;
 
 /// Makes `dir` if it is missing and checks that it is the daemon's own and
-/// not writable by others: the page is believed by every client, and a
-/// notify socket marks a job ready. Its parent must exist.
+/// not writable by others, never through a symlink (`control::socket`): the
+/// page is believed by every client, and a notify socket marks a job ready.
 pub fn own_dir(dir: &std::path::Path) -> Result<(), String> {
-    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
-    let shown = dir.display();
-    if let Err(e) = std::fs::DirBuilder::new().mode(0o755).create(dir)
-        && e.kind() != std::io::ErrorKind::AlreadyExists
-    {
-        return Err(format!("cannot create {shown}: {e}"));
-    }
-    let meta = std::fs::symlink_metadata(dir).map_err(|e| format!("{shown}: {e}"))?;
-    let euid = nix::unistd::geteuid().as_raw();
-    if !meta.is_dir() || meta.uid() != euid || meta.mode() & 0o022 != 0 {
-        return Err(format!(
-            "{shown} is not a directory of uid {euid} closed to others"
-        ));
-    }
-    Ok(())
+    crate::control::socket::own_runtime_dir(dir)
 }
 
 /// The page's file and what is waiting to be written to it.

@@ -67,7 +67,6 @@ pub fn bind_notify(
     key: &Key,
     owner: Option<u32>,
 ) -> std::io::Result<(PathBuf, UnixDatagram)> {
-    use std::os::unix::fs::PermissionsExt;
     // Another user's dir could swap the socket under us: refuse it.
     let dir = runtime_dir.join("notify");
     for d in [runtime_dir, &dir] {
@@ -78,14 +77,31 @@ pub fn bind_notify(
         name.push('@');
         name.push_str(&key.1.replace('/', "%"));
     }
-    let path = dir.join(format!("{name}.sock"));
-    let _ = std::fs::remove_file(&path);
-    let sock = UnixDatagram::bind(&path)?;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    let name = format!("{name}.sock");
+    let path = dir.join(&name);
+    let (folder, _) =
+        crate::logs::safe::open_dir_path(&dir, true).map_err(std::io::Error::other)?;
+    match nix::unistd::unlinkat(
+        &folder,
+        name.as_str(),
+        nix::unistd::UnlinkatFlags::NoRemoveDir,
+    ) {
+        Ok(()) | Err(nix::errno::Errno::ENOENT) => {}
+        Err(e) => return Err(e.into()),
+    }
+    // Mode 0600 from the umask at bind; owner and folder mode through the
+    // folder's descriptor, never a path another user could redirect.
+    let sock = crate::control::socket::with_umask(0o177, || UnixDatagram::bind(&path))?;
     if let Some(uid) = owner {
         // The job's user must reach the socket through the dir, and own it.
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))?;
-        std::os::unix::fs::chown(&path, Some(uid), None)?;
+        nix::sys::stat::fchmod(&folder, nix::sys::stat::Mode::from_bits_truncate(0o755))?;
+        nix::unistd::fchownat(
+            &folder,
+            name.as_str(),
+            Some(nix::unistd::Uid::from_raw(uid)),
+            None,
+            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        )?;
     }
     sock.set_nonblocking(true)?;
     Ok((path, sock))
