@@ -83,6 +83,7 @@ fn answer(request: &Request, log: &Path) -> Response {
         Request::Emit { .. }
         | Request::ReloadConfig
         | Request::Shutdown { .. }
+        | Request::Reexec
         | Request::DaemonLog { .. } => Response::ok(Vec::new()),
         Request::LogPath { job, .. } => match known(job) {
             Some(_) => Response {
