@@ -246,6 +246,12 @@ impl Supervisor {
 
     /// Writes the saved state (`supervisor::saved`) under `dir` when the jobs
     /// changed since the last write: at most once per loop turn.
+    /// Saves the state now, changed or not (before a re-exec).
+    pub fn force_save_state(&mut self, dir: &std::path::Path, now: Instant) {
+        self.state_dirty = true;
+        self.save_state(dir, now);
+    }
+
     pub fn save_state(&mut self, dir: &std::path::Path, now: Instant) {
         if !std::mem::take(&mut self.state_dirty) {
             return;
