@@ -116,6 +116,15 @@ impl Daemon {
         d
     }
 
+    /// `start` with the daemon as PID 1 of its namespace (the `sh` execs it):
+    /// its shutdown ends every process of the namespace. `ns_init_host_pid`
+    /// is then the daemon.
+    pub fn start_as_init(units: &[(&str, &str)], extra: &[&str]) -> Daemon {
+        let root = temp_root();
+        let stderr = fs::File::create(root.path().join("daemon.stderr")).expect("stderr file");
+        Daemon::launch_script(root, units, extra, stderr.into(), "exec \"$@\"")
+    }
+
     /// Starts another daemon with the same arguments inside the namespace
     /// (as a grandchild of the test, through nsenter; stderr appended), and
     /// waits until its socket answers.
