@@ -28,9 +28,11 @@ fn in_ns(d: &Daemon, argv: &[&str]) -> Vec<i32> {
 fn shutdown_as_pid1_stops_in_reverse_order_then_ends_the_rest() {
     let dir = tempfile::tempdir().expect("tmp");
     let order = dir.path().join("order");
+    // The job may get TERM twice (its process group and its cgroup): the
+    // trap writes its line once.
     let unit = |name: &str, after: &str| {
         format!(
-            "exec: [sh, -c, \"trap 'echo {name} >> {}; exit 0' TERM; sleep 1000 & wait\"]\n\
+            "exec: [sh, -c, \"trap 'trap : TERM; echo {name} >> {}; exit 0' TERM; sleep 1000 & wait\"]\n\
              start_on: {after}\nkill_timeout: 3s\n",
             order.display()
         )

@@ -90,6 +90,16 @@ impl Job {
     }
 
     /// True when the job rests where its goal points: a waiter can be answered.
+    /// True while the job waits for the outcome of spawning `p` (the input
+    /// `Spawned` or `SpawnFailed`): a spawn put off by a shortage may then
+    /// be tried again.
+    pub fn awaits_spawn(&self, p: Process) -> bool {
+        match p {
+            Process::Main => self.state == State::Spawned && self.main_pid.is_none(),
+            hook => self.hook.is_none() && super::transitions::hook_of(self.state) == Some(hook),
+        }
+    }
+
     pub fn is_settled(&self) -> bool {
         match self.goal {
             Goal::Stop => matches!(self.state, State::Waiting | State::Failed),

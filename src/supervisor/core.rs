@@ -19,6 +19,11 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tracing::{debug, info, warn};
 
+/// The first back-off of a spawn put off by a shortage; it doubles each time.
+const SPAWN_RETRY_FIRST: Duration = Duration::from_millis(100);
+/// The longest back-off between two tries of a put-off spawn.
+const SPAWN_RETRY_MAX: Duration = Duration::from_secs(10);
+
 /// How long the config dir must be quiet before a change is reloaded (an
 /// editor writes a file in several steps).
 pub const CONFIG_SETTLE: Duration = Duration::from_millis(300);
@@ -62,6 +67,10 @@ pub struct Supervisor {
     /// Children reaped and spawns failed since start (`--http`'s figures).
     pub reaped_total: u64,
     pub spawn_failures_total: u64,
+    /// The runtime dir, held open, where the state is saved (none: not saved).
+    pub state_dir: Option<std::os::fd::OwnedFd>,
+    /// Spawns put off by a shortage, with how often each was tried.
+    pub(super) spawn_retries: std::collections::HashMap<(Key, Process), u32>,
 }
 
 impl Supervisor {
@@ -90,6 +99,8 @@ impl Supervisor {
             state_dirty: true,
             reaped_total: 0,
             spawn_failures_total: 0,
+            state_dir: None,
+            spawn_retries: std::collections::HashMap::new(),
         }
     }
 
@@ -218,12 +229,20 @@ impl Supervisor {
         if p == Process::Main {
             self.follow.before_spawn(self.sys.as_mut(), key, def, inst);
         }
+        if self.sys.short_of_descriptors() {
+            // Launching now could leave the daemon without a descriptor to
+            // answer a client with: wait for some to be freed.
+            let reason = "put off: the daemon is short of file descriptors";
+            self.retry_spawn_later(key, p, reason, now);
+            return;
+        }
         let launched = self.launcher.launch(self.sys.as_mut(), key, def, inst, p);
         if let Some(probe) = launched.probe {
             self.probe_out.push(probe);
         }
         let input = match launched.result {
             Ok(pid) => {
+                self.spawn_retries.remove(&(key.clone(), p));
                 self.pids.insert(pid, key, ProcKind::Job(p));
                 if p == Process::Main {
                     self.pids.add_group(key, pid);
@@ -238,6 +257,11 @@ impl Supervisor {
             }
             Err(reason) => {
                 self.spawn_failures_total += 1;
+                if launched.transient {
+                    self.retry_spawn_later(key, p, &format!("could not start: {reason}"), now);
+                    return;
+                }
+                self.spawn_retries.remove(&(key.clone(), p));
                 Input::SpawnFailed { process: p, reason }
             }
         };
@@ -247,17 +271,23 @@ impl Supervisor {
     /// Writes the saved state (`supervisor::saved`) under `dir` when the jobs
     /// changed since the last write: at most once per loop turn.
     /// Saves the state now, changed or not (before a re-exec).
-    pub fn force_save_state(&mut self, dir: &std::path::Path, now: Instant) {
+    pub fn force_save_state(&mut self, now: Instant) {
         self.state_dirty = true;
-        self.save_state(dir, now);
+        self.save_state(now);
     }
 
-    pub fn save_state(&mut self, dir: &std::path::Path, now: Instant) {
+    /// Writes the saved state (`supervisor::saved`) in the runtime dir when
+    /// the jobs changed since the last write: at most once per loop turn.
+    pub fn save_state(&mut self, now: Instant) {
         if !std::mem::take(&mut self.state_dirty) {
             return;
         }
-        if let Err(e) = super::saved::Saved::of(self, now).write(dir) {
-            warn!("cannot save the state under {}: {e}", dir.display());
+        let Some(dir) = self.state_dir.as_ref() else {
+            return;
+        };
+        let saved = super::saved::Saved::of(self, now);
+        if let Err(e) = saved.write_at(std::os::fd::AsFd::as_fd(dir)) {
+            warn!("cannot save the state in the runtime dir: {e}");
         }
     }
 
@@ -328,6 +358,35 @@ impl Supervisor {
         self.drain(now);
     }
 
+    /// A spawn failed for a shortage that passes: the job keeps waiting
+    /// for its outcome and the spawn is tried again after a back-off
+    /// (0.1 s, doubling up to 10 s, for as long as the job still wants it).
+    fn retry_spawn_later(&mut self, key: &Key, p: Process, reason: &str, now: Instant) {
+        let tries = self.spawn_retries.entry((key.clone(), p)).or_insert(0);
+        *tries = tries.saturating_add(1);
+        let delay = SPAWN_RETRY_FIRST
+            .saturating_mul(1u32 << (*tries - 1).min(7))
+            .min(SPAWN_RETRY_MAX);
+        warn!(
+            job = %label(key),
+            "{} {reason}; trying again in {delay:?} (attempt {tries})",
+            p.as_str()
+        );
+        if let Some(at) = now.checked_add(delay) {
+            self.timers.set(TimerKey::SpawnRetry(key.clone(), p), at);
+        }
+    }
+
+    /// The back-off of a put-off spawn is over: spawn again if the job
+    /// still waits for it (a stop meanwhile has moved it on).
+    fn spawn_retry_due(&mut self, key: Key, p: Process, now: Instant) {
+        if self.jobs.get(&key).is_some_and(|i| i.job.awaits_spawn(p)) {
+            self.spawn(&key, p, now);
+        } else {
+            self.spawn_retries.remove(&(key, p));
+        }
+    }
+
     /// Feeds every expired timer to its owner.
     pub fn on_timers(&mut self, now: Instant) {
         for t in self.timers.expire(now) {
@@ -338,6 +397,7 @@ impl Supervisor {
                 TimerKey::ChildKill(key, pid) => self.child_kill_due(key, pid),
                 TimerKey::PidfileGrace(key) => self.follow_grace(&key, now),
                 TimerKey::ConfigReload => self.request_reload(None),
+                TimerKey::SpawnRetry(key, p) => self.spawn_retry_due(key, p, now),
             }
         }
         self.watch_timers(now);

@@ -18,6 +18,9 @@ use tracing::warn;
 pub struct Launched {
     pub result: Result<i32, String>,
     pub probe: Option<ProbeCmd>,
+    /// The failure is a shortage that passes (EMFILE, ENFILE, ENOMEM,
+    /// EAGAIN from the spawn): worth another try.
+    pub transient: bool,
 }
 
 /// Where launched processes write and where their sockets live.
@@ -80,8 +83,12 @@ impl Launcher {
                 Ok(pid) => Launched {
                     result: Ok(pid),
                     probe,
+                    transient: false,
                 },
-                Err(e) => self.failed(key, def, p, e.to_string()),
+                Err(e) => Launched {
+                    transient: e.is_transient(),
+                    ..self.failed(key, def, p, e.to_string())
+                },
             },
             Err(reason) => self.failed(key, def, p, reason),
         }
@@ -138,6 +145,7 @@ impl Launcher {
         Launched {
             result: Err(reason),
             probe: None,
+            transient: false,
         }
     }
 }

@@ -260,6 +260,15 @@ async fn daemon(opts: DaemonOptions) -> Ended {
         Ok(()) => sup.enable_page(crate::control::page::path_for(&opts.socket)),
         Err(e) => warn!("no status page: {e}; status goes over the socket"),
     }
+    // The state is read and written through this descriptor only: the
+    // dir was opened without following a link, and must be the daemon's.
+    sup.state_dir = match crate::logs::safe::open_dir_path(&runtime_dir, true) {
+        Ok((fd, _)) => Some(fd),
+        Err(e) => {
+            warn!("no saved state (jobs are not taken back after a crash): {e}");
+            None
+        }
+    };
     load(&mut sup, &opts);
     let now = Instant::now();
     if !take_back(&mut sup, &runtime_dir, now) {
@@ -281,7 +290,7 @@ async fn daemon(opts: DaemonOptions) -> Ended {
     sup.on_reaped(reaped, now);
     sup.drain(now);
     sup.publish();
-    sup.save_state(&runtime_dir, Instant::now());
+    sup.save_state(Instant::now());
     info!(socket = %opts.socket.display(), jobs = sup.jobs.len(), "ready");
 
     let (loaded_tx, mut loaded_rx) = mpsc::unbounded_channel();
@@ -319,14 +328,16 @@ async fn daemon(opts: DaemonOptions) -> Ended {
         }
         // Before the next await: answers given in this turn go out after it.
         sup.publish();
-        sup.save_state(&runtime_dir, Instant::now());
+        sup.save_state(Instant::now());
         if std::mem::take(&mut sup.reexec) {
-            reexec::replace(&mut sup, kept_listener.as_ref(), &runtime_dir).await;
+            reexec::replace(&mut sup, kept_listener.as_ref()).await;
         }
     }
     sup.remove_page();
     // A clean end: the next daemon starts afresh.
-    let _ = std::fs::remove_file(runtime_dir.join(saved::FILE));
+    if let Some(dir) = sup.state_dir.as_ref() {
+        saved::Saved::remove_at(std::os::fd::AsFd::as_fd(dir));
+    }
     let reboot = sup.shutdown.as_ref().is_some_and(|s| s.reboot);
     sup.sys.groups_release();
     finish::end_the_rest(&mut *sup.sys, ends_everything(&opts), finish::TERM_GRACE);
@@ -342,17 +353,20 @@ async fn daemon(opts: DaemonOptions) -> Ended {
 /// (its saved state); true when there was one, and then `startup` and
 /// `runlevel 2` are not emitted again.
 fn take_back(sup: &mut Supervisor, runtime_dir: &std::path::Path, now: Instant) -> bool {
-    let saved = match saved::Saved::read(runtime_dir) {
-        Ok(s) if s.this_boot() => s,
-        Ok(_) => {
+    let Some(dir) = sup.state_dir.as_ref() else {
+        return false;
+    };
+    let saved = match saved::Saved::read_at(std::os::fd::AsFd::as_fd(dir), runtime_dir) {
+        Ok(Some(s)) if s.this_boot() => s,
+        Ok(Some(_)) => {
             info!("the saved state is from before the last boot; starting afresh");
             return false;
         }
-        Err(e) if runtime_dir.join(saved::FILE).exists() => {
+        Ok(None) => return false,
+        Err(e) => {
             warn!("cannot take the jobs back: {e}");
             return false;
         }
-        Err(_) => return false,
     };
     // A re-exec keeps the pid: the jobs are still our children.
     let children = saved.pid == sup.sys.own_pid();

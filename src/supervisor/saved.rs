@@ -9,9 +9,11 @@
 use super::core::Supervisor;
 use super::jobs::Key;
 use crate::job::{Exit, Goal, State};
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
 use serde::{Deserialize, Serialize};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::io::{Read, Write};
+use std::os::fd::BorrowedFd;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -103,11 +105,20 @@ impl Saved {
         }
     }
 
-    /// Reads the state under `dir`; `Err` names what is wrong (missing,
-    /// unreadable, another version, corrupt).
-    pub fn read(dir: &Path) -> Result<Saved, String> {
-        let path = dir.join(FILE);
-        let text = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    /// Reads the state in the runtime dir `dir` (held open; `shown` is its
+    /// path for messages): `None` when there is none. Never through a link.
+    pub fn read_at(dir: BorrowedFd<'_>, shown: &Path) -> Result<Option<Saved>, String> {
+        let path = shown.join(FILE);
+        let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        let fd = match nix::fcntl::openat(dir, FILE, flags, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(nix::errno::Errno::ENOENT) => return Ok(None),
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        };
+        let mut text = Vec::new();
+        std::fs::File::from(fd)
+            .read_to_end(&mut text)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         let saved: Saved =
             serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         if saved.version != VERSION {
@@ -117,24 +128,28 @@ impl Saved {
                 saved.version
             ));
         }
-        Ok(saved)
+        Ok(Some(saved))
     }
 
-    /// Writes the state under `dir` atomically (a temporary file renamed over
-    /// the old one), mode 0600, never through a symlink.
-    pub fn write(&self, dir: &Path) -> std::io::Result<()> {
-        let tmp = dir.join(format!("{FILE}.tmp"));
-        let _ = std::fs::remove_file(&tmp);
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(&tmp)?;
+    /// Writes the state in the runtime dir `dir` (held open) atomically: a
+    /// temporary file, mode 0600, renamed over the old one; never through a
+    /// link (the dir was opened without following any, the names are
+    /// opened relative to it with `O_NOFOLLOW`).
+    pub fn write_at(&self, dir: BorrowedFd<'_>) -> std::io::Result<()> {
+        let tmp = format!("{FILE}.tmp");
+        let _ = nix::unistd::unlinkat(dir, tmp.as_str(), nix::unistd::UnlinkatFlags::NoRemoveDir);
+        let flags =
+            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        let fd = nix::fcntl::openat(dir, tmp.as_str(), flags, Mode::from_bits_truncate(0o600))?;
         let bytes = serde_json::to_vec(self).map_err(std::io::Error::other)?;
-        f.write_all(&bytes)?;
-        drop(f);
-        std::fs::rename(&tmp, dir.join(FILE))
+        std::fs::File::from(fd).write_all(&bytes)?;
+        nix::fcntl::renameat(dir, tmp.as_str(), dir, FILE)?;
+        Ok(())
+    }
+
+    /// Removes the state (a clean exit: the next daemon starts afresh).
+    pub fn remove_at(dir: BorrowedFd<'_>) {
+        let _ = nix::unistd::unlinkat(dir, FILE, nix::unistd::UnlinkatFlags::NoRemoveDir);
     }
 
     /// True when it was saved since the machine last booted.
@@ -198,19 +213,34 @@ mod tests {
                 known: vec![(8, 101)],
             }],
         };
-        saved.write(dir.path()).expect("write");
-        assert_eq!(Saved::read(dir.path()), Ok(saved.clone()));
+        let fd = std::fs::File::open(dir.path()).expect("open dir");
+        let at = || std::os::fd::AsFd::as_fd(&fd);
+        assert_eq!(Saved::read_at(at(), dir.path()), Ok(None), "none yet");
+        saved.write_at(at()).expect("write");
+        assert_eq!(Saved::read_at(at(), dir.path()), Ok(Some(saved.clone())));
         assert!(saved.this_boot());
         assert!(saved.since(5) >= Duration::from_millis(5));
         std::fs::write(dir.path().join(FILE), b"{not json").expect("corrupt");
-        assert!(Saved::read(dir.path()).is_err());
-        let mut future = saved;
+        assert!(Saved::read_at(at(), dir.path()).is_err());
+        let mut future = saved.clone();
         future.version = 99;
-        future.write(dir.path()).expect("write");
+        future.write_at(at()).expect("write");
         assert!(
-            Saved::read(dir.path())
+            Saved::read_at(at(), dir.path())
                 .expect_err("other version")
                 .contains("version 99")
         );
+        // A link at the name is neither read nor written through.
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, b"keep").expect("secret");
+        std::fs::remove_file(dir.path().join(FILE)).expect("rm");
+        std::os::unix::fs::symlink(&secret, dir.path().join(FILE)).expect("link");
+        assert!(Saved::read_at(at(), dir.path()).is_err());
+        saved
+            .write_at(at())
+            .expect("the link is replaced, not followed");
+        assert_eq!(std::fs::read(&secret).expect("secret"), b"keep");
+        Saved::remove_at(at());
+        assert_eq!(Saved::read_at(at(), dir.path()), Ok(None));
     }
 }

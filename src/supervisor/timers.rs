@@ -20,6 +20,8 @@ pub enum TimerKey {
     ChildKill(Key, i32),
     /// The config dir changed: reload once it has been quiet for a moment.
     ConfigReload,
+    /// A spawn put off by a shortage (descriptors, memory, processes).
+    SpawnRetry(Key, crate::job::Process),
     /// The current shutdown wave took too long.
     ShutdownWave,
 }

@@ -104,6 +104,12 @@ pub trait Sys {
     fn own_children(&self) -> Vec<i32> {
         Vec::new()
     }
+    /// True when the daemon has few descriptors left under its limit: a
+    /// launch that failed then failed for want of them, whatever the error
+    /// said, and is tried again later rather than failing the job.
+    fn short_of_descriptors(&self) -> bool {
+        false
+    }
     /// Every pid in the daemon's PID namespace (`/proc`), for the end of PID 1.
     fn all_pids(&self) -> Vec<i32> {
         Vec::new()

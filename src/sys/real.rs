@@ -16,6 +16,10 @@ use std::path::Path;
 use std::pin::Pin;
 use std::task::Poll;
 
+/// Descriptors the daemon keeps for its own work (clients on the control
+/// socket, the state file, the page): launches wait while fewer are free.
+pub const DESCRIPTOR_RESERVE: u64 = 32;
+
 /// The real kernel. The inotify fd and the pidfds register with the tokio
 /// runtime, so watches and pidfds need one (the daemon's); spawning,
 /// signalling, reaping and reading do not.
@@ -79,6 +83,27 @@ impl Sys for RealSys {
                 .unwrap_or(libc::EINVAL));
         }
         Ok(())
+    }
+
+    fn short_of_descriptors(&self) -> bool {
+        use nix::fcntl::{FcntlArg, fcntl};
+        use nix::sys::resource::{Resource, getrlimit};
+        let Ok((soft, _)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+            return false;
+        };
+        // The kernel gives the lowest free number: when even that is within
+        // the reserve, the daemon is nearly out (two syscalls, no /proc read).
+        match fcntl(std::io::stdin(), FcntlArg::F_DUPFD_CLOEXEC(0)) {
+            Ok(fd) => {
+                // SAFETY: `fd` was just made by F_DUPFD and is owned by nobody else.
+                drop(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) });
+                u64::try_from(fd)
+                    .unwrap_or(0)
+                    .saturating_add(DESCRIPTOR_RESERVE)
+                    >= soft
+            }
+            Err(e) => matches!(e, nix::errno::Errno::EMFILE | nix::errno::Errno::ENFILE),
+        }
     }
 
     fn all_pids(&self) -> Vec<i32> {

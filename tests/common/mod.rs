@@ -125,6 +125,14 @@ impl Daemon {
         Daemon::launch_script(root, units, extra, stderr.into(), "exec \"$@\"")
     }
 
+    /// `start` with the daemon's descriptor limit (soft and hard) set to `nofile`.
+    pub fn start_with_nofile(units: &[(&str, &str)], nofile: u32) -> Daemon {
+        let root = temp_root();
+        let stderr = fs::File::create(root.path().join("daemon.stderr")).expect("stderr file");
+        let script = format!("prlimit --nofile={nofile} \"$@\" & wait $!");
+        Daemon::launch_script(root, units, &[], stderr.into(), &script)
+    }
+
     /// Starts another daemon with the same arguments inside the namespace
     /// (as a grandchild of the test, through nsenter; stderr appended), and
     /// waits until its socket answers.
