@@ -12,6 +12,16 @@ use std::path::{Path, PathBuf};
 /// The largest unit file read; a bigger one is an error, never read whole.
 pub const MAX_UNIT_BYTES: u64 = 1024 * 1024;
 
+/// How many folders deep a unit file may be under the config dir
+/// (`a/b/c/d/e/f/g/h/job.yaml`); deeper folders are not read. With the two
+/// budgets below it bounds a walk that a symlink leads out of the config
+/// dir (to `/`, say) to a few milliseconds.
+pub const MAX_FOLDER_DEPTH: usize = 8;
+/// How many folders one load reads at most.
+pub const MAX_FOLDERS: usize = 1024;
+/// How many directory entries one load looks at most.
+pub const MAX_ENTRIES: usize = 100_000;
+
 /// A unit file that parsed.
 #[derive(Debug, Clone)]
 pub struct LoadedJob {
@@ -154,8 +164,22 @@ pub fn load_dir(dir: &Path) -> LoadReport {
     let mut found: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
     let mut visited: HashSet<(u64, u64)> = HashSet::new();
     let mut stack = vec![PathBuf::new()];
+    let (mut folders, mut entries_seen) = (0usize, 0usize);
     while let Some(rel) = stack.pop() {
         let path = dir.join(&rel);
+        folders += 1;
+        if folders > MAX_FOLDERS || entries_seen > MAX_ENTRIES {
+            report.diagnostics.push(Diagnostic::warning(
+                dir,
+                0,
+                0,
+                format!(
+                    "more than {MAX_FOLDERS} folders or {MAX_ENTRIES} entries under the config dir \
+                     (a symlink to a big tree?); the rest is not read"
+                ),
+            ));
+            break;
+        }
         let meta = match fs::metadata(&path) {
             Ok(m) => m,
             Err(e) => {
@@ -208,13 +232,24 @@ pub fn load_dir(dir: &Path) -> LoadReport {
                     break;
                 }
             };
+            entries_seen += 1;
             let child_rel = rel.join(entry.file_name());
             let child = dir.join(&child_rel);
             let hidden = entry.file_name().as_encoded_bytes().starts_with(b".");
             // Follows symlinks; a dangling one is an error only if it looks like a unit.
             match fs::metadata(&child) {
                 Ok(m) if m.is_dir() => {
-                    if !hidden {
+                    if hidden {
+                    } else if child_rel.components().count() > MAX_FOLDER_DEPTH {
+                        report.diagnostics.push(Diagnostic::warning(
+                            &child,
+                            0,
+                            0,
+                            format!(
+                                "more than {MAX_FOLDER_DEPTH} folders deep under the config dir; not read"
+                            ),
+                        ));
+                    } else {
                         stack.push(child_rel);
                     }
                 }
