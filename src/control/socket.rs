@@ -263,9 +263,19 @@ mod tests {
             .expect("runtime")
     }
 
+
+    /// A temp dir with mode 0700 whatever the umask is now: `bind` in a
+    /// test on another thread changes the process's umask for a moment.
+    fn private_tempdir() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))
+            .expect("chmod");
+        dir
+    }
+
     #[test]
     fn bind_outside_a_runtime_is_an_error_not_a_panic() {
-        let dir = tempfile::tempdir().expect("tempdir");
+        let dir = private_tempdir();
         let err = bind(&dir.path().join("s.sock")).expect_err("no runtime");
         assert!(
             err.to_string().contains("inside the tokio runtime"),
@@ -275,7 +285,7 @@ mod tests {
 
     #[test]
     fn bind_refuses_a_file_and_a_link_and_replaces_its_own_stale_socket() {
-        let dir = tempfile::tempdir().expect("tempdir");
+        let dir = private_tempdir();
         let file = dir.path().join("plain");
         std::fs::write(&file, "x").expect("write");
         let link = dir.path().join("link");
@@ -310,7 +320,7 @@ mod tests {
 
     #[test]
     fn the_umask_is_given_back() {
-        let dir = tempfile::tempdir().expect("tempdir");
+        let dir = private_tempdir();
         rt().block_on(async {
             let before = nix::sys::stat::umask(Mode::from_bits_truncate(0o027));
             let _l = bind(&dir.path().join("s")).expect("bind");
@@ -321,7 +331,7 @@ mod tests {
 
     #[test]
     fn a_folder_others_may_write_is_refused_unless_sticky() {
-        let dir = tempfile::tempdir().expect("tempdir");
+        let dir = private_tempdir();
         let open = dir.path().join("open");
         std::fs::create_dir(&open).expect("mkdir");
         std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o757)).expect("chmod");
@@ -340,7 +350,7 @@ mod tests {
 
     #[test]
     fn the_runtime_dir_is_made_closed_and_never_a_link() {
-        let dir = tempfile::tempdir().expect("tempdir");
+        let dir = private_tempdir();
         let rd = dir.path().join("gsup.d");
         own_runtime_dir(&rd).expect("made");
         let meta = std::fs::symlink_metadata(&rd).expect("meta");
