@@ -17,13 +17,16 @@
 # GSUP=path picks the binary (default target/release/gsup: cargo build --release);
 # SUPS="bare gsup runit s6" picks the contenders. Work files live on a tmpfs
 # private to each namespace (BENCH_DISK=1: on the disk under /tmp instead).
-# ROUNDS=N: rounds of status-pair (default 1000).
+# ROUNDS=N: rounds of status-pair (default 1000). GSUP_ARGS="..." adds
+# flags to `gsup daemon` (GSUP_ARGS="--containment subreaper": no cgroups).
 set -eu
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 GSUP=${GSUP:-$ROOT/target/release/gsup}
 SUPS=${SUPS:-bare gsup runit s6}
+# Extra `gsup daemon` flags, split into words (e.g. "--containment subreaper").
+GSUP_ARGS=${GSUP_ARGS:-}
 TIMEOUT=${TIMEOUT:-120}
 IDLE_SECS=${IDLE_SECS:-10}
 
@@ -47,7 +50,7 @@ sup_start() { # KIND N
         SUP_COMMS=""
         T0=$("$BL" now)
         "$GSUP" daemon --config-dir "$W/services.d" --log-dir "$W/log" \
-            --socket "$W/gsup.sock" 2>"$W/daemon.err" &
+            --socket "$W/gsup.sock" $GSUP_ARGS 2>"$W/daemon.err" &
         GSUP_PID=$!
         ;;
     runit | s6)
@@ -188,7 +191,7 @@ measure_restart() { # KIND R
         printf 'exec: [%s, stamp, %s]\nstart_on: startup\nrespawn: true\nrespawn_delay: 0s\nrespawn_limit: {count: 100000, interval: 1s}\n' \
             "$BL" "$W/stamp" >"$W/services.d/victim.yaml"
         "$GSUP" daemon --config-dir "$W/services.d" --log-dir "$W/log" \
-            --socket "$W/gsup.sock" 2>"$W/daemon.err" &
+            --socket "$W/gsup.sock" $GSUP_ARGS 2>"$W/daemon.err" &
         ;;
     runit | s6)
         mkdir -p "$W/sv/victim"
