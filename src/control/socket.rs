@@ -263,7 +263,6 @@ mod tests {
             .expect("runtime")
     }
 
-
     /// A temp dir with mode 0700 whatever the umask is now: `bind` in a
     /// test on another thread changes the process's umask for a moment.
     fn private_tempdir() -> tempfile::TempDir {
