@@ -373,29 +373,6 @@ fn spec8_missing_program_fails_only_its_job() {
     assert_eq!(d.shutdown(), 0);
 }
 
-/// SPEC 1 (`log`): rotation is not built yet, so a unit asking for it is
-/// loaded and runs, and the daemon says, naming the job, that its log will
-/// grow without bound (not silence). A unit without `log:` gets no warning.
-#[test]
-fn log_rotation_asked_for_is_warned_about_not_ignored() {
-    let d = Daemon::start(
-        &[
-            (
-                "rot",
-                "exec: [sleep, \"1000\"]\nlog: {max_size: 1MB, keep: 2}\n",
-            ),
-            ("plain", "exec: [sleep, \"1000\"]\n"),
-        ],
-        &[],
-    );
-    assert_eq!(d.run(&["start", "rot"]).0, 0);
-    let err = d.stderr();
-    let warned: Vec<&str> = err.lines().filter(|l| l.contains("log rotation")).collect();
-    assert_eq!(warned.len(), 1, "{err}");
-    assert!(warned[0].contains("job=rot"), "{err}");
-    assert_eq!(d.shutdown(), 0);
-}
-
 /// SPEC 6: a signal gsup does not use never ends the daemon; SIGHUP re-reads
 /// the config dir; the jobs are untouched. Each is sent twice.
 #[test]

@@ -36,7 +36,7 @@ fn exited(process: Process, exit: Exit) -> Input {
 /// Effects without the log lines, for exact comparison.
 fn acts(fx: Vec<Effect>) -> Vec<Effect> {
     fx.into_iter()
-        .filter(|e| !matches!(e, Effect::Log(_)))
+        .filter(|e| !matches!(e, Effect::Log(_) | Effect::Note(_)))
         .collect()
 }
 
@@ -87,11 +87,13 @@ fn all_inputs() -> Vec<Input> {
     v.push(Input::MainReplaced { pid: 300 });
     v.push(Input::Check {
         action: CheckAction::Restart,
-        reason: "mem".into(),
+        rule: "if mem > 1 MB then restart".into(),
+        value: "mem".into(),
     });
     v.push(Input::Check {
         action: CheckAction::Stop,
-        reason: "mem".into(),
+        rule: "if mem > 1 MB then restart".into(),
+        value: "mem".into(),
     });
     v
 }
@@ -200,7 +202,8 @@ fn expected_inputs_are_not_ignored() {
             Goal::Start,
             Input::Check {
                 action: CheckAction::Restart,
-                reason: "m".into(),
+                rule: "if mem > 1 MB then restart".into(),
+                value: "m".into(),
             },
             State::Killed,
         ),

@@ -14,7 +14,7 @@ use crate::job::State;
 use crate::job::machine::{self, Effect, Input, Process};
 use crate::loader::LoadedJob;
 use crate::sys::{KillTarget, Sys, SysEvent, WatchId};
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tracing::{debug, info, warn};
@@ -44,8 +44,9 @@ pub struct Supervisor {
     queue: VecDeque<(Key, Input)>,
     /// Probe commands for the async loop (tcp connects, notify sockets).
     pub probe_out: Vec<ProbeCmd>,
-    /// Instances an event started or stopped directly, while `emit` records them.
-    pub(super) touched: Option<BTreeSet<Key>>,
+    /// Instances an event started (true) or stopped (false) directly, while
+    /// `emit` records them.
+    pub(super) touched: Option<std::collections::BTreeMap<Key, bool>>,
     pub(super) waiters: Vec<super::requests::Waiter>,
     pub(super) shutdown: Option<super::shutdown::Shutdown>,
     /// While the shutdown's `runlevel` event is dispatched: `stop_on` matches
@@ -62,6 +63,9 @@ pub struct Supervisor {
     /// Children reaped and spawns failed since start (`--http`'s figures).
     pub reaped_total: u64,
     pub spawn_failures_total: u64,
+    /// The log thread every `console: log` job writes through (`joblog`);
+    /// `None` in tests with a fake kernel, whose jobs get their file's path.
+    pub logs: Option<crate::logs::LogHub>,
 }
 
 impl Supervisor {
@@ -90,6 +94,7 @@ impl Supervisor {
             state_dirty: true,
             reaped_total: 0,
             spawn_failures_total: 0,
+            logs: None,
         }
     }
 
@@ -155,6 +160,7 @@ impl Supervisor {
             // After the effects: the last sweep of the run still needs to
             // know the run's processes.
             if state != stepped.before.1 && matches!(state, State::Waiting | State::Failed) {
+                self.log_close(&key);
                 self.follow_forget(&key);
                 if !self.sys.group_close(&key) {
                     self.pids.close_later(&key);
@@ -206,6 +212,7 @@ impl Supervisor {
             Effect::StopReadiness => self.stop_probe(key),
             Effect::Log(m) => info!(job = %label(key), "{m}"),
             Effect::Ignored(m) => warn!(job = %label(key), "{m}"),
+            Effect::Note(m) => self.note(key, &format!("gsup: {m}")),
         }
     }
 
@@ -218,7 +225,9 @@ impl Supervisor {
         if p == Process::Main {
             self.follow.before_spawn(self.sys.as_mut(), key, def, inst);
         }
-        let launched = self.launcher.launch(self.sys.as_mut(), key, def, inst, p);
+        let launched =
+            self.launcher
+                .launch(self.sys.as_mut(), self.logs.as_mut(), key, def, inst, p);
         if let Some(probe) = launched.probe {
             self.probe_out.push(probe);
         }
@@ -227,6 +236,7 @@ impl Supervisor {
                 self.pids.insert(pid, key, ProcKind::Job(p));
                 if p == Process::Main {
                     self.pids.add_group(key, pid);
+                    self.note_first(key, &format!("gsup: started, pid {pid}"));
                 }
                 if let (Some(def), Some(inst)) = (self.jobs.def(&key.0), self.jobs.get(key)) {
                     let outs = self
@@ -265,7 +275,7 @@ impl Supervisor {
         for name in m.stops {
             for k in self.jobs.keys_of(&name) {
                 if let Some(t) = self.touched.as_mut() {
-                    t.insert(k.clone());
+                    t.entry(k.clone()).or_insert(false);
                 }
                 self.feed(k, Input::Stop);
             }
@@ -277,7 +287,7 @@ impl Supervisor {
             match self.start_job(&name, &env) {
                 Ok(k) => {
                     if let Some(t) = self.touched.as_mut() {
-                        t.insert(k);
+                        t.insert(k, true);
                     }
                 }
                 Err(e) => warn!(job = %name, "not started by {}: {e}", ev.name),

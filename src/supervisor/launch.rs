@@ -6,7 +6,8 @@ use super::env;
 use super::jobs::{Instance, JobDef, Key, label};
 use super::readiness::{ProbeCmd, bind_notify};
 use crate::job::machine::Process;
-use crate::spawn::SpawnSpec;
+use crate::logs::{LogHub, LogId, LogSpec};
+use crate::spawn::{SpawnSpec, Stdio};
 use crate::sys::Sys;
 use crate::unit::{Command, Console, Ready};
 use std::path::PathBuf;
@@ -30,10 +31,12 @@ pub struct Launcher {
 }
 
 impl Launcher {
-    /// Spawns process `p` of instance `key`.
+    /// Spawns process `p` of instance `key`; with a `hub`, a `console: log`
+    /// process writes into the instance's log pipe.
     pub fn launch(
         &self,
         sys: &mut dyn Sys,
+        mut hub: Option<&mut LogHub>,
         key: &Key,
         def: &JobDef,
         inst: &Instance,
@@ -59,31 +62,38 @@ impl Launcher {
                     });
                 }
                 // Without its socket the job could never be ready: fail now.
-                Err(e) => return self.failed(key, def, p, format!("notify socket: {e}")),
+                Err(e) => return self.failed(hub, key, def, p, format!("notify socket: {e}")),
             }
         }
         let Some(cmd) = cmd else {
-            return self.failed(key, def, p, "no such command".into());
+            return self.failed(hub, key, def, p, "no such command".into());
         };
         // Every process of the instance runs in its group, from its first
         // instruction: the child joins it before exec.
         if let Err(reason) = sys.group_open(key) {
-            return self.failed(key, def, p, reason);
+            return self.failed(hub, key, def, p, reason);
         }
         let group = sys.group_procs(key);
         let spec = self.spec(key, def, cmd, env).map(|spec| SpawnSpec {
             cgroup_procs: group.as_ref().map(std::os::fd::AsRawFd::as_raw_fd),
             ..spec
         });
-        match spec {
-            Ok(spec) => match sys.spawn(&spec) {
-                Ok(pid) => Launched {
-                    result: Ok(pid),
-                    probe,
-                },
-                Err(e) => self.failed(key, def, p, e.to_string()),
+        let spec = match spec {
+            Ok(spec) => spec,
+            Err(reason) => return self.failed(hub, key, def, p, reason),
+        };
+        // The write end lives until the spawn returns: the child has its
+        // dups on 1 and 2 by then, and the daemon keeps only the hub's.
+        let (spec, _pipe) = match log_pipe(hub.as_deref_mut(), key, def, spec) {
+            Ok(s) => s,
+            Err(reason) => return self.failed(hub, key, def, p, reason),
+        };
+        match sys.spawn(&spec) {
+            Ok(pid) => Launched {
+                result: Ok(pid),
+                probe,
             },
-            Err(reason) => self.failed(key, def, p, reason),
+            Err(e) => self.failed(hub, key, def, p, e.to_string()),
         }
     }
 
@@ -91,6 +101,7 @@ impl Launcher {
     pub fn launch_probe(
         &self,
         sys: &mut dyn Sys,
+        hub: Option<&mut LogHub>,
         key: &Key,
         def: &JobDef,
         inst: &Instance,
@@ -108,7 +119,10 @@ impl Launcher {
                 cgroup_procs: group.as_ref().map(std::os::fd::AsRawFd::as_raw_fd),
                 ..spec
             });
-        Some(spec.and_then(|s| sys.spawn(&s).map_err(|e| e.to_string())))
+        let spawned = spec
+            .and_then(|s| log_pipe(hub, key, def, s))
+            .and_then(|(s, _pipe)| sys.spawn(&s).map_err(|e| e.to_string()));
+        Some(spawned)
     }
 
     /// The spec of one command of `def`'s instance `key`.
@@ -126,18 +140,50 @@ impl Launcher {
 
     /// A failed launch: logged, and noted in the job's log so that
     /// `gsup log JOB` tells the operator.
-    fn failed(&self, key: &Key, def: &JobDef, p: Process, reason: String) -> Launched {
+    fn failed(
+        &self,
+        hub: Option<&mut LogHub>,
+        key: &Key,
+        def: &JobDef,
+        p: Process,
+        reason: String,
+    ) -> Launched {
         warn!(job = %label(key), "{} could not start: {reason}", p.as_str());
         if def.unit.console == Console::Log {
-            let path = env::log_path(&self.log_dir, &key.0, &key.1);
-            crate::logs::note(
-                &path,
-                &format!("gsup: {} could not start: {reason}", p.as_str()),
-            );
+            let line = format!("gsup: {} could not start: {reason}", p.as_str());
+            match hub {
+                Some(hub) => hub.note(&LogId::new(&key.0, &key.1), &line),
+                None => {
+                    let path = env::log_path(&self.log_dir, &key.0, &key.1);
+                    crate::logs::note(&path, &line);
+                }
+            }
         }
         Launched {
             result: Err(reason),
             probe: None,
         }
     }
+}
+
+/// `spec` with its output on the instance's log pipe when the unit logs and
+/// the daemon has a hub (else unchanged: a test's fake kernel), and the write
+/// end to keep open until the spawn returns. A refused log file is the error.
+fn log_pipe(
+    hub: Option<&mut LogHub>,
+    key: &Key,
+    def: &JobDef,
+    spec: SpawnSpec,
+) -> Result<(SpawnSpec, Option<std::os::fd::OwnedFd>), String> {
+    use std::os::fd::AsRawFd;
+    let Some(hub) = hub.filter(|_| def.unit.console == Console::Log) else {
+        return Ok((spec, None));
+    };
+    let id = LogId::new(&key.0, &key.1);
+    let write = hub.open(&id, LogSpec::from(&def.unit.log))?;
+    let spec = SpawnSpec {
+        stdio: Stdio::Fd(write.as_raw_fd()),
+        ..spec
+    };
+    Ok((spec, Some(write)))
 }

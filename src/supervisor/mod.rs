@@ -6,6 +6,7 @@ pub mod adopt;
 pub mod core;
 pub mod env;
 pub mod follow;
+pub mod joblog;
 pub mod jobs;
 pub mod launch;
 pub mod page;
@@ -175,6 +176,7 @@ async fn daemon(opts: DaemonOptions) -> i32 {
         }
     };
     let mut sup = Supervisor::new(Box::new(sys), opts.log_dir.clone(), runtime_dir.clone());
+    sup.start_logs();
     sup.watch = watch::WatchState::new(opts.cycle, opts.alert_command.clone());
     match page::own_dir(&runtime_dir) {
         Ok(()) => sup.enable_page(crate::control::page::path_for(&opts.socket)),
@@ -299,9 +301,6 @@ pub fn load_checked(dir: &std::path::Path) -> (crate::loader::LoadReport, Vec<St
     }
     let cycle: Vec<String> = graph.rejected().iter().cloned().collect();
     report.jobs.retain(|j| !graph.on_cycle(&j.name));
-    for j in report.jobs.iter().filter(|j| j.unit.log.max_size.is_some()) {
-        warn!(job = %j.name, "`log: max_size` is accepted, but log rotation is not built yet: the log grows without bound");
-    }
     (report, cycle)
 }
 
