@@ -178,13 +178,24 @@ async fn daemon(opts: DaemonOptions) -> i32 {
     let mut sup = Supervisor::new(Box::new(sys), opts.log_dir.clone(), runtime_dir.clone());
     sup.start_logs();
     sup.watch = watch::WatchState::new(opts.cycle, opts.alert_command.clone());
-    match page::own_dir(&runtime_dir) {
-        Ok(()) => sup.enable_page(crate::control::page::path_for(&opts.socket)),
-        Err(e) => warn!("no status page: {e}; status goes over the socket"),
-    }
+    // The saved state lives in the runtime dir too: only in one we own,
+    // never through a symbolic link someone else put there.
+    let state_dir = match page::own_dir(&runtime_dir) {
+        Ok(()) => {
+            sup.enable_page(crate::control::page::path_for(&opts.socket));
+            Some(runtime_dir.clone())
+        }
+        Err(e) => {
+            warn!("no status page and no saved state: {e}; status goes over the socket");
+            None
+        }
+    };
     load(&mut sup, &opts);
     let now = Instant::now();
-    if !take_back(&mut sup, &runtime_dir, now) {
+    if !state_dir
+        .as_deref()
+        .is_some_and(|dir| take_back(&mut sup, dir, now))
+    {
         sup.dispatch(&Event {
             name: "startup".into(),
             env: Vec::new(),
@@ -199,7 +210,9 @@ async fn daemon(opts: DaemonOptions) -> i32 {
     }
     sup.drain(now);
     sup.publish();
-    sup.save_state(&runtime_dir, Instant::now());
+    if let Some(dir) = &state_dir {
+        sup.save_state(dir, Instant::now());
+    }
     info!(socket = %opts.socket.display(), jobs = sup.jobs.len(), "ready");
 
     let (loaded_tx, mut loaded_rx) = mpsc::unbounded_channel();
@@ -237,11 +250,15 @@ async fn daemon(opts: DaemonOptions) -> i32 {
         }
         // Before the next await: answers given in this turn go out after it.
         sup.publish();
-        sup.save_state(&runtime_dir, Instant::now());
+        if let Some(dir) = &state_dir {
+            sup.save_state(dir, Instant::now());
+        }
     }
     sup.remove_page();
     // A clean end: the next daemon starts afresh.
-    let _ = std::fs::remove_file(runtime_dir.join(saved::FILE));
+    if let Some(dir) = &state_dir {
+        let _ = std::fs::remove_file(dir.join(saved::FILE));
+    }
     kill_leftovers(&mut sup);
     let _ = std::fs::remove_file(&opts.socket);
     // Only what we made: the notify sockets, then the dir if it is empty.
