@@ -50,7 +50,8 @@ impl Setup {
         let key = self.table.instance_for_start(job, &env).expect("instance");
         let def = self.table.def(job).expect("def");
         let inst = self.table.get(&key).expect("inst");
-        self.launcher.launch(&mut self.kernel, None, &key, def, inst, p)
+        self.launcher
+            .launch(&mut self.kernel, None, &key, def, inst, p)
     }
 
     fn last_spec(&self) -> SpawnSpec {
