@@ -35,8 +35,11 @@ fn a_check_restart_is_written_into_the_log_and_named_by_status() {
         )),
         "{log}"
     );
-    let after = &log[log.find(line).expect("at")..];
-    assert!(after.contains("gsup: killed by SIGTERM"), "{log}");
+    wait_until(T, "the kill follows", || {
+        let log = log_of(&d, "leaky");
+        log.find(line)
+            .is_some_and(|at| log[at..].contains("gsup: killed by SIGTERM\n"))
+    });
     wait_until(T, "status names the check", || {
         d.status_json("leaky")["last_exit"]
             .as_str()
@@ -163,7 +166,7 @@ fn start_failures_print_the_reason() {
 /// the tasks that did their work are not named.
 #[test]
 fn emit_names_the_failed_tasks() {
-    let bad2 = "type: task\nstart_on: deploy\nexec: [sh, -c, \"kill -9 $$\"]\n";
+    let bad2 = "type: task\nstart_on: deploy\nexec: [sh, -c, \"kill -9 $$$$\"]\n";
     let d = Daemon::start(
         &[
             (
@@ -190,7 +193,7 @@ fn emit_names_the_failed_tasks() {
 /// is opened again by its name; nothing the job wrote is lost.
 #[test]
 fn sigusr1_reopens_job_logs() {
-    let unit = "exec: [sh, -c, \"i=0; while :; do i=$((i+1)); echo $i; sleep 0.02; done\"]\n";
+    let unit = "exec: [sh, -c, \"i=0; while :; do i=$$((i+1)); echo $$i; sleep 0.02; done\"]\n";
     let d = Daemon::start(&[("ticker", unit)], &[]);
     assert_eq!(d.run(&["start", "ticker"]).0, 0);
     let path = d.logs.join("ticker.log");

@@ -236,7 +236,6 @@ impl Supervisor {
                 self.pids.insert(pid, key, ProcKind::Job(p));
                 if p == Process::Main {
                     self.pids.add_group(key, pid);
-                    self.note_first(key, &format!("gsup: started, pid {pid}"));
                 }
                 if let (Some(def), Some(inst)) = (self.jobs.def(&key.0), self.jobs.get(key)) {
                     let outs = self

@@ -21,27 +21,25 @@ impl Supervisor {
     }
 
     /// A line of gsup's own in `key`'s log, after what the job wrote so far.
-    pub(super) fn note(&self, key: &Key, line: &str) {
+    ///
+    /// The daemon's write end is dropped first: a process spawned after
+    /// the note (the respawn after `gsup: exited 1`) gets a new pipe, which
+    /// the thread takes up only after writing the note, so the note is never
+    /// behind that process's first lines. The old pipe is read to its end.
+    pub(super) fn note(&mut self, key: &Key, line: &str) {
         if !self.logs_to_file(key) {
             return;
         }
-        match &self.logs {
-            Some(hub) => hub.note(&LogId::new(&key.0, &key.1), line),
+        match self.logs.as_mut() {
+            Some(hub) => {
+                let id = LogId::new(&key.0, &key.1);
+                hub.close(&id);
+                hub.note(&id, line);
+            }
             None => crate::logs::note(
                 &super::env::log_path(&self.launcher.log_dir, &key.0, &key.1),
                 line,
             ),
-        }
-    }
-
-    /// A line of gsup's own that must precede what a process just spawned
-    /// writes (`gsup: started, pid 42`).
-    pub(super) fn note_first(&self, key: &Key, line: &str) {
-        if !self.logs_to_file(key) {
-            return;
-        }
-        if let Some(hub) = &self.logs {
-            hub.note_first(&LogId::new(&key.0, &key.1), line);
         }
     }
 

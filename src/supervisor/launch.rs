@@ -83,12 +83,23 @@ impl Launcher {
             Err(reason) => return self.failed(hub, key, def, p, reason),
         };
         // The write end lives until the spawn returns: the child has its
-        // dups on 1 and 2 by then, and the daemon keeps only the hub's.
-        let (spec, _pipe) = match log_pipe(hub.as_deref_mut(), key, def, spec) {
+        // dups on 1 and 2 by then, and the daemon keeps only the hub's. A
+        // main process gets a pipe of its own, read only after gsup's
+        // `started` line is in the log.
+        let first = p == Process::Main;
+        let (spec, _pipe) = match log_pipe(hub.as_deref_mut(), key, def, spec, first) {
             Ok(s) => s,
             Err(reason) => return self.failed(hub, key, def, p, reason),
         };
-        match sys.spawn(&spec) {
+        let spawned = sys.spawn(&spec);
+        if let Some(hub) = hub.as_deref_mut().filter(|_| first) {
+            let line = spawned
+                .as_ref()
+                .ok()
+                .map(|pid| format!("gsup: started, pid {pid}"));
+            hub.release(&LogId::new(&key.0, &key.1), line.as_deref());
+        }
+        match spawned {
             Ok(pid) => Launched {
                 result: Ok(pid),
                 probe,
@@ -120,7 +131,7 @@ impl Launcher {
                 ..spec
             });
         let spawned = spec
-            .and_then(|s| log_pipe(hub, key, def, s))
+            .and_then(|s| log_pipe(hub, key, def, s, false))
             .and_then(|(s, _pipe)| sys.spawn(&s).map_err(|e| e.to_string()));
         Some(spawned)
     }
@@ -169,18 +180,25 @@ impl Launcher {
 /// `spec` with its output on the instance's log pipe when the unit logs and
 /// the daemon has a hub (else unchanged: a test's fake kernel), and the write
 /// end to keep open until the spawn returns. A refused log file is the error.
+/// `first`: a new pipe the thread reads after `LogHub::release`.
 fn log_pipe(
     hub: Option<&mut LogHub>,
     key: &Key,
     def: &JobDef,
     spec: SpawnSpec,
+    first: bool,
 ) -> Result<(SpawnSpec, Option<std::os::fd::OwnedFd>), String> {
     use std::os::fd::AsRawFd;
     let Some(hub) = hub.filter(|_| def.unit.console == Console::Log) else {
         return Ok((spec, None));
     };
     let id = LogId::new(&key.0, &key.1);
-    let write = hub.open(&id, LogSpec::from(&def.unit.log))?;
+    let spec_of_log = LogSpec::from(&def.unit.log);
+    let write = if first {
+        hub.open_first(&id, spec_of_log)?
+    } else {
+        hub.open(&id, spec_of_log)?
+    };
     let spec = SpawnSpec {
         stdio: Stdio::Fd(write.as_raw_fd()),
         ..spec
