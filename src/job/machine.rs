@@ -48,7 +48,7 @@ pub struct Job {
     /// came from outside (`status` prints it after the exit).
     pub last_cause: Option<Cause>,
     /// Why gsup is ending the current run, once it has begun to (a stop, a
-    /// check, `kill_timeout`); cleared when a main process is spawned.
+    /// check, `kill_timeout`); cleared when the next main process is spawned.
     pub kill_cause: Option<Cause>,
     /// Times of the recent respawns (respawn throttling, pure).
     pub respawns: VecDeque<Instant>,
@@ -189,7 +189,6 @@ pub fn step(job: &mut Job, input: Input, now: Instant) -> Vec<Effect> {
             job.spawned_at = Some(now);
             job.ready = false;
             job.outcome = None;
-            job.kill_cause = None;
             fx_ref.push(Effect::Log(format!("main process {pid} spawned")));
             if job.policy.wait_ready {
                 fx_ref.push(Effect::StartReadiness);

@@ -244,6 +244,7 @@ pub(super) fn go(job: &mut Job, to: State, now: Instant, fx: &mut Vec<Effect>) {
         State::PreStart => spawn_hook(job, Process::PreStart, fx),
         State::Spawned => {
             job.main_pid = None;
+            job.kill_cause = None;
             fx.push(Effect::Spawn(Process::Main));
             true
         }
