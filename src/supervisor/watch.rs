@@ -159,7 +159,7 @@ impl Supervisor {
                 Input::Check {
                     action: CheckAction::Restart,
                     rule: a.check_source.clone(),
-                    value: a.value_text.clone(),
+                    value: a.measured.clone(),
                 },
             ),
             (Action::Stop, _) => self.feed(
@@ -167,7 +167,7 @@ impl Supervisor {
                 Input::Check {
                     action: CheckAction::Stop,
                     rule: a.check_source.clone(),
-                    value: a.value_text.clone(),
+                    value: a.measured.clone(),
                 },
             ),
             (Action::Alert, _) => {}
