@@ -270,3 +270,48 @@ fn log_follows_the_daemons_rotation() {
     assert_eq!(got.len(), 1500);
     assert_eq!(d.shutdown(), 0);
 }
+
+/// `gsup reexec` hands every log pipe to the new image: the job keeps its
+/// pid, writes on without a SIGPIPE, and no line is lost or doubled.
+#[test]
+fn reexec_hands_the_log_pipes_over() {
+    let unit = "exec: [sh, -c, \"i=0; while :; do i=$$((i+1)); echo $$i; sleep 0.01; done\"]\n\
+                log: {max_size: 4KB, keep: 50}\n";
+    let d = Daemon::start(&[("ticker", unit)], &[]);
+    let (_, out, _) = d.run(&["start", "ticker"]);
+    let pid = status_pid(&out).expect("pid");
+    let count = |d: &Daemon| {
+        let text = log_of(d, "ticker");
+        text.lines().filter(|l| !l.starts_with("gsup: ")).count()
+    };
+    wait_until(T, "ticks", || count(&d) > 10);
+    for _ in 0..2 {
+        let (code, out, err) = d.run(&["reexec"]);
+        assert_eq!(code, 0, "{out}{err}");
+        let seen = count(&d);
+        wait_until(T, "ticks after the re-exec", || count(&d) > seen + 10);
+    }
+    let (_, out, _) = d.run(&["status", "ticker"]);
+    assert_eq!(status_pid(&out), Some(pid), "the job was never restarted");
+    assert_eq!(d.run(&["stop", "ticker"]).0, 0);
+    let mut text = String::new();
+    for n in (1..=50).rev() {
+        text.push_str(
+            &fs::read_to_string(d.logs.join(format!("ticker.log.{n}"))).unwrap_or_default(),
+        );
+    }
+    text.push_str(&log_of(&d, "ticker"));
+    let nums: Vec<u64> = text
+        .lines()
+        .filter(|l| !l.starts_with("gsup: "))
+        .map(|l| l.parse().unwrap_or_else(|_| panic!("split line {l:?}")))
+        .collect();
+    assert_eq!(nums.first(), Some(&1));
+    let gap = nums.windows(2).position(|w| w[1] != w[0] + 1);
+    assert_eq!(gap, None, "a line lost or doubled across the re-exec");
+    assert!(
+        text.contains("gsup: killed by SIGTERM\n"),
+        "the new image writes notes"
+    );
+    assert_eq!(d.shutdown(), 0);
+}

@@ -104,12 +104,14 @@ pub fn run(socket: &Path, command: Command) -> i32 {
         return 2;
     };
     let response = match client::call(socket, &request) {
+        Ok(r) if r.code == 0 && matches!(request, Request::Reexec) => return wait_reexec(socket),
         Ok(r) => r,
         // A daemon told to shut down may be gone before it could answer.
-        Err(ClientError::NoAnswer { .. })
-            if matches!(request, Request::Shutdown { .. } | Request::Reexec) =>
-        {
+        Err(ClientError::NoAnswer { .. }) if matches!(request, Request::Shutdown { .. }) => {
             return 0;
+        }
+        Err(ClientError::NoAnswer { .. }) if matches!(request, Request::Reexec) => {
+            return wait_reexec(socket);
         }
         Err(e) => {
             eprintln!("gsup: {e}");
@@ -120,6 +122,23 @@ pub fn run(socket: &Path, command: Command) -> i32 {
     let mut err = std::io::stderr().lock();
     let looks = looks_of_stdout();
     print_response(&request, &response, output, looks, &mut out, &mut err)
+}
+
+/// After `reexec`: returns 0 once the new daemon answers (a call sent
+/// while the old image is going away ends without an answer and is sent
+/// again), 1 when none answers within 10 seconds.
+fn wait_reexec(socket: &Path) -> i32 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match client::call(socket, &Request::List) {
+            Ok(_) => return 0,
+            Err(e) if std::time::Instant::now() >= deadline => {
+                eprintln!("gsup: reexec: the new daemon does not answer: {e}");
+                return 1;
+            }
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(5)),
+        }
+    }
 }
 
 /// Columns when stdout is a terminal (a person reads it), colour too unless

@@ -194,6 +194,63 @@ fn kind_name(st: &FileStat) -> &'static str {
     }
 }
 
+/// Takes the listening control socket a daemon handed over on `gsup reexec`
+/// (descriptor `fd`, named on the command line). It must be a listening
+/// Unix socket bound at `path`: anything else is refused and left alone,
+/// and the caller binds afresh. Must be called inside the tokio runtime.
+pub fn inherit(fd: i32, path: &Path) -> io::Result<UnixListener> {
+    use nix::sys::socket::{AddressFamily, SockaddrLike, UnixAddr, getsockname, sockopt};
+    use std::os::fd::{FromRawFd, OwnedFd};
+    if tokio::runtime::Handle::try_current().is_err() {
+        return Err(io::Error::other(
+            "control socket: inherit must be called inside the tokio runtime",
+        ));
+    }
+    if fd <= 2 {
+        return Err(io::Error::other(format!(
+            "--inherit-socket-fd {fd}: a standard descriptor"
+        )));
+    }
+    // SAFETY: fcntl(F_GETFD) only asks whether `fd` is open; no memory is involved.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        return Err(io::Error::other(format!(
+            "--inherit-socket-fd {fd}: {}",
+            io::Error::last_os_error()
+        )));
+    }
+    // SAFETY: `fd` is open (checked above); it is only borrowed here, for
+    // the checks, and stays open whatever they find: a wrong number names a
+    // descriptor of this process (the runtime's, say) that is not ours to close.
+    let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    let check = || -> Result<(), String> {
+        let listening = nix::sys::socket::getsockopt(&borrowed, sockopt::AcceptConn)
+            .map_err(|e| e.to_string())?;
+        if !listening {
+            return Err("not a listening socket".into());
+        }
+        let addr: UnixAddr = getsockname(fd).map_err(|e| e.to_string())?;
+        if addr.family() != Some(AddressFamily::Unix) || addr.path() != Some(path) {
+            return Err(format!("not bound at {}", path.display()));
+        }
+        Ok(())
+    };
+    if let Err(why) = check() {
+        return Err(io::Error::other(format!("--inherit-socket-fd {fd}: {why}")));
+    }
+    // SAFETY: a listening socket bound at the daemon's own path, which this
+    // process has not bound itself: the one the daemon it replaces handed
+    // over on the command line. Nothing else here owns it.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    nix::fcntl::fcntl(
+        &owned,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    )
+    .map_err(io::Error::from)?;
+    let listener = std::os::unix::net::UnixListener::from(owned);
+    listener.set_nonblocking(true)?;
+    UnixListener::from_std(listener)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -66,6 +66,8 @@ pub struct Supervisor {
     /// The log thread every `console: log` job writes through (`joblog`);
     /// `None` in tests with a fake kernel, whose jobs get their file's path.
     pub logs: Option<crate::logs::LogHub>,
+    /// Log pipes handed over for a re-exec that has not happened yet.
+    pub(super) handed: Vec<crate::logs::Handover>,
 }
 
 impl Supervisor {
@@ -95,6 +97,7 @@ impl Supervisor {
             reaped_total: 0,
             spawn_failures_total: 0,
             logs: None,
+            handed: Vec::new(),
         }
     }
 
@@ -255,6 +258,12 @@ impl Supervisor {
 
     /// Writes the saved state (`supervisor::saved`) under `dir` when the jobs
     /// changed since the last write: at most once per loop turn.
+    /// Saves the state now, changed or not (before a re-exec).
+    pub fn force_save_state(&mut self, dir: &std::path::Path, now: Instant) {
+        self.state_dirty = true;
+        self.save_state(dir, now);
+    }
+
     pub fn save_state(&mut self, dir: &std::path::Path, now: Instant) {
         if !std::mem::take(&mut self.state_dirty) {
             return;

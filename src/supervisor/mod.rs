@@ -5,6 +5,7 @@
 pub mod adopt;
 pub mod core;
 pub mod env;
+pub mod finish;
 pub mod follow;
 pub mod joblog;
 pub mod jobs;
@@ -12,6 +13,7 @@ pub mod launch;
 pub mod page;
 pub mod pids;
 pub mod readiness;
+pub mod reexec;
 pub mod reload;
 pub mod requests;
 pub mod saved;
@@ -90,11 +92,34 @@ fn real_sys(mode: ContainmentMode, runtime_dir: &std::path::Path) -> Result<Real
     }
 }
 
+/// How the daemon's loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    /// A shutdown: every job stopped and every process left ended.
+    Shutdown { reboot: bool },
+    /// The daemon could not start or run on; the exit code.
+    Fatal(i32),
+}
+
 /// Runs the daemon in the foreground until shutdown; returns the exit code.
+/// As PID 1 it never returns: it powers off or reboots at the end, and on
+/// a fatal error (a panic included) it executes itself again.
 pub fn run(opts: DaemonOptions) -> i32 {
     // Before anything is opened: no descriptor of ours may land on 0-2.
     crate::sys::ensure_stdio();
     init_logging(opts.log_json);
+    let pid1 = std::process::id() == 1;
+    let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_runtime(&opts)))
+        .unwrap_or(Ended::Fatal(101));
+    match ended {
+        Ended::Shutdown { reboot } if pid1 && finish::in_initial_pid_ns() => power_off(reboot),
+        Ended::Shutdown { .. } => 0,
+        Ended::Fatal(_) if pid1 => start_over(),
+        Ended::Fatal(code) => code,
+    }
+}
+
+fn run_runtime(opts: &DaemonOptions) -> Ended {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -102,17 +127,62 @@ pub fn run(opts: DaemonOptions) -> i32 {
         Ok(rt) => rt,
         Err(e) => {
             error!("cannot build the runtime: {e}");
-            return 1;
+            return Ended::Fatal(1);
         }
     };
-    rt.block_on(daemon(opts))
+    rt.block_on(daemon(opts.clone()))
+}
+
+/// PID 1 of the machine, every process ended: sync, then `reboot(2)`.
+/// Never returns: if the kernel refuses, the daemon waits on, reaping.
+fn power_off(reboot: bool) -> ! {
+    use nix::sys::reboot::RebootMode;
+    nix::unistd::sync();
+    let mode = if reboot {
+        RebootMode::RB_AUTOBOOT
+    } else {
+        RebootMode::RB_POWER_OFF
+    };
+    info!(?mode, "calling reboot(2)");
+    let Err(e) = nix::sys::reboot::reboot(mode);
+    error!("reboot(2) failed: {e}; waiting (reaping) until the machine is turned off");
+    loop {
+        crate::reap::reap_all();
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+/// PID 1 after a fatal error: execute the binary again, with the state it
+/// saved, once a second until it works. Never returns.
+fn start_over() -> ! {
+    use std::os::unix::ffi::OsStrExt;
+    let orig: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let mut args = reexec::argv(&orig, -1);
+    args.truncate(args.len() - 2);
+    let cargs: Vec<std::ffi::CString> = args
+        .iter()
+        .filter_map(|a| std::ffi::CString::new(a.as_bytes()).ok())
+        .collect();
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+        let bin = reexec::binary();
+        error!("fatal error as PID 1: executing {} again", bin.display());
+        match std::ffi::CString::new(bin.as_os_str().as_bytes()) {
+            Ok(path) => {
+                let Err(e) = nix::unistd::execv(&path, &cargs);
+                error!("cannot execute {}: {e}", bin.display());
+            }
+            Err(_) => error!("the binary's path holds a NUL byte"),
+        }
+        crate::reap::reap_all();
+    }
 }
 
 fn init_logging(json: bool) {
     crate::logs::DaemonLog::install(json);
 }
 
-async fn daemon(opts: DaemonOptions) -> i32 {
+async fn daemon(opts: DaemonOptions) -> Ended {
     crate::sys::tune_allocator();
     // Signal handlers first: a SIGCHLD must not be lost before the first
     // spawn, and no signal may end the daemon once it runs.
@@ -120,14 +190,14 @@ async fn daemon(opts: DaemonOptions) -> i32 {
         Ok(s) => s,
         Err(e) => {
             error!("cannot install the SIGCHLD handler: {e}");
-            return 1;
+            return Ended::Fatal(1);
         }
     };
     let mut sigs = match signals::install() {
         Ok(rx) => rx,
         Err(e) => {
             error!("cannot install signal handlers: {e}");
-            return 1;
+            return Ended::Fatal(1);
         }
     };
     if let Err(e) = crate::reap::become_subreaper() {
@@ -150,17 +220,27 @@ async fn daemon(opts: DaemonOptions) -> i32 {
             }
             Err(e) => {
                 error!("cannot bind --http {addr}: {e}");
-                return 1;
+                return Ended::Fatal(1);
             }
         }
     }
-    let listener = match server::bind(&opts.socket) {
+    let inherited = opts.inherit_socket_fd.and_then(|fd| {
+        crate::control::socket::inherit(fd, &opts.socket)
+            .inspect_err(|e| error!("{e}; binding the socket afresh"))
+            .ok()
+    });
+    let listener = match inherited.map_or_else(|| server::bind(&opts.socket), Ok) {
         Ok(l) => l,
         Err(e) => {
             error!("cannot bind {}: {e}", opts.socket.display());
-            return 1;
+            return Ended::Fatal(1);
         }
     };
+    // A close-on-exec copy of the listener, handed over on `gsup reexec`.
+    let kept_listener = std::os::fd::AsFd::as_fd(&listener)
+        .try_clone_to_owned()
+        .inspect_err(|e| warn!("no copy of the control socket for reexec: {e}"))
+        .ok();
     let (call_tx, mut calls) = mpsc::channel::<Call>(64);
     tokio::spawn(server::serve(listener, access_policy(&opts), call_tx));
     let (ready_tx, mut ready_rx) = mpsc::unbounded_channel();
@@ -172,11 +252,11 @@ async fn daemon(opts: DaemonOptions) -> i32 {
         Ok(sys) => sys,
         Err(e) => {
             error!("{e}");
-            return 1;
+            return Ended::Fatal(1);
         }
     };
     let mut sup = Supervisor::new(Box::new(sys), opts.log_dir.clone(), runtime_dir.clone());
-    sup.start_logs();
+    sup.start_logs(joblog::handed_over(&runtime_dir));
     sup.watch = watch::WatchState::new(opts.cycle, opts.alert_command.clone());
     // The saved state lives in the runtime dir too: only in one we own,
     // never through a symbolic link someone else put there.
@@ -208,6 +288,10 @@ async fn daemon(opts: DaemonOptions) -> i32 {
             ],
         });
     }
+    // Children that ended while no handler was installed (across a
+    // re-exec, or before a crash) left a zombie and no SIGCHLD: reap now.
+    let reaped = sup.sys.reap();
+    sup.on_reaped(reaped, now);
     sup.drain(now);
     sup.publish();
     if let Some(dir) = &state_dir {
@@ -253,19 +337,24 @@ async fn daemon(opts: DaemonOptions) -> i32 {
         if let Some(dir) = &state_dir {
             sup.save_state(dir, Instant::now());
         }
+        if std::mem::take(&mut sup.reexec) {
+            reexec::replace(&mut sup, kept_listener.as_ref(), &runtime_dir).await;
+        }
     }
     sup.remove_page();
     // A clean end: the next daemon starts afresh.
     if let Some(dir) = &state_dir {
         let _ = std::fs::remove_file(dir.join(saved::FILE));
     }
-    kill_leftovers(&mut sup);
+    let reboot = sup.shutdown.as_ref().is_some_and(|s| s.reboot);
+    sup.sys.groups_release();
+    finish::end_the_rest(&mut *sup.sys, ends_everything(&opts), finish::TERM_GRACE);
     let _ = std::fs::remove_file(&opts.socket);
     // Only what we made: the notify sockets, then the dir if it is empty.
     let _ = std::fs::remove_dir_all(runtime_dir.join("notify"));
     let _ = std::fs::remove_dir(&runtime_dir);
     info!("exiting");
-    0
+    Ended::Shutdown { reboot }
 }
 
 /// Takes back the jobs of a daemon that ran before this one in this boot
@@ -343,29 +432,22 @@ pub fn stop_waves(sup: &Supervisor) -> Vec<Vec<String>> {
     waves
 }
 
-/// After the last wave: SIGKILL to every child still left (orphans of jobs
-/// re-parented to us, which left their job's group), then reap them, so that
-/// the daemon exits leaving no process behind. Only our own children are touched.
-fn kill_leftovers(sup: &mut Supervisor) {
-    sup.sys.groups_release();
-    let mut left = sup.sys.own_children();
-    if left.is_empty() {
-        return;
+/// Whether the end of a shutdown ends every process (PID 1's duty) or
+/// only the daemon's descendants. `--init` asks for PID 1's behaviour in a
+/// PID namespace; in the machine's own namespace it is refused, since
+/// there it would end processes that are not the daemon's at all.
+fn ends_everything(opts: &DaemonOptions) -> bool {
+    if std::process::id() == 1 {
+        return true;
     }
-    warn!(pids = ?left, "killing processes left after the last job stopped");
-    for &pid in &left {
-        let _ = sup
-            .sys
-            .signal(crate::sys::KillTarget::Pid(pid), crate::unit::Signal::KILL);
+    if !opts.init {
+        return false;
     }
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while !left.is_empty() && Instant::now() < deadline {
-        let reaped = sup.sys.reap();
-        left.retain(|p| !reaped.iter().any(|(r, _)| r == p));
-        if !left.is_empty() {
-            std::thread::sleep(Duration::from_millis(2));
-        }
+    if finish::in_initial_pid_ns() {
+        warn!("--init outside a PID namespace: ending only the daemon's own descendants");
+        return false;
     }
+    true
 }
 
 fn access_policy(opts: &DaemonOptions) -> AccessPolicy {

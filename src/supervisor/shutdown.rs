@@ -24,6 +24,8 @@ pub struct Shutdown {
     pub current: Vec<Key>,
     /// Every wave is done: the loop exits.
     pub finished: bool,
+    /// As PID 1: reboot rather than power off at the end.
+    pub reboot: bool,
 }
 
 impl Supervisor {
@@ -48,6 +50,7 @@ impl Supervisor {
             waves,
             current: Vec::new(),
             finished: false,
+            reboot,
         });
         self.drain(now);
     }

@@ -104,6 +104,16 @@ pub trait Sys {
     fn own_children(&self) -> Vec<i32> {
         Vec::new()
     }
+    /// Every pid in the daemon's PID namespace (`/proc`), for the end of PID 1.
+    fn all_pids(&self) -> Vec<i32> {
+        Vec::new()
+    }
+    /// `kill(-1, sig)`: every process but the daemon and its namespace's
+    /// init. Only PID 1's last act uses it.
+    fn signal_all(&mut self, sig: Signal) -> Result<(), i32> {
+        let _ = sig;
+        Err(libc::ENOSYS)
+    }
     /// Reads a pidfile safely (`pidfile::read_pidfile`).
     fn read_pidfile(&self, path: &Path) -> Result<i32, PidfileError> {
         let _ = path;

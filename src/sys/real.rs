@@ -81,6 +81,25 @@ impl Sys for RealSys {
         Ok(())
     }
 
+    fn all_pids(&self) -> Vec<i32> {
+        self.procs.all_pids()
+    }
+
+    fn signal_all(&mut self, sig: Signal) -> Result<(), i32> {
+        // Only PID 1 may end everything: anywhere else kill(-1) would reach
+        // every process of the user, far outside the daemon's jobs.
+        if self.own_pid() != 1 {
+            return Err(libc::EPERM);
+        }
+        // SAFETY: kill has no memory arguments.
+        if unsafe { libc::kill(-1, sig.0) } < 0 {
+            return Err(std::io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EINVAL));
+        }
+        Ok(())
+    }
+
     fn reap(&mut self) -> Vec<(i32, Exit)> {
         crate::reap::reap_all()
     }

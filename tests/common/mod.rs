@@ -116,6 +116,15 @@ impl Daemon {
         d
     }
 
+    /// `start` with the daemon as PID 1 of its namespace (the `sh` execs it):
+    /// its shutdown ends every process of the namespace. `ns_init_host_pid`
+    /// is then the daemon.
+    pub fn start_as_init(units: &[(&str, &str)], extra: &[&str]) -> Daemon {
+        let root = temp_root();
+        let stderr = fs::File::create(root.path().join("daemon.stderr")).expect("stderr file");
+        Daemon::launch_script(root, units, extra, stderr.into(), "exec \"$@\"")
+    }
+
     /// Starts another daemon with the same arguments inside the namespace
     /// (as a grandchild of the test, through nsenter; stderr appended), and
     /// waits until its socket answers.
@@ -578,4 +587,38 @@ pub fn status_pid(line: &str) -> Option<i32> {
         .next()?
         .parse()
         .ok()
+}
+
+/// How many processes in the daemon's namespace have exactly this command line.
+pub fn count_argv(d: &Daemon, argv: &[&str]) -> usize {
+    let want: Vec<u8> = argv
+        .iter()
+        .flat_map(|a| [a.as_bytes(), b"\0"].concat())
+        .collect();
+    d.job_processes()
+        .into_iter()
+        .filter(|p| std::fs::read(format!("/proc/{p}/cmdline")).is_ok_and(|c| c == want))
+        .count()
+}
+
+/// `name (instance) -> (goal/state, pid, restarts)` from `list --json`.
+pub fn snapshot(d: &Daemon) -> std::collections::BTreeMap<String, (String, Option<i64>, u64)> {
+    let (_, out, _) = d.run(&["list", "--json"]);
+    out.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .map(|v| {
+            let name = format!(
+                "{} ({})",
+                v["name"].as_str().unwrap_or(""),
+                v["instance"].as_str().unwrap_or("")
+            );
+            let state = format!(
+                "{}/{}",
+                v["goal"].as_str().unwrap_or(""),
+                v["state"].as_str().unwrap_or("")
+            );
+            let restarts = v["restarts"].as_u64().unwrap_or(0);
+            (name, (state, v["pid"].as_i64(), restarts))
+        })
+        .collect()
 }
