@@ -74,8 +74,9 @@ impl Supervisor {
 
     /// The instance's run is over (it rests `waiting` or `failed`): the
     /// daemon's write end goes, and the thread closes the file once every
-    /// process of the run has closed its own. Respawns never pass here, so
-    /// one pipe carries a whole run and nothing is lost between two mains.
+    /// process of the run has closed its own. No descriptor of the instance
+    /// is left in the daemon; every pipe is read to its end, so nothing is
+    /// lost between two main processes or after the last.
     pub(super) fn log_close(&mut self, key: &Key) {
         if let Some(hub) = self.logs.as_mut() {
             hub.close(&LogId::new(&key.0, &key.1));

@@ -21,6 +21,7 @@ pub mod shutdown;
 pub mod signals;
 pub mod snapshot;
 pub mod timers;
+pub mod waiters;
 pub mod watch;
 
 use self::core::Supervisor;

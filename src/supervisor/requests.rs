@@ -14,23 +14,7 @@ use std::time::Instant;
 use tokio::sync::oneshot;
 use tracing::info;
 
-/// What a waiting client asked for, which decides its exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WaitKind {
-    Start,
-    Stop,
-    Emit,
-}
-
-/// A client waiting until every instance in `keys` has settled.
-#[derive(Debug)]
-pub struct Waiter {
-    pub keys: Vec<Key>,
-    /// Of `keys`, those this request started (`emit` names each that failed).
-    pub started: Vec<Key>,
-    pub kind: WaitKind,
-    pub reply: oneshot::Sender<Response>,
-}
+pub use super::waiters::{WaitKind, Waiter};
 
 impl Supervisor {
     /// Handles one control call; the reply may come later (`wait`).
@@ -362,7 +346,11 @@ impl Supervisor {
             .iter()
             .filter_map(|k| self.status_of(k, now))
             .collect();
-        let why = |k: &Key| self.jobs.get(k).and_then(|i| why_not(&i.job, w.kind));
+        let why = |k: &Key| {
+            self.jobs
+                .get(k)
+                .and_then(|i| super::waiters::why_not(&i.job, w.kind))
+        };
         let failed: Vec<String> = match w.kind {
             WaitKind::Emit => w.started.iter(),
             WaitKind::Start | WaitKind::Stop => w.keys.iter(),
@@ -375,40 +363,6 @@ impl Supervisor {
             r.error = Some(failed.join("; "));
         }
         r
-    }
-}
-
-/// Why a settled instance is not where `kind` wanted it (`None`: it is):
-/// `did not start: exec: No such file or directory (os error 2)`,
-/// `failed: task ended with exit 3`, `did not stop`.
-fn why_not(job: &crate::job::Job, kind: WaitKind) -> Option<String> {
-    let reason = || {
-        let exit = job.last_exit.map(|e| {
-            format!(
-                "main process ended ({})",
-                last_exit_text(e, job.last_cause.as_ref())
-            )
-        });
-        job.reason.clone().or(exit)
-    };
-    let started = |reason: Option<String>| match reason {
-        Some(r) => format!("did not start: {r}"),
-        None => "did not start".to_string(),
-    };
-    match kind {
-        WaitKind::Start if job.policy.task && job.state == State::Waiting => None,
-        WaitKind::Start if !job.policy.task && job.state == State::Running => None,
-        WaitKind::Start if job.policy.task && job.state == State::Failed => {
-            Some(format!("failed: {}", reason().unwrap_or_default()))
-        }
-        WaitKind::Start => Some(started(reason())),
-        WaitKind::Stop if matches!(job.state, State::Waiting | State::Failed) => None,
-        WaitKind::Stop => Some("did not stop".to_string()),
-        WaitKind::Emit if job.state == State::Failed => Some(match &job.reason {
-            Some(r) => format!("failed: {r}"),
-            None => "failed".to_string(),
-        }),
-        WaitKind::Emit => None,
     }
 }
 
