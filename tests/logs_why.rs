@@ -315,3 +315,31 @@ fn reexec_hands_the_log_pipes_over() {
     );
     assert_eq!(d.shutdown(), 0);
 }
+
+/// A job whose output does not go to its log (`console: none`, `inherit`)
+/// gets no log file, not even gsup's own lines.
+#[test]
+fn a_job_without_console_log_has_no_log_file() {
+    let d = Daemon::start(
+        &[
+            (
+                "quiet",
+                "exec: [sh, -c, \"echo hidden; exec sleep 1000\"]\nconsole: none\n",
+            ),
+            (
+                "loud",
+                "exec: [sh, -c, \"echo shown; exec sleep 1000\"]\nconsole: inherit\n",
+            ),
+        ],
+        &[],
+    );
+    for job in ["quiet", "loud"] {
+        assert_eq!(d.run(&["start", job]).0, 0);
+        assert_eq!(d.run(&["stop", job]).0, 0);
+        assert!(
+            !d.logs.join(format!("{job}.log")).exists(),
+            "{job} has a log file"
+        );
+    }
+    assert_eq!(d.shutdown(), 0);
+}

@@ -86,7 +86,7 @@ impl Launcher {
         // dups on 1 and 2 by then, and the daemon keeps only the hub's. A
         // main process gets a pipe of its own, read only after gsup's
         // `started` line is in the log.
-        let first = p == Process::Main;
+        let first = p == Process::Main && def.unit.console == Console::Log;
         let (spec, _pipe) = match log_pipe(hub.as_deref_mut(), key, def, spec, first) {
             Ok(s) => s,
             Err(reason) => return self.failed(hub, key, def, p, reason),
