@@ -224,6 +224,12 @@ impl LogHub {
     /// pipe. A newline in `line` becomes a space.
     pub fn note(&self, id: &LogId, line: &str) {
         let spec = self.specs.get(id).copied().unwrap_or_default();
+        self.note_with(id, spec, line);
+    }
+
+    /// `note`, with the log's settings given (the hub forgets those of
+    /// instances long closed).
+    pub fn note_with(&self, id: &LogId, spec: LogSpec, line: &str) {
         self.send(Cmd::Note {
             id: id.clone(),
             spec,

@@ -56,14 +56,18 @@ impl Supervisor {
     /// the thread takes up only after writing the note, so the note is never
     /// behind that process's first lines. The old pipe is read to its end.
     pub(super) fn note(&mut self, key: &Key, line: &str) {
-        if !self.logs_to_file(key) {
+        let Some(def) = self.jobs.def(&key.0) else {
+            return;
+        };
+        if def.unit.console != crate::unit::Console::Log {
             return;
         }
+        let spec = LogSpec::from(&def.unit.log);
         match self.logs.as_mut() {
             Some(hub) => {
                 let id = LogId::new(&key.0, &key.1);
                 hub.close(&id);
-                hub.note(&id, line);
+                hub.note_with(&id, spec, line);
             }
             None => crate::logs::note(
                 &super::env::log_path(&self.launcher.log_dir, &key.0, &key.1),
@@ -88,13 +92,6 @@ impl Supervisor {
         if let Some(hub) = &self.logs {
             hub.reopen();
         }
-    }
-
-    /// Whether `key`'s job writes to its log file (`console: log`).
-    fn logs_to_file(&self, key: &Key) -> bool {
-        self.jobs
-            .def(&key.0)
-            .is_some_and(|d| d.unit.console == crate::unit::Console::Log)
     }
 }
 
