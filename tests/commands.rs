@@ -392,13 +392,29 @@ fn log_prints_the_last_lines() {
     let d = Daemon::start(&[("talker", unit)], &[]);
     let (code, _, err) = d.run(&["start", "talker"]);
     assert_eq!(code, 0, "{err}");
+    // The job's lines, and gsup's own (`gsup: started, pid N`) among them.
     wait_until(Duration::from_secs(5), "three lines logged", || {
-        d.run(&["log", "talker"]).1 == "one\ntwo\nthree\n"
+        without_gsup(&d.run(&["log", "talker"]).1) == "one\ntwo\nthree\n"
     });
+    let all = d.run(&["log", "talker"]).1;
+    assert_eq!(all.lines().count(), 4, "{all}");
+    assert!(all.contains("gsup: started, pid "), "{all}");
     let (code, out, _) = d.run(&["log", "talker", "-n", "2"]);
-    assert_eq!((code, out.as_str()), (0, "two\nthree\n"));
+    let last2: Vec<&str> = all.lines().skip(2).collect();
+    assert_eq!(
+        (code, out.as_str()),
+        (0, format!("{}\n", last2.join("\n")).as_str())
+    );
     let (code, _, _) = d.run(&["log", "nope"]);
     assert_eq!(code, 4);
+}
+
+/// A job log's text without gsup's own lines.
+fn without_gsup(text: &str) -> String {
+    text.lines()
+        .filter(|l| !l.starts_with("gsup: "))
+        .map(|l| format!("{l}\n"))
+        .collect()
 }
 
 #[test]
@@ -412,7 +428,7 @@ fn log_follow_prints_new_lines() {
     let d = Daemon::start(&[("talker", unit.as_str())], &[]);
     assert_eq!(d.run(&["start", "talker"]).0, 0);
     wait_until(Duration::from_secs(5), "first line logged", || {
-        d.run(&["log", "talker"]).1 == "first\n"
+        without_gsup(&d.run(&["log", "talker"]).1) == "first\n"
     });
     let mut child = Command::new(gsup_bin())
         .arg("--socket")
@@ -423,13 +439,16 @@ fn log_follow_prints_new_lines() {
         .spawn()
         .expect("spawn log -f");
     let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    reader.read_line(&mut line).expect("read");
-    assert_eq!(line, "first\n");
+    let mut next = || loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("read");
+        if !line.starts_with("gsup: ") {
+            return line;
+        }
+    };
+    assert_eq!(next(), "first\n");
     std::fs::write(&go, "").expect("touch go");
-    line.clear();
-    reader.read_line(&mut line).expect("read");
-    assert_eq!(line, "second\n");
+    assert_eq!(next(), "second\n");
     child.kill().expect("kill our own log -f");
     child.wait().expect("reap log -f");
 }

@@ -36,7 +36,7 @@ fn exited(process: Process, exit: Exit) -> Input {
 /// Effects without the log lines, for exact comparison.
 fn acts(fx: Vec<Effect>) -> Vec<Effect> {
     fx.into_iter()
-        .filter(|e| !matches!(e, Effect::Log(_)))
+        .filter(|e| !matches!(e, Effect::Log(_) | Effect::Note(_)))
         .collect()
 }
 
@@ -87,11 +87,13 @@ fn all_inputs() -> Vec<Input> {
     v.push(Input::MainReplaced { pid: 300 });
     v.push(Input::Check {
         action: CheckAction::Restart,
-        reason: "mem".into(),
+        rule: "if mem > 1 MB then restart".into(),
+        value: "mem".into(),
     });
     v.push(Input::Check {
         action: CheckAction::Stop,
-        reason: "mem".into(),
+        rule: "if mem > 1 MB then restart".into(),
+        value: "mem".into(),
     });
     v
 }
@@ -200,7 +202,8 @@ fn expected_inputs_are_not_ignored() {
             Goal::Start,
             Input::Check {
                 action: CheckAction::Restart,
-                reason: "m".into(),
+                rule: "if mem > 1 MB then restart".into(),
+                value: "m".into(),
             },
             State::Killed,
         ),
@@ -757,5 +760,90 @@ fn start_during_a_stopping_hook_brings_the_goal_back() {
     assert_eq!(
         (j.goal, j.state, j.main_pid),
         (Goal::Start, State::Running, Some(PID))
+    );
+}
+
+/// The notes of `fx` (gsup's lines for the job's log), in order.
+fn notes(fx: &[Effect]) -> Vec<String> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::Note(n) => Some(n.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Why a run ended travels as data: the machine keeps the cause of the last
+/// exit and says it in notes for the job's log; no I/O, no clock.
+#[test]
+fn causes_of_an_exit_are_data() {
+    use gsup::job::Cause;
+    let t0 = Instant::now();
+    let ended = |j: &mut Job, e: Exit| step(j, exited(Process::Main, e), t0);
+
+    // A check's restart: the note names the rule and value; the exit the check.
+    let mut j = at(State::Running, Goal::Start, Policy::default());
+    let fx = step(
+        &mut j,
+        Input::Check {
+            action: CheckAction::Restart,
+            rule: "if totalmem > 300 MB for 3 cycles then restart".into(),
+            value: "totalmem 312 MB".into(),
+        },
+        t0,
+    );
+    assert_eq!(
+        notes(&fx),
+        [
+            "restarting: check 'if totalmem > 300 MB for 3 cycles then restart' failed: totalmem 312 MB"
+        ]
+    );
+    let fx = ended(&mut j, Exit::Signal(libc::SIGTERM));
+    assert_eq!(notes(&fx), ["killed by SIGTERM"]);
+    assert!(
+        matches!(&j.last_cause, Some(Cause::Check { value, .. }) if value == "totalmem 312 MB")
+    );
+    assert_eq!(j.kill_cause, None, "a new run was spawned");
+
+    // kill_timeout: SIGKILL, and the cause says so.
+    let mut j = at(State::Running, Goal::Start, Policy::default());
+    let fx = step(&mut j, Input::Stop, t0);
+    assert_eq!(notes(&fx), ["stopping: SIGTERM"]);
+    step(&mut j, Input::Timer(Timer::KillTimeout), t0);
+    let fx = ended(&mut j, Exit::Signal(libc::SIGKILL));
+    assert_eq!(notes(&fx), ["killed by SIGKILL after kill_timeout 5s"]);
+    assert_eq!(
+        j.last_cause,
+        Some(Cause::KillTimeout(Duration::from_secs(5)))
+    );
+
+    // A signal gsup did not send; a plain exit has no cause.
+    let mut j = at(State::Running, Goal::Start, Policy::default());
+    let fx = ended(&mut j, Exit::Signal(libc::SIGSEGV));
+    assert_eq!(notes(&fx), ["killed by SIGSEGV (not sent by gsup)"]);
+    assert_eq!(j.last_cause, Some(Cause::Outside));
+    let mut j = at(State::Running, Goal::Start, Policy::default());
+    let fx = ended(&mut j, Exit::Code(3));
+    assert_eq!(notes(&fx), ["exited 3"]);
+    assert_eq!(j.last_cause, None);
+
+    // The respawn limit.
+    let policy = Policy {
+        respawn: true,
+        respawn_limit: RespawnLimit {
+            count: 1,
+            interval: Duration::from_secs(60),
+        },
+        ..Policy::default()
+    };
+    let mut j = at(State::Running, Goal::Start, policy);
+    let fx = ended(&mut j, Exit::Code(1));
+    assert_eq!(notes(&fx), ["exited 1", "respawning (restart 1)"]);
+    step(&mut j, spawned(Process::Main, 201), t0);
+    let fx = ended(&mut j, Exit::Code(1));
+    assert_eq!(notes(&fx), ["exited 1", "stopped: respawn limit (1 in 1m)"]);
+    assert_eq!(
+        (j.state, j.last_cause.clone()),
+        (State::Failed, Some(Cause::RespawnLimit))
     );
 }

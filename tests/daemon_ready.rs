@@ -89,7 +89,10 @@ fn kill_timeout_escalates_to_sigkill_and_stop_is_ok() {
         took >= Duration::from_millis(450),
         "SIGKILL came before kill_timeout: {took:?}"
     );
-    assert_eq!(d.status_json("stubborn")["last_exit"], "signal KILL");
+    assert_eq!(
+        d.status_json("stubborn")["last_exit"],
+        "signal KILL (kill_timeout 500ms)"
+    );
     d.assert_no_zombies();
     assert!(d.job_processes().is_empty(), "{:?}", d.job_processes());
 }

@@ -211,7 +211,10 @@ fn stop_signals_the_group_and_answers_after_the_reap() {
         (r.statuses[0].goal, r.statuses[0].state, r.statuses[0].pid),
         (Goal::Stop, State::Waiting, None)
     );
-    assert_eq!(r.statuses[0].last_exit.as_deref(), Some("signal TERM"));
+    assert_eq!(
+        r.statuses[0].last_exit.as_deref(),
+        Some("signal TERM (stopped by gsup)")
+    );
     assert_eq!(
         s.next_deadline(),
         None,
@@ -250,7 +253,10 @@ fn respawn_after_sigkill_has_a_new_pid_and_one_restart() {
         (st[0].state, st[0].pid, st[0].restarts),
         (State::Running, Some(1002), 1)
     );
-    assert_eq!(st[0].last_exit.as_deref(), Some("signal KILL"));
+    assert_eq!(
+        st[0].last_exit.as_deref(),
+        Some("signal KILL (not sent by gsup)")
+    );
     assert_eq!(
         s.next_deadline(),
         None,

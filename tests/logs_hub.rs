@@ -48,6 +48,33 @@ fn holds_open(path: &Path) -> bool {
         .any(|e| fs::read_link(e.path()).is_ok_and(|l| l == path))
 }
 
+/// `open_first`: the thread reads the new pipe only after `release`, so
+/// the line given there precedes a process that writes at once; the pipe of
+/// the run before is read to its end, then closed.
+#[test]
+fn open_first_puts_the_started_line_before_the_first_output() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut hub = LogHub::start(&tmp.path().join("log")).expect("hub");
+    let id = LogId::new("quick", "");
+    let path = hub.path(&id);
+    let mut want = String::new();
+    for run in 0..20 {
+        let w = hub.open_first(&id, plain()).expect("open_first");
+        let mut child = job(&format!("echo run {run}; echo done {run}"), w);
+        // Its output is in the pipe before the line is given.
+        assert!(child.wait().expect("wait").success());
+        hub.release(&id, Some(&format!("gsup: started, pid {}", child.id())));
+        hub.note(&id, &format!("gsup: exited {run}"));
+        want.push_str(&format!(
+            "gsup: started, pid {}\nrun {run}\ndone {run}\ngsup: exited {run}\n",
+            child.id()
+        ));
+    }
+    hub.close(&id);
+    wait_until(T, "every run written", || read(&path) == want);
+    wait_until(T, "file closed after EOF", || !holds_open(&path));
+}
+
 #[test]
 fn output_goes_through_the_pipe_and_notes_fall_in_order() {
     let tmp = tempfile::tempdir().expect("tmp");

@@ -50,7 +50,8 @@ impl Setup {
         let key = self.table.instance_for_start(job, &env).expect("instance");
         let def = self.table.def(job).expect("def");
         let inst = self.table.get(&key).expect("inst");
-        self.launcher.launch(&mut self.kernel, &key, def, inst, p)
+        self.launcher
+            .launch(&mut self.kernel, None, &key, def, inst, p)
     }
 
     fn last_spec(&self) -> SpawnSpec {
@@ -183,7 +184,7 @@ fn exec_readiness_probe_is_launched_as_the_job() {
     let inst = s.table.get(&key).expect("inst");
     let r = s
         .launcher
-        .launch_probe(&mut s.kernel, &key, def, inst)
+        .launch_probe(&mut s.kernel, None, &key, def, inst)
         .expect("a probe");
     assert_eq!(r, Ok(1001));
     assert_eq!(s.last_spec().argv, vec!["check", "p"]);

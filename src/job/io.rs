@@ -68,8 +68,13 @@ pub enum Input {
     /// Pidfile seam: no live main process within `pidfile_grace`; the main
     /// process has ended, with its last known exit if any.
     MainLost,
-    /// Watchdog seam: a check fired with this action.
-    Check { action: CheckAction, reason: String },
+    /// Watchdog seam: a check fired with this action; `rule` as written in
+    /// the unit, `value` what broke it (`totalmem 312 MB > 300 MB`).
+    Check {
+        action: CheckAction,
+        rule: String,
+        value: String,
+    },
 }
 
 /// What the supervisor must do for the job.
@@ -98,4 +103,7 @@ pub enum Effect {
     Log(String),
     /// An input that cannot happen in this state; logged (warn) and ignored.
     Ignored(String),
+    /// A line of gsup's own for the job's log (the supervisor prefixes
+    /// `gsup: `): why the job stops, restarts or was killed.
+    Note(String),
 }

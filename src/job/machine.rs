@@ -1,6 +1,7 @@
 //! The pure job state machine: `step` is one exhaustive match over (state, input).
 //! It never does I/O or reads the clock: processes, timers and events leave as effects.
 
+pub use super::cause::Cause;
 pub use super::io::{CheckAction, Effect, Input, Process, Timer};
 use super::policy::Policy;
 use super::state::{Exit, Goal, State};
@@ -43,6 +44,12 @@ pub struct Job {
     /// How the current or last run ended.
     pub outcome: Option<Outcome>,
     pub last_exit: Option<Exit>,
+    /// Why the last exit happened, when gsup ended the process or a signal
+    /// came from outside (`status` prints it after the exit).
+    pub last_cause: Option<Cause>,
+    /// Why gsup is ending the current run, once it has begun to (a stop, a
+    /// check, `kill_timeout`); cleared when the next main process is spawned.
+    pub kill_cause: Option<Cause>,
     /// Times of the recent respawns (respawn throttling, pure).
     pub respawns: VecDeque<Instant>,
     pub restarts: u32,
@@ -67,6 +74,8 @@ impl Job {
             reason: None,
             outcome: None,
             last_exit: None,
+            last_cause: None,
+            kill_cause: None,
             respawns: VecDeque::new(),
             restarts: 0,
             spawned_at: None,
@@ -245,6 +254,9 @@ pub fn step(job: &mut Job, input: Input, now: Instant) -> Vec<Effect> {
                 exit: None,
             });
             fail(job, format!("pre-start: {reason}"), fx_ref);
+            fx_ref.push(Effect::Note(format!(
+                "stopped: pre-start could not start: {reason}"
+            )));
             advance(job, now, fx_ref);
         }
         (PostStart | PreStop | PostStop, Input::SpawnFailed { process, reason })
@@ -305,6 +317,7 @@ pub fn step(job: &mut Job, input: Input, now: Instant) -> Vec<Effect> {
                 "still alive after kill_timeout {}: SIGKILL",
                 crate::job::policy::duration_text(job.policy.kill_timeout)
             )));
+            job.kill_cause = Some(Cause::KillTimeout(job.policy.kill_timeout));
             kill(job, Signal::KILL, fx_ref);
         }
         (Starting, Input::Timer(Timer::RespawnDelay)) if job.delay_pending => {
@@ -319,7 +332,10 @@ pub fn step(job: &mut Job, input: Input, now: Instant) -> Vec<Effect> {
                 process: Process::Main,
                 exit: None,
             });
-            fail(job, format!("not ready within {t}"), fx_ref);
+            let reason = format!("not ready within {t}");
+            fx_ref.push(Effect::Note(format!("stopping: {reason}")));
+            job.kill_cause = Some(Cause::Failed(reason.clone()));
+            fail(job, reason, fx_ref);
             go(job, Stopping, now, fx_ref);
         }
         (
@@ -348,17 +364,28 @@ pub fn step(job: &mut Job, input: Input, now: Instant) -> Vec<Effect> {
             | Stopping | Killed | PostStop,
             Input::MainLost,
         ) => ignored(job, "main lost".into(), fx_ref),
-        (Spawned | PostStart | Running, Input::Check { action, reason }) => {
-            fx_ref.push(Effect::Log(format!("check: {reason}")));
+        (
+            Spawned | PostStart | Running,
+            Input::Check {
+                action,
+                rule,
+                value,
+            },
+        ) => {
+            let failed = format!("check '{rule}' failed: {value}");
+            fx_ref.push(Effect::Log(failed.clone()));
+            job.kill_cause = Some(Cause::Check { rule, value });
             match action {
                 CheckAction::Restart => {
                     // Goal stays start: stopping, killed, post-stop, then starting.
+                    fx_ref.push(Effect::Note(format!("restarting: {failed}")));
                     job.restarts += 1;
                     stop_readiness(job, fx_ref);
                     go(job, Stopping, now, fx_ref);
                 }
                 CheckAction::Stop => {
-                    fail(job, format!("stopped by check: {reason}"), fx_ref);
+                    fx_ref.push(Effect::Note(format!("stopping: {failed}")));
+                    fail(job, failed, fx_ref);
                     stop_readiness(job, fx_ref);
                     let to = if job.state == Running {
                         PreStop
@@ -371,8 +398,8 @@ pub fn step(job: &mut Job, input: Input, now: Instant) -> Vec<Effect> {
         }
         (
             Waiting | Failed | Starting | PreStart | PreStop | Stopping | Killed | PostStop,
-            Input::Check { reason, .. },
-        ) => ignored(job, format!("check: {reason}"), fx_ref),
+            Input::Check { rule, value, .. },
+        ) => ignored(job, format!("check '{rule}': {value}"), fx_ref),
     }
     fx
 }

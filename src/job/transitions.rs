@@ -1,6 +1,7 @@
 //! The entry actions of each state and the exits of processes: what `step` does
 //! once it has chosen a transition. Pure: effects only, no I/O, no clock.
 
+use super::cause::{Cause, ended_note};
 use super::io::{Effect, Process, Timer};
 use super::machine::{Job, Outcome, next_state};
 use super::state::{Exit, Goal, State};
@@ -70,11 +71,21 @@ pub(super) fn kill(job: &Job, sig: Signal, fx: &mut Vec<Effect>) {
 /// The main process ended (`exit` None: lost, per the pidfile seam).
 pub(super) fn main_exited(job: &mut Job, exit: Option<Exit>, now: Instant, fx: &mut Vec<Effect>) {
     job.main_pid = None;
+    // gsup's reason when it was ending the run; a signal it did not send
+    // (not while stopping: a pre-stop hook may send one) is from outside.
+    let cause = match (&job.kill_cause, exit) {
+        (Some(c), _) => Some(c.clone()),
+        (None, Some(Exit::Signal(_))) if job.goal == Goal::Stop => Some(Cause::Stop),
+        (None, Some(Exit::Signal(_))) => Some(Cause::Outside),
+        (None, _) => None,
+    };
     if exit.is_some() {
         job.last_exit = exit;
+        job.last_cause = cause.clone();
     }
     let text = exit.map_or("lost".to_string(), exit_text);
     fx.push(Effect::Log(format!("main process ended ({text})")));
+    fx.push(Effect::Note(ended_note(exit, cause.as_ref())));
     if job.state == State::Spawned && job.policy.wait_ready && !job.ready {
         fx.push(Effect::StopReadiness);
         fx.push(Effect::CancelTimer(Timer::ReadyTimeout));
@@ -135,13 +146,20 @@ fn respawn_or_fail(job: &mut Job, now: Instant, fx: &mut Vec<Effect>) {
     }
     if job.respawns.len() >= limit.count as usize {
         let i = crate::job::policy::duration_text(limit.interval);
-        fail(job, format!("respawn limit ({} in {i})", limit.count), fx);
+        let reason = format!("respawn limit ({} in {i})", limit.count);
+        fx.push(Effect::Note(format!("stopped: {reason}")));
+        fail(job, reason, fx);
+        job.last_cause = Some(Cause::RespawnLimit);
         return;
     }
     job.respawns.push_back(now);
     job.restarts += 1;
     job.delay_pending = !job.policy.respawn_delay.is_zero();
     fx.push(Effect::Log(format!(
+        "respawning (restart {})",
+        job.restarts
+    )));
+    fx.push(Effect::Note(format!(
         "respawning (restart {})",
         job.restarts
     )));
@@ -173,7 +191,9 @@ pub(super) fn hook_exited(
                 process,
                 exit: Some(exit),
             });
-            fail(job, format!("pre-start ended with {}", exit_text(exit)), fx);
+            let reason = format!("pre-start ended with {}", exit_text(exit));
+            fx.push(Effect::Note(format!("stopped: {reason}")));
+            fail(job, reason, fx);
         }
     }
     advance(job, now, fx);
@@ -224,6 +244,7 @@ pub(super) fn go(job: &mut Job, to: State, now: Instant, fx: &mut Vec<Effect>) {
         State::PreStart => spawn_hook(job, Process::PreStart, fx),
         State::Spawned => {
             job.main_pid = None;
+            job.kill_cause = None;
             fx.push(Effect::Spawn(Process::Main));
             true
         }
@@ -242,6 +263,14 @@ pub(super) fn go(job: &mut Job, to: State, now: Instant, fx: &mut Vec<Effect>) {
         }
         State::Killed => {
             if job.main_pid.is_some() {
+                if job.kill_cause.is_none() {
+                    let sig = crate::job::policy::signal_name(job.policy.kill_signal.0);
+                    fx.push(Effect::Note(format!("stopping: SIG{sig}")));
+                    job.kill_cause = Some(match (&job.reason, job.failed) {
+                        (Some(r), true) => Cause::Failed(r.clone()),
+                        _ => Cause::Stop,
+                    });
+                }
                 kill(job, job.policy.kill_signal, fx);
                 fx.push(Effect::SetTimer(
                     Timer::KillTimeout,

@@ -6,7 +6,7 @@
 //! sees end-of-file between them. `close` drops it; the thread then reads to
 //! end-of-file (every process of the run gone) and closes the file.
 
-use super::safe::LogDir;
+use super::safe::{LogDir, OpenLog};
 use super::thread::{Cmd, Thread};
 use super::{LogId, LogSpec};
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
@@ -65,6 +65,8 @@ pub struct LogHub {
     /// file description, so the job's stays blocking), for `note_first`.
     inband: HashMap<LogId, std::fs::File>,
     specs: HashMap<LogId, LogSpec>,
+    /// Pipes made by `open_first` that the thread does not read yet.
+    pending: HashMap<LogId, (LogSpec, OwnedFd, Option<OpenLog>)>,
     closed: VecDeque<LogId>,
     thread: Option<JoinHandle<()>>,
 }
@@ -94,6 +96,7 @@ impl LogHub {
             writers: HashMap::new(),
             inband: HashMap::new(),
             specs: HashMap::new(),
+            pending: HashMap::new(),
             closed: VecDeque::new(),
             thread: Some(thread),
         };
@@ -127,6 +130,54 @@ impl LogHub {
             }
             return w.try_clone().map_err(|e| format!("log pipe of {id}: {e}"));
         }
+        let (read, write, log) = self.new_pipe(id, spec)?;
+        if !self.send(Cmd::Open {
+            id: id.clone(),
+            spec,
+            read,
+            log: Some(log),
+        }) {
+            return Err("the log thread has ended".into());
+        }
+        Ok(write)
+    }
+
+    /// A new pipe for the first process of a run of `id` (a main process),
+    /// as `open` but always a fresh pipe (the daemon's end of the previous
+    /// one is closed, see `close`), which the thread takes up only at
+    /// [`LogHub::release`]: a line given there comes before anything the
+    /// process writes, however fast it is.
+    pub fn open_first(&mut self, id: &LogId, spec: LogSpec) -> Result<OwnedFd, String> {
+        self.close(id);
+        let (read, write, log) = self.new_pipe(id, spec)?;
+        self.pending.insert(id.clone(), (spec, read, Some(log)));
+        Ok(write)
+    }
+
+    /// The process of `open_first` was spawned (or not): `line` (`gsup:
+    /// started, pid 42`) goes into the log, then the thread reads the pipe.
+    pub fn release(&mut self, id: &LogId, line: Option<&str>) {
+        if let Some(line) = line {
+            self.note(id, line);
+        }
+        if let Some((spec, read, log)) = self.pending.remove(id) {
+            self.send(Cmd::Open {
+                id: id.clone(),
+                spec,
+                read,
+                log,
+            });
+        }
+    }
+
+    /// Opens `id`'s log file and a pipe for it (the read end non-blocking,
+    /// both close-on-exec); keeps a dup of the write end and a non-blocking
+    /// twin, and returns the read end, the write end and the file.
+    fn new_pipe(
+        &mut self,
+        id: &LogId,
+        spec: LogSpec,
+    ) -> Result<(OwnedFd, OwnedFd, OpenLog), String> {
         let log = self.dir.open_log(id)?;
         let (read, write) =
             nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("log pipe of {id}: {e}"))?;
@@ -142,20 +193,12 @@ impl LogHub {
         let ours = write
             .try_clone()
             .map_err(|e| format!("log pipe of {id}: {e}"))?;
-        if !self.send(Cmd::Open {
-            id: id.clone(),
-            spec,
-            read,
-            log: Some(log),
-        }) {
-            return Err("the log thread has ended".into());
-        }
         if let Some(f) = nonblocking_twin(&ours) {
             self.inband.insert(id.clone(), f);
         }
         self.writers.insert(id.clone(), ours);
         self.remember(id, spec);
-        Ok(write)
+        Ok((read, write, log))
     }
 
     /// A line of gsup's own that must come before anything a process just
@@ -181,6 +224,12 @@ impl LogHub {
     /// pipe. A newline in `line` becomes a space.
     pub fn note(&self, id: &LogId, line: &str) {
         let spec = self.specs.get(id).copied().unwrap_or_default();
+        self.note_with(id, spec, line);
+    }
+
+    /// `note`, with the log's settings given (the hub forgets those of
+    /// instances long closed).
+    pub fn note_with(&self, id: &LogId, spec: LogSpec, line: &str) {
         self.send(Cmd::Note {
             id: id.clone(),
             spec,
@@ -191,6 +240,7 @@ impl LogHub {
     /// The run of `id` is over: the daemon drops its write end, and the thread
     /// closes the file once every process of the run has closed its own.
     pub fn close(&mut self, id: &LogId) {
+        self.release(id, None);
         self.inband.remove(id);
         if self.writers.remove(id).is_some() {
             self.closed.push_back(id.clone());
@@ -213,6 +263,10 @@ impl LogHub {
     /// Stops the thread and hands every pipe over, for a daemon that re-execs
     /// itself. Partial lines held in memory are written first, as they are.
     pub fn export(mut self) -> Vec<Handover> {
+        let held: Vec<LogId> = self.pending.keys().cloned().collect();
+        for id in held {
+            self.release(&id, None);
+        }
         let (reply, answer) = mpsc::channel();
         if !self.send(Cmd::Export(reply)) {
             return Vec::new();

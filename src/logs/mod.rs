@@ -157,16 +157,17 @@ fn component(part: &str) -> String {
 }
 
 /// Opens (creating it and its missing folders) a log file by its whole path
-/// for appending, close-on-exec, through [`safe`]'s walk from `/`: until the
-/// spawner takes its output from a [`LogHub`], it dup2s this file onto the
-/// child's stdout and stderr.
+/// for appending, close-on-exec, through [`safe`]'s walk from `/`. The
+/// daemon hands jobs a [`LogHub`] pipe; a spawn without a hub (a test's fake
+/// kernel, `Stdio::File`) gets this file on its stdout and stderr.
 pub fn open_log(path: &Path) -> io::Result<File> {
     safe::open_path(path).map_err(|e| io::Error::new(io::ErrorKind::PermissionDenied, e))
 }
 
 /// Appends one line of gsup's own to a log file by its path (why a process
 /// could not start). Best effort: a log that cannot be written is no reason
-/// to fail anything else. [`LogHub::note`] replaces it once the hub is wired.
+/// to fail anything else. The daemon uses [`LogHub::note`]; this is for a
+/// supervisor without a hub.
 pub fn note(path: &Path, line: &str) {
     use std::io::Write;
     if let Ok(mut f) = open_log(path) {

@@ -126,6 +126,7 @@ impl Supervisor {
 fn restore_counters(job: &mut Job, si: &SavedInstance, saved: &Saved, now: Instant) {
     job.restarts = si.restarts;
     job.last_exit = si.last_exit;
+    job.last_cause = si.last_cause.clone();
     job.reason = si.reason.clone();
     job.respawns = si
         .respawns_ago_ms

@@ -14,7 +14,7 @@ use crate::job::State;
 use crate::job::machine::{self, Effect, Input, Process};
 use crate::loader::LoadedJob;
 use crate::sys::{KillTarget, Sys, SysEvent, WatchId};
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tracing::{debug, info, warn};
@@ -49,8 +49,9 @@ pub struct Supervisor {
     queue: VecDeque<(Key, Input)>,
     /// Probe commands for the async loop (tcp connects, notify sockets).
     pub probe_out: Vec<ProbeCmd>,
-    /// Instances an event started or stopped directly, while `emit` records them.
-    pub(super) touched: Option<BTreeSet<Key>>,
+    /// Instances an event started (true) or stopped (false) directly, while
+    /// `emit` records them.
+    pub(super) touched: Option<std::collections::BTreeMap<Key, bool>>,
     pub(super) waiters: Vec<super::requests::Waiter>,
     pub(super) shutdown: Option<super::shutdown::Shutdown>,
     /// While the shutdown's `runlevel` event is dispatched: `stop_on` matches
@@ -71,6 +72,11 @@ pub struct Supervisor {
     pub state_dir: Option<std::os::fd::OwnedFd>,
     /// Spawns put off by a shortage, with how often each was tried.
     pub(super) spawn_retries: std::collections::HashMap<(Key, Process), u32>,
+    /// The log thread every `console: log` job writes through (`joblog`);
+    /// `None` in tests with a fake kernel, whose jobs get their file's path.
+    pub logs: Option<crate::logs::LogHub>,
+    /// Log pipes handed over for a re-exec that has not happened yet.
+    pub(super) handed: Vec<crate::logs::Handover>,
 }
 
 impl Supervisor {
@@ -101,6 +107,8 @@ impl Supervisor {
             spawn_failures_total: 0,
             state_dir: None,
             spawn_retries: std::collections::HashMap::new(),
+            logs: None,
+            handed: Vec::new(),
         }
     }
 
@@ -166,6 +174,7 @@ impl Supervisor {
             // After the effects: the last sweep of the run still needs to
             // know the run's processes.
             if state != stepped.before.1 && matches!(state, State::Waiting | State::Failed) {
+                self.log_close(&key);
                 self.follow_forget(&key);
                 if !self.sys.group_close(&key) {
                     self.pids.close_later(&key);
@@ -217,6 +226,7 @@ impl Supervisor {
             Effect::StopReadiness => self.stop_probe(key),
             Effect::Log(m) => info!(job = %label(key), "{m}"),
             Effect::Ignored(m) => warn!(job = %label(key), "{m}"),
+            Effect::Note(m) => self.note(key, &format!("gsup: {m}")),
         }
     }
 
@@ -236,7 +246,9 @@ impl Supervisor {
             self.retry_spawn_later(key, p, reason, now);
             return;
         }
-        let launched = self.launcher.launch(self.sys.as_mut(), key, def, inst, p);
+        let launched =
+            self.launcher
+                .launch(self.sys.as_mut(), self.logs.as_mut(), key, def, inst, p);
         if let Some(probe) = launched.probe {
             self.probe_out.push(probe);
         }
@@ -301,7 +313,7 @@ impl Supervisor {
         for name in m.stops {
             for k in self.jobs.keys_of(&name) {
                 if let Some(t) = self.touched.as_mut() {
-                    t.insert(k.clone());
+                    t.entry(k.clone()).or_insert(false);
                 }
                 self.feed(k, Input::Stop);
             }
@@ -313,7 +325,7 @@ impl Supervisor {
             match self.start_job(&name, &env) {
                 Ok(k) => {
                     if let Some(t) = self.touched.as_mut() {
-                        t.insert(k);
+                        t.insert(k, true);
                     }
                 }
                 Err(e) => warn!(job = %name, "not started by {}: {e}", ev.name),

@@ -6,7 +6,8 @@ use super::env;
 use super::jobs::{Instance, JobDef, Key, label};
 use super::readiness::{ProbeCmd, bind_notify};
 use crate::job::machine::Process;
-use crate::spawn::SpawnSpec;
+use crate::logs::{LogHub, LogId, LogSpec};
+use crate::spawn::{SpawnSpec, Stdio};
 use crate::sys::Sys;
 use crate::unit::{Command, Console, Ready};
 use std::path::PathBuf;
@@ -33,10 +34,12 @@ pub struct Launcher {
 }
 
 impl Launcher {
-    /// Spawns process `p` of instance `key`.
+    /// Spawns process `p` of instance `key`; with a `hub`, a `console: log`
+    /// process writes into the instance's log pipe.
     pub fn launch(
         &self,
         sys: &mut dyn Sys,
+        mut hub: Option<&mut LogHub>,
         key: &Key,
         def: &JobDef,
         inst: &Instance,
@@ -62,35 +65,53 @@ impl Launcher {
                     });
                 }
                 // Without its socket the job could never be ready: fail now.
-                Err(e) => return self.failed(key, def, p, format!("notify socket: {e}")),
+                Err(e) => return self.failed(hub, key, def, p, format!("notify socket: {e}")),
             }
         }
         let Some(cmd) = cmd else {
-            return self.failed(key, def, p, "no such command".into());
+            return self.failed(hub, key, def, p, "no such command".into());
         };
         // Every process of the instance runs in its group, from its first
         // instruction: the child joins it before exec.
         if let Err(reason) = sys.group_open(key) {
-            return self.failed(key, def, p, reason);
+            return self.failed(hub, key, def, p, reason);
         }
         let group = sys.group_procs(key);
         let spec = self.spec(key, def, cmd, env).map(|spec| SpawnSpec {
             cgroup_procs: group.as_ref().map(std::os::fd::AsRawFd::as_raw_fd),
             ..spec
         });
-        match spec {
-            Ok(spec) => match sys.spawn(&spec) {
-                Ok(pid) => Launched {
-                    result: Ok(pid),
-                    probe,
-                    transient: false,
-                },
-                Err(e) => Launched {
-                    transient: e.is_transient(),
-                    ..self.failed(key, def, p, e.to_string())
-                },
+        let spec = match spec {
+            Ok(spec) => spec,
+            Err(reason) => return self.failed(hub, key, def, p, reason),
+        };
+        // The write end lives until the spawn returns: the child has its
+        // dups on 1 and 2 by then, and the daemon keeps only the hub's. A
+        // main process gets a pipe of its own, read only after gsup's
+        // `started` line is in the log.
+        let first = p == Process::Main && def.unit.console == Console::Log;
+        let (spec, _pipe) = match log_pipe(hub.as_deref_mut(), key, def, spec, first) {
+            Ok(s) => s,
+            Err(reason) => return self.failed(hub, key, def, p, reason),
+        };
+        let spawned = sys.spawn(&spec);
+        if let Some(hub) = hub.as_deref_mut().filter(|_| first) {
+            let line = spawned
+                .as_ref()
+                .ok()
+                .map(|pid| format!("gsup: started, pid {pid}"));
+            hub.release(&LogId::new(&key.0, &key.1), line.as_deref());
+        }
+        match spawned {
+            Ok(pid) => Launched {
+                result: Ok(pid),
+                probe,
+                transient: false,
             },
-            Err(reason) => self.failed(key, def, p, reason),
+            Err(e) => Launched {
+                transient: e.is_transient(),
+                ..self.failed(hub, key, def, p, e.to_string())
+            },
         }
     }
 
@@ -98,6 +119,7 @@ impl Launcher {
     pub fn launch_probe(
         &self,
         sys: &mut dyn Sys,
+        hub: Option<&mut LogHub>,
         key: &Key,
         def: &JobDef,
         inst: &Instance,
@@ -115,7 +137,10 @@ impl Launcher {
                 cgroup_procs: group.as_ref().map(std::os::fd::AsRawFd::as_raw_fd),
                 ..spec
             });
-        Some(spec.and_then(|s| sys.spawn(&s).map_err(|e| e.to_string())))
+        let spawned = spec
+            .and_then(|s| log_pipe(hub, key, def, s, false))
+            .and_then(|(s, _pipe)| sys.spawn(&s).map_err(|e| e.to_string()));
+        Some(spawned)
     }
 
     /// The spec of one command of `def`'s instance `key`.
@@ -133,14 +158,24 @@ impl Launcher {
 
     /// A failed launch: logged, and noted in the job's log so that
     /// `gsup log JOB` tells the operator.
-    fn failed(&self, key: &Key, def: &JobDef, p: Process, reason: String) -> Launched {
+    fn failed(
+        &self,
+        hub: Option<&mut LogHub>,
+        key: &Key,
+        def: &JobDef,
+        p: Process,
+        reason: String,
+    ) -> Launched {
         warn!(job = %label(key), "{} could not start: {reason}", p.as_str());
         if def.unit.console == Console::Log {
-            let path = env::log_path(&self.log_dir, &key.0, &key.1);
-            crate::logs::note(
-                &path,
-                &format!("gsup: {} could not start: {reason}", p.as_str()),
-            );
+            let line = format!("gsup: {} could not start: {reason}", p.as_str());
+            match hub {
+                Some(hub) => hub.note(&LogId::new(&key.0, &key.1), &line),
+                None => {
+                    let path = env::log_path(&self.log_dir, &key.0, &key.1);
+                    crate::logs::note(&path, &line);
+                }
+            }
         }
         Launched {
             result: Err(reason),
@@ -148,4 +183,33 @@ impl Launcher {
             transient: false,
         }
     }
+}
+
+/// `spec` with its output on the instance's log pipe when the unit logs and
+/// the daemon has a hub (else unchanged: a test's fake kernel), and the write
+/// end to keep open until the spawn returns. A refused log file is the error.
+/// `first`: a new pipe the thread reads after `LogHub::release`.
+fn log_pipe(
+    hub: Option<&mut LogHub>,
+    key: &Key,
+    def: &JobDef,
+    spec: SpawnSpec,
+    first: bool,
+) -> Result<(SpawnSpec, Option<std::os::fd::OwnedFd>), String> {
+    use std::os::fd::AsRawFd;
+    let Some(hub) = hub.filter(|_| def.unit.console == Console::Log) else {
+        return Ok((spec, None));
+    };
+    let id = LogId::new(&key.0, &key.1);
+    let spec_of_log = LogSpec::from(&def.unit.log);
+    let write = if first {
+        hub.open_first(&id, spec_of_log)?
+    } else {
+        hub.open(&id, spec_of_log)?
+    };
+    let spec = SpawnSpec {
+        stdio: Stdio::Fd(write.as_raw_fd()),
+        ..spec
+    };
+    Ok((spec, Some(write)))
 }

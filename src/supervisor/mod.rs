@@ -7,6 +7,7 @@ pub mod core;
 pub mod env;
 pub mod finish;
 pub mod follow;
+pub mod joblog;
 pub mod jobs;
 pub mod launch;
 pub mod page;
@@ -20,6 +21,7 @@ pub mod shutdown;
 pub mod signals;
 pub mod snapshot;
 pub mod timers;
+pub mod waiters;
 pub mod watch;
 
 use self::core::Supervisor;
@@ -255,6 +257,7 @@ async fn daemon(opts: DaemonOptions) -> Ended {
         }
     };
     let mut sup = Supervisor::new(Box::new(sys), opts.log_dir.clone(), runtime_dir.clone());
+    sup.start_logs(joblog::handed_over(&runtime_dir));
     sup.watch = watch::WatchState::new(opts.cycle, opts.alert_command.clone());
     match page::own_dir(&runtime_dir) {
         Ok(()) => sup.enable_page(crate::control::page::path_for(&opts.socket)),
@@ -330,7 +333,7 @@ async fn daemon(opts: DaemonOptions) -> Ended {
         sup.publish();
         sup.save_state(Instant::now());
         if std::mem::take(&mut sup.reexec) {
-            reexec::replace(&mut sup, kept_listener.as_ref()).await;
+            reexec::replace(&mut sup, kept_listener.as_ref(), &runtime_dir).await;
         }
     }
     sup.remove_page();
@@ -402,9 +405,6 @@ pub fn load_checked(dir: &std::path::Path) -> (crate::loader::LoadReport, Vec<St
     }
     let cycle: Vec<String> = graph.rejected().iter().cloned().collect();
     report.jobs.retain(|j| !graph.on_cycle(&j.name));
-    for j in report.jobs.iter().filter(|j| j.unit.log.max_size.is_some()) {
-        warn!(job = %j.name, "`log: max_size` is accepted, but log rotation is not built yet: the log grows without bound");
-    }
     (report, cycle)
 }
 

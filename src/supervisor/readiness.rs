@@ -212,9 +212,9 @@ impl Supervisor {
         if inst.job.state != State::Spawned || inst.job.ready {
             return;
         }
-        let launched = self
-            .launcher
-            .launch_probe(self.sys.as_mut(), key, def, inst);
+        let launched =
+            self.launcher
+                .launch_probe(self.sys.as_mut(), self.logs.as_mut(), key, def, inst);
         match launched {
             Some(Ok(pid)) => self.pids.insert(pid, key, ProcKind::Probe),
             Some(Err(e)) => warn!(job = %label(key), "ready probe could not start: {e}"),

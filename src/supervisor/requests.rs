@@ -6,28 +6,15 @@ use super::jobs::{Key, label};
 use crate::control::Call;
 use crate::control::proto::{JobStatus, Request, Response};
 use crate::expr::Event;
-use crate::job::machine::{Input, exit_text};
+use crate::job::cause::last_exit_text;
+use crate::job::machine::Input;
 use crate::job::{Goal, State};
 use crate::sys::KillTarget;
 use std::time::Instant;
 use tokio::sync::oneshot;
 use tracing::info;
 
-/// What a waiting client asked for, which decides its exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WaitKind {
-    Start,
-    Stop,
-    Emit,
-}
-
-/// A client waiting until every instance in `keys` has settled.
-#[derive(Debug)]
-pub struct Waiter {
-    pub keys: Vec<Key>,
-    pub kind: WaitKind,
-    pub reply: oneshot::Sender<Response>,
-}
+pub use super::waiters::{WaitKind, Waiter};
 
 impl Supervisor {
     /// Handles one control call; the reply may come later (`wait`).
@@ -85,13 +72,11 @@ impl Supervisor {
                 }
                 self.touched = Some(Default::default());
                 self.dispatch(&Event { name: event, env });
-                let keys = self
-                    .touched
-                    .take()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .collect();
-                self.wait_for(keys, WaitKind::Emit, wait, reply, now);
+                let touched = self.touched.take().unwrap_or_default();
+                let started = touched.iter().filter(|e| *e.1).map(|e| e.0.clone());
+                let started = started.collect();
+                let keys = touched.into_keys().collect();
+                self.wait_started(keys, started, WaitKind::Emit, wait, reply, now);
             }
             Request::ReloadConfig => self.request_reload(Some(reply)),
             Request::Shutdown { reboot } => {
@@ -276,7 +261,9 @@ impl Supervisor {
                 .and(j.spawned_at)
                 .map(|t| now.saturating_duration_since(t).as_secs()),
             restarts: j.restarts,
-            last_exit: j.last_exit.map(exit_text),
+            last_exit: j
+                .last_exit
+                .map(|e| last_exit_text(e, j.last_cause.as_ref())),
             reason: j.reason.clone(),
             containment: Some(self.sys.containment().as_str().to_string()),
             ..self.brief_status(key)?
@@ -293,8 +280,30 @@ impl Supervisor {
         reply: oneshot::Sender<Response>,
         now: Instant,
     ) {
+        let started = if kind == WaitKind::Start {
+            keys.clone()
+        } else {
+            Vec::new()
+        };
+        self.wait_started(keys, started, kind, wait, reply, now);
+    }
+
+    fn wait_started(
+        &mut self,
+        keys: Vec<Key>,
+        started: Vec<Key>,
+        kind: WaitKind,
+        wait: bool,
+        reply: oneshot::Sender<Response>,
+        now: Instant,
+    ) {
         self.drain(now);
-        let w = Waiter { keys, kind, reply };
+        let w = Waiter {
+            keys,
+            started,
+            kind,
+            reply,
+        };
         if !wait {
             // `--no-wait`: accepted is success; only an instance that has
             // already failed (its program is missing, say) fails a start.
@@ -337,30 +346,21 @@ impl Supervisor {
             .iter()
             .filter_map(|k| self.status_of(k, now))
             .collect();
-        let ok = w.keys.iter().all(|k| {
-            let Some(i) = self.jobs.get(k) else {
-                return true;
-            };
-            match w.kind {
-                WaitKind::Start if i.job.policy.task => i.job.state == State::Waiting,
-                WaitKind::Start => i.job.state == State::Running,
-                WaitKind::Stop => matches!(i.job.state, State::Waiting | State::Failed),
-                WaitKind::Emit => true,
-            }
-        });
+        let why = |k: &Key| {
+            self.jobs
+                .get(k)
+                .and_then(|i| super::waiters::why_not(&i.job, w.kind))
+        };
+        let failed: Vec<String> = match w.kind {
+            WaitKind::Emit => w.started.iter(),
+            WaitKind::Start | WaitKind::Stop => w.keys.iter(),
+        }
+        .filter_map(|k| why(k).map(|r| format!("{}: {r}", label(k))))
+        .collect();
         let mut r = Response::ok(statuses);
-        if !ok {
+        if !failed.is_empty() {
             r.code = 1;
-            let failed: Vec<String> = w.keys.iter().map(label).collect();
-            r.error = Some(format!(
-                "{}: did not {}",
-                failed.join(", "),
-                if w.kind == WaitKind::Stop {
-                    "stop"
-                } else {
-                    "start"
-                }
-            ));
+            r.error = Some(failed.join("; "));
         }
         r
     }

@@ -54,6 +54,9 @@ pub struct SavedInstance {
     pub ready: bool,
     pub reason: Option<String>,
     pub last_exit: Option<Exit>,
+    /// Why the last exit happened (absent in a state saved before it was kept).
+    #[serde(default)]
+    pub last_cause: Option<crate::job::Cause>,
     pub restarts: u32,
     /// How long before the save each recent respawn happened.
     pub respawns_ago_ms: Vec<u64>,
@@ -89,6 +92,7 @@ impl Saved {
                     ready: j.ready,
                     reason: j.reason.clone(),
                     last_exit: j.last_exit,
+                    last_cause: j.last_cause.clone(),
                     restarts: j.restarts,
                     respawns_ago_ms: j.respawns.iter().map(|t| ago(*t)).collect(),
                     spawned_ago_ms: j.spawned_at.map(ago),
@@ -207,6 +211,7 @@ mod tests {
                 ready: true,
                 reason: None,
                 last_exit: Some(Exit::Signal(9)),
+                last_cause: Some(crate::job::Cause::KillTimeout(Duration::from_secs(5))),
                 restarts: 3,
                 respawns_ago_ms: vec![10, 20],
                 spawned_ago_ms: Some(5),

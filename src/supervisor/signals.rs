@@ -109,6 +109,7 @@ impl Supervisor {
     /// SIGUSR1: the daemon's log file (its stderr, when that was a file)
     /// and the job logs are opened again.
     pub fn reopen_logs(&mut self) {
+        self.reopen_job_logs();
         match crate::logs::DaemonLog::handle().map(|h| h.reopen()) {
             Some(Err(e)) => warn!("SIGUSR1: cannot reopen the daemon log: {e}"),
             _ => info!("SIGUSR1: logs reopened"),

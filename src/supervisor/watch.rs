@@ -150,7 +150,6 @@ impl Supervisor {
             return;
         }
         let key: Key = (a.job.name.clone(), a.job.instance.clone());
-        let reason = format!("'{}': {}", a.check_source, a.value_text);
         if matches!(a.action, Action::Restart | Action::Stop) {
             self.kill_strays(&key, a.main_pid, now);
         }
@@ -159,14 +158,16 @@ impl Supervisor {
                 key,
                 Input::Check {
                     action: CheckAction::Restart,
-                    reason,
+                    rule: a.check_source.clone(),
+                    value: a.measured.clone(),
                 },
             ),
             (Action::Stop, _) => self.feed(
                 key,
                 Input::Check {
                     action: CheckAction::Stop,
-                    reason,
+                    rule: a.check_source.clone(),
+                    value: a.measured.clone(),
                 },
             ),
             (Action::Alert, _) => {}

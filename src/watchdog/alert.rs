@@ -145,6 +145,7 @@ mod tests {
             target,
             main_pid: 4250,
             value_text: "totalmem 412 MB > 300 MB".into(),
+            measured: "totalmem 412 MB".into(),
             event,
         }
     }

@@ -290,6 +290,21 @@ pub fn value_text(check: &Check, obs: &Observation, state: &CheckState) -> Strin
     }
 }
 
+/// What was measured alone, without the limit: `totalmem 412 MB`, `3
+/// restarts within 5 cycles`. Used where the check's rule is printed beside
+/// it (`check 'RULE': VALUE` in `status`, the job's log).
+pub fn measured_text(check: &Check, obs: &Observation, state: &CheckState) -> String {
+    match &check.condition {
+        Condition::Resource {
+            resource, value, ..
+        } => match obs.values.get(*resource) {
+            Some(m) => format!("{resource} {}", format_as(m, *value)),
+            None => format!("{resource} unknown"),
+        },
+        Condition::Restarts { .. } => value_text(check, obs, state),
+    }
+}
+
 /// A failing check for `status -v`: `totalmem 412 MB > 300 MB, 2 of 3 cycles`.
 pub fn describe_failing(check: &Check, value_text: &str, count: u32, of: u32) -> String {
     match check.window {

@@ -3,7 +3,7 @@
 //! spawns or restarts anything: the supervisor carries out the `WatchAction`s.
 
 use super::eval::{
-    self, CheckState, Observation, RestartLog, Verdict, describe_failing, value_text,
+    self, CheckState, Observation, RestartLog, Verdict, describe_failing, measured_text, value_text,
 };
 use super::sample::{Sampler, TreeSample};
 use crate::rule::{Action, Check, Condition};
@@ -57,6 +57,8 @@ pub struct WatchAction {
     pub main_pid: i32,
     /// What was measured: `totalmem 412 MB > 300 MB`.
     pub value_text: String,
+    /// The same without the limit: `totalmem 412 MB`.
+    pub measured: String,
     pub event: WatchEvent,
 }
 
@@ -365,6 +367,7 @@ fn run_checks(
             continue;
         }
         let text = value_text(check, obs, before.as_ref().unwrap_or(state));
+        let measured = measured_text(check, obs, before.as_ref().unwrap_or(state));
         let event = match verdict {
             Verdict::Ok | Verdict::Unknown => continue,
             Verdict::Failing { count, of } => {
@@ -384,6 +387,7 @@ fn run_checks(
             target,
             main_pid,
             value_text: text,
+            measured,
             event,
         });
     }

@@ -144,6 +144,7 @@ fn totalmem_catches_a_leaking_child_that_mem_misses() {
     assert_eq!(a.action, Action::Restart);
     assert_eq!(a.target, Target::JobWide);
     assert_eq!(a.value_text, "totalmem 380 MB > 300 MB");
+    assert_eq!(a.measured, "totalmem 380 MB");
     assert_eq!(a.event, WatchEvent::Failed);
     assert_eq!(a.main_pid, 100);
 }
