@@ -52,8 +52,8 @@ fn answer(request: &Request, log: &Path) -> Response {
         )
     };
     match request {
-        Request::Status { jobs } if jobs.is_empty() => answer(&Request::List, log),
-        Request::Status { jobs } => {
+        Request::Status { jobs, .. } if jobs.is_empty() => answer(&Request::List, log),
+        Request::Status { jobs, .. } => {
             let mut out = Vec::new();
             for j in jobs {
                 match known(j) {

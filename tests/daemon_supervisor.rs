@@ -282,6 +282,7 @@ fn crash_loop_ends_failed_with_the_reason_and_status_exit_3() {
         &mut s,
         Request::Status {
             jobs: vec!["crash".into()],
+            pairs: vec![],
         },
         t0,
     );
@@ -326,6 +327,7 @@ fn unknown_job_is_code_4_naming_it() {
         stop("ghost"),
         Request::Status {
             jobs: vec!["ghost".into()],
+            pairs: vec![],
         },
     ] {
         let r = reply(&mut call(&mut s, req, t0)).expect("answered");

@@ -166,6 +166,7 @@ mod tests {
             &sock,
             &Request::Status {
                 jobs: vec!["x".into()],
+                pairs: vec![],
             },
         )
         .expect("answer");

@@ -28,9 +28,13 @@ pub enum Request {
         job: String,
         env: Vec<(String, String)>,
     },
-    /// Empty `jobs`: every job (as `list`).
+    /// Empty `jobs`: every job (as `list`). `pairs[i]` are the `KEY=VALUE`
+    /// pairs given after `jobs[i]`, which pick one instance of it; a job
+    /// past the end of `pairs`, or with none, shows every instance.
     Status {
         jobs: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pairs: Vec<Vec<(String, String)>>,
     },
     List,
     Emit {
@@ -91,9 +95,14 @@ impl Request {
                 check_name("job name", job, false)?;
                 check_pairs(env)
             }
-            Request::Status { jobs } => jobs
-                .iter()
-                .try_for_each(|j| check_name("job name", j, false)),
+            Request::Status { jobs, pairs } => {
+                jobs.iter()
+                    .try_for_each(|j| check_name("job name", j, false))?;
+                if pairs.len() > jobs.len() {
+                    return Err("more pair lists than jobs".into());
+                }
+                pairs.iter().try_for_each(|p| check_pairs(p))
+            }
             Request::Emit { event, env, .. } => {
                 check_name("event name", event, true)?;
                 check_pairs(env)
@@ -180,6 +189,10 @@ pub struct Response {
     /// of the last logged, when none is new); the next `since`.
     #[serde(default)]
     pub last_seq: Option<u64>,
+    /// A line for the person who asked, printed before the statuses
+    /// (`worker: stopping all 2 instances` for a `stop` that named none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl Response {
@@ -192,6 +205,7 @@ impl Response {
             log_path: None,
             lines: Vec::new(),
             last_seq: None,
+            note: None,
         }
     }
 
@@ -204,6 +218,7 @@ impl Response {
             log_path: None,
             lines: Vec::new(),
             last_seq: None,
+            note: None,
         }
     }
 }
@@ -346,6 +361,32 @@ mod tests {
             let err = req(json).expect_err(json);
             assert!(err.starts_with(want), "{json}: {err}");
             assert!(!err.contains(|c: char| c.is_control()), "{err:?}");
+        }
+    }
+
+    #[test]
+    fn status_pairs_are_optional_and_checked() {
+        assert_eq!(
+            req(r#"{"cmd":"status","jobs":["w"]}"#),
+            Ok(Request::Status {
+                jobs: vec!["w".into()],
+                pairs: vec![]
+            })
+        );
+        assert_eq!(
+            req(r#"{"cmd":"status","jobs":["a","w"],"pairs":[[],[["QUEUE","high"]]]}"#),
+            Ok(Request::Status {
+                jobs: vec!["a".into(), "w".into()],
+                pairs: vec![vec![], vec![("QUEUE".into(), "high".into())]]
+            })
+        );
+        for bad in [
+            r#"{"cmd":"status","jobs":["w"],"pairs":[[],[]]}"#,
+            r#"{"cmd":"status","jobs":["w"],"pairs":[[["1Q","x"]]]}"#,
+            r#"{"cmd":"status","jobs":["w"],"pairs":[[["Q","a
+b"]]]}"#,
+        ] {
+            assert!(req(bad).is_err(), "{bad}");
         }
     }
 

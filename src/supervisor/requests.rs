@@ -27,6 +27,8 @@ pub struct Waiter {
     pub keys: Vec<Key>,
     pub kind: WaitKind,
     pub reply: oneshot::Sender<Response>,
+    /// A line for the answer (`Response::note`).
+    pub note: Option<String>,
 }
 
 impl Supervisor {
@@ -45,12 +47,13 @@ impl Supervisor {
             },
             Request::Stop { job, env, wait } => match self.select(&job, &env) {
                 Ok(keys) => {
+                    let note = self.all_instances_note(&job, &env, keys.len());
                     for k in &keys {
                         self.feed(k.clone(), Input::Stop);
                     }
-                    self.wait_for(keys, WaitKind::Stop, wait, reply, now);
+                    self.wait_with_note(keys, WaitKind::Stop, wait, reply, now, note);
                 }
-                Err(e) => answer(reply, e),
+                Err(e) => answer(reply, *e),
             },
             Request::Restart { job, env, wait } => {
                 let keys = match self.select(&job, &env) {
@@ -59,7 +62,7 @@ impl Supervisor {
                         Ok(k) => vec![k],
                         Err(e) => return answer(reply, Response::err(1, e)),
                     },
-                    Err(e) => return answer(reply, e),
+                    Err(e) => return answer(reply, *e),
                 };
                 for k in &keys {
                     self.feed(k.clone(), Input::Stop);
@@ -71,8 +74,8 @@ impl Supervisor {
                 let r = self.reload(&job, &env);
                 answer(reply, r);
             }
-            Request::Status { jobs } => {
-                let r = self.status(&jobs, now);
+            Request::Status { jobs, pairs } => {
+                let r = self.status(&jobs, &pairs, now);
                 answer(reply, r);
             }
             Request::List => {
@@ -146,6 +149,20 @@ impl Supervisor {
         r
     }
 
+    /// What a `stop JOB` of a job with instances says when it names none:
+    /// that it stops every one of them.
+    fn all_instances_note(&self, job: &str, env: &[(String, String)], n: usize) -> Option<String> {
+        let def = self.jobs.def(job)?;
+        if def.unit.instance.is_none() || !env.is_empty() {
+            return None;
+        }
+        Some(match n {
+            0 => format!("{job}: no instance to stop"),
+            1 => format!("{job}: stopping its only instance"),
+            n => format!("{job}: stopping all {n} instances (KEY=VALUE picks one)"),
+        })
+    }
+
     /// "No such job" (4) when the job is unknown, else the error as a failure (1).
     fn missing(&self, job: &str, e: String) -> Response {
         if self.jobs.def(job).is_some() {
@@ -157,16 +174,16 @@ impl Supervisor {
 
     /// The instances a `stop`/`restart JOB [K=V]...` names: the one its env
     /// selects, or every instance when no variable is given.
-    fn select(&self, job: &str, env: &[(String, String)]) -> Result<Vec<Key>, Response> {
+    fn select(&self, job: &str, env: &[(String, String)]) -> Result<Vec<Key>, Box<Response>> {
         self.jobs
             .select(job, env)
-            .map_err(|(code, msg)| Response::err(code, msg))
+            .map_err(|(code, msg)| Box::new(Response::err(code, msg)))
     }
 
     fn reload(&mut self, job: &str, env: &[(String, String)]) -> Response {
         let keys = match self.select(job, env) {
             Ok(k) => k,
-            Err(r) => return r,
+            Err(r) => return *r,
         };
         let Some(def) = self.jobs.def(job) else {
             return Response::err(4, format!("{job}: no such job"));
@@ -193,18 +210,36 @@ impl Supervisor {
         Response::ok(sent.iter().filter_map(|k| self.status_of(k, now)).collect())
     }
 
-    fn status(&self, jobs: &[String], now: Instant) -> Response {
+    /// `status [JOB [K=V]...]...`: `pairs[i]` picks one instance of
+    /// `jobs[i]`; an instance that does not exist is shown `stop/waiting`.
+    fn status(&self, jobs: &[String], pairs: &[Vec<(String, String)>], now: Instant) -> Response {
         if jobs.is_empty() {
             return Response::ok(self.statuses(None, now));
         }
         let mut out = Vec::new();
-        for j in jobs {
-            if self.jobs.def(j).is_none() {
+        for (i, j) in jobs.iter().enumerate() {
+            let Some(def) = self.jobs.def(j) else {
                 let mut r = Response::err(4, format!("{j}: no such job"));
                 r.statuses = out;
                 return r;
+            };
+            let env = pairs.get(i).map_or(&[][..], Vec::as_slice);
+            if def.unit.instance.is_none() || env.is_empty() {
+                out.extend(self.statuses(Some(j), now));
+                continue;
             }
-            out.extend(self.statuses(Some(j), now));
+            let instance = match super::env::instance_name(&def.unit, env) {
+                Ok(i) => i,
+                Err(e) => {
+                    let mut r = Response::err(1, format!("{j}: {e}"));
+                    r.statuses = out;
+                    return r;
+                }
+            };
+            let key = (j.clone(), instance);
+            out.push(self.status_of(&key, now).unwrap_or_else(|| {
+                JobStatus::new(&key.0, &key.1, Goal::Stop, State::Waiting, None)
+            }));
         }
         let code = if out.iter().all(JobStatus::is_up) {
             0
@@ -293,8 +328,27 @@ impl Supervisor {
         reply: oneshot::Sender<Response>,
         now: Instant,
     ) {
+        self.wait_with_note(keys, kind, wait, reply, now, None);
+    }
+
+    /// `wait_for`, the answer carrying `note` (a line printed before the
+    /// statuses).
+    fn wait_with_note(
+        &mut self,
+        keys: Vec<Key>,
+        kind: WaitKind,
+        wait: bool,
+        reply: oneshot::Sender<Response>,
+        now: Instant,
+        note: Option<String>,
+    ) {
         self.drain(now);
-        let w = Waiter { keys, kind, reply };
+        let w = Waiter {
+            keys,
+            kind,
+            reply,
+            note,
+        };
         if !wait {
             // `--no-wait`: accepted is success; only an instance that has
             // already failed (its program is missing, say) fails a start.
@@ -349,6 +403,7 @@ impl Supervisor {
             }
         });
         let mut r = Response::ok(statuses);
+        r.note = w.note.clone();
         if !ok {
             r.code = 1;
             let failed: Vec<String> = w.keys.iter().map(label).collect();
