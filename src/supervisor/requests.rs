@@ -48,6 +48,8 @@ impl Supervisor {
             Request::Stop { job, env, wait } => match self.select(&job, &env) {
                 Ok(keys) => {
                     let note = self.all_instances_note(&job, &env, keys.len());
+                    // A stop wins over a restart waiting for a new definition.
+                    self.reload.restart_after.remove(&job);
                     for k in &keys {
                         self.feed(k.clone(), Input::Stop);
                     }
@@ -64,9 +66,14 @@ impl Supervisor {
                     },
                     Err(e) => return answer(reply, *e),
                 };
+                // A new definition waiting for a restart is applied: stop
+                // now, start on it once stopped (`reload::apply_deferred`).
+                let apply = self.restart_on_new_definition(&job, &keys);
                 for k in &keys {
                     self.feed(k.clone(), Input::Stop);
-                    self.feed(k.clone(), Input::Start);
+                    if !apply {
+                        self.feed(k.clone(), Input::Start);
+                    }
                 }
                 self.wait_for(keys, WaitKind::Start, wait, reply, now);
             }
@@ -314,6 +321,7 @@ impl Supervisor {
             last_exit: j.last_exit.map(exit_text),
             reason: j.reason.clone(),
             containment: Some(self.sys.containment().as_str().to_string()),
+            definition: self.definition_state(&key.0).map(str::to_string),
             ..self.brief_status(key)?
         };
         self.watch_status(key, &mut st);
@@ -372,10 +380,9 @@ impl Supervisor {
     pub fn answer_waiters(&mut self, now: Instant) {
         let waiters = std::mem::take(&mut self.waiters);
         for w in waiters {
-            let settled = w
-                .keys
-                .iter()
-                .all(|k| self.jobs.get(k).is_none_or(|i| i.job.is_settled()));
+            let settled = w.keys.iter().all(|k| {
+                !self.restart_pending(k) && self.jobs.get(k).is_none_or(|i| i.job.is_settled())
+            });
             if settled {
                 let r = self.settled_response(&w, now);
                 answer(w.reply, r);
