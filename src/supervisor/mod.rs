@@ -18,6 +18,7 @@ pub mod shutdown;
 pub mod signals;
 pub mod snapshot;
 pub mod timers;
+pub mod usage;
 pub mod watch;
 
 use self::core::Supervisor;

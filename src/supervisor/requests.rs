@@ -294,22 +294,18 @@ impl Supervisor {
         Some(JobStatus::new(&key.0, &key.1, j.goal, j.state, j.main_pid))
     }
 
-    /// One instance's status.
+    /// One instance's status, with memory and CPU of its whole tree
+    /// measured now (`supervisor::usage`).
     pub fn status_of(&self, key: &Key, now: Instant) -> Option<JobStatus> {
         let mut st = self.held_status(key, now)?;
-        if st.memory_bytes.is_none() {
-            let page = crate::procfs::page_bytes();
-            st.memory_bytes = st
-                .pid
-                .and_then(|p| self.sys.procs().resident_pages(p))
-                .map(|pages| pages.saturating_mul(page));
+        if let Some(pid) = st.pid {
+            self.measure_tree(key, pid, &mut st, now);
         }
         Some(st)
     }
 
-    /// `status_of` from the state the loop holds, without reading /proc:
-    /// an unwatched job's memory is left for the caller to read (`--http`
-    /// reads it off the loop, the same way).
+    /// `status_of` from the state the loop holds, without measuring the
+    /// tree (the watchdog's last figures, when it has any).
     pub fn held_status(&self, key: &Key, now: Instant) -> Option<JobStatus> {
         let j = &self.jobs.get(key)?.job;
         let mut st = JobStatus {
