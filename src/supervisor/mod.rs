@@ -177,13 +177,21 @@ async fn daemon(opts: DaemonOptions) -> i32 {
     };
     let mut sup = Supervisor::new(Box::new(sys), opts.log_dir.clone(), runtime_dir.clone());
     sup.watch = watch::WatchState::new(opts.cycle, opts.alert_command.clone());
-    match page::own_dir(&runtime_dir) {
-        Ok(()) => sup.enable_page(crate::control::page::path_for(&opts.socket)),
-        Err(e) => warn!("no status page: {e}; status goes over the socket"),
-    }
+    // The page, the saved state and the notify sockets live in the runtime
+    // dir only when it is the daemon's own: never written through a link.
+    let own_dir = match page::own_dir(&runtime_dir) {
+        Ok(()) => {
+            sup.enable_page(crate::control::page::path_for(&opts.socket));
+            true
+        }
+        Err(e) => {
+            warn!("no status page: {e}; status goes over the socket, and no state is saved");
+            false
+        }
+    };
     load(&mut sup, &opts);
     let now = Instant::now();
-    if !take_back(&mut sup, &runtime_dir, now) {
+    if !(own_dir && take_back(&mut sup, &runtime_dir, now)) {
         sup.dispatch(&Event {
             name: "startup".into(),
             env: Vec::new(),
@@ -198,7 +206,9 @@ async fn daemon(opts: DaemonOptions) -> i32 {
     }
     sup.drain(now);
     sup.publish();
-    sup.save_state(&runtime_dir, Instant::now());
+    if own_dir {
+        sup.save_state(&runtime_dir, Instant::now());
+    }
     info!(socket = %opts.socket.display(), jobs = sup.jobs.len(), "ready");
 
     let (loaded_tx, mut loaded_rx) = mpsc::unbounded_channel();
@@ -236,16 +246,22 @@ async fn daemon(opts: DaemonOptions) -> i32 {
         }
         // Before the next await: answers given in this turn go out after it.
         sup.publish();
-        sup.save_state(&runtime_dir, Instant::now());
+        if own_dir {
+            sup.save_state(&runtime_dir, Instant::now());
+        }
     }
     sup.remove_page();
     // A clean end: the next daemon starts afresh.
-    let _ = std::fs::remove_file(runtime_dir.join(saved::FILE));
+    if own_dir {
+        let _ = std::fs::remove_file(runtime_dir.join(saved::FILE));
+    }
     kill_leftovers(&mut sup);
     let _ = std::fs::remove_file(&opts.socket);
     // Only what we made: the notify sockets, then the dir if it is empty.
-    let _ = std::fs::remove_dir_all(runtime_dir.join("notify"));
-    let _ = std::fs::remove_dir(&runtime_dir);
+    if own_dir {
+        let _ = std::fs::remove_dir_all(runtime_dir.join("notify"));
+        let _ = std::fs::remove_dir(&runtime_dir);
+    }
     info!("exiting");
     0
 }
