@@ -8,6 +8,7 @@ pub mod env;
 pub mod follow;
 pub mod jobs;
 pub mod launch;
+pub mod named;
 pub mod page;
 pub mod pids;
 pub mod readiness;

@@ -156,20 +156,6 @@ impl Supervisor {
         r
     }
 
-    /// What a `stop JOB` of a job with instances says when it names none:
-    /// that it stops every one of them.
-    fn all_instances_note(&self, job: &str, env: &[(String, String)], n: usize) -> Option<String> {
-        let def = self.jobs.def(job)?;
-        if def.unit.instance.is_none() || !env.is_empty() {
-            return None;
-        }
-        Some(match n {
-            0 => format!("{job}: no instance to stop"),
-            1 => format!("{job}: stopping its only instance"),
-            n => format!("{job}: stopping all {n} instances (KEY=VALUE picks one)"),
-        })
-    }
-
     /// "No such job" (4) when the job is unknown, else the error as a failure (1).
     fn missing(&self, job: &str, e: String) -> Response {
         if self.jobs.def(job).is_some() {
@@ -215,48 +201,6 @@ impl Supervisor {
         }
         let now = Instant::now();
         Response::ok(sent.iter().filter_map(|k| self.status_of(k, now)).collect())
-    }
-
-    /// `status [JOB [K=V]...]...`: `pairs[i]` picks one instance of
-    /// `jobs[i]`; an instance that does not exist is shown `stop/waiting`.
-    fn status(&self, jobs: &[String], pairs: &[Vec<(String, String)>], now: Instant) -> Response {
-        if jobs.is_empty() {
-            return Response::ok(self.statuses(None, now));
-        }
-        let mut out = Vec::new();
-        for (i, j) in jobs.iter().enumerate() {
-            let Some(def) = self.jobs.def(j) else {
-                let mut r = Response::err(4, format!("{j}: no such job"));
-                r.statuses = out;
-                return r;
-            };
-            let env = pairs.get(i).map_or(&[][..], Vec::as_slice);
-            if def.unit.instance.is_none() || env.is_empty() {
-                out.extend(self.statuses(Some(j), now));
-                continue;
-            }
-            let instance = match super::env::instance_name(&def.unit, env) {
-                Ok(i) => i,
-                Err(e) => {
-                    let mut r = Response::err(1, format!("{j}: {e}"));
-                    r.statuses = out;
-                    return r;
-                }
-            };
-            let key = (j.clone(), instance);
-            out.push(self.status_of(&key, now).unwrap_or_else(|| {
-                JobStatus::new(&key.0, &key.1, Goal::Stop, State::Waiting, None)
-            }));
-        }
-        let code = if out.iter().all(JobStatus::is_up) {
-            0
-        } else {
-            3
-        };
-        Response {
-            code,
-            ..Response::ok(out)
-        }
     }
 
     /// Status lines of one job's instances (or of every job), sorted by name;
