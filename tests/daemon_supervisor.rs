@@ -283,6 +283,7 @@ fn crash_loop_ends_failed_with_the_reason_and_status_exit_3() {
         Request::Status {
             jobs: vec!["crash".into()],
             pairs: vec![],
+            brief: false,
         },
         t0,
     );
@@ -328,6 +329,7 @@ fn unknown_job_is_code_4_naming_it() {
         Request::Status {
             jobs: vec!["ghost".into()],
             pairs: vec![],
+            brief: false,
         },
     ] {
         let r = reply(&mut call(&mut s, req, t0)).expect("answered");
@@ -416,7 +418,12 @@ fn list_is_sorted_by_name() {
         ("a/x", unit(&["/a"])),
         ("c", unit(&["/c"])),
     ]);
-    let r = reply(&mut call(&mut s, Request::List, Instant::now())).expect("answered");
+    let r = reply(&mut call(
+        &mut s,
+        Request::List { brief: false },
+        Instant::now(),
+    ))
+    .expect("answered");
     let names: Vec<&str> = r.statuses.iter().map(|x| x.name.as_str()).collect();
     assert_eq!(names, vec!["a/x", "b", "c"]);
 }

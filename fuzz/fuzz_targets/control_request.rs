@@ -26,12 +26,12 @@ fuzz_target!(|data: &[u8]| {
         Request::Emit { event, env, .. } => std::iter::once(event.as_str())
             .chain(env.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()]))
             .collect(),
-        Request::Status { jobs, pairs } => jobs
+        Request::Status { jobs, pairs, .. } => jobs
             .iter()
             .map(String::as_str)
             .chain(pairs.iter().flatten().flat_map(|(k, v)| [k.as_str(), v.as_str()]))
             .collect(),
-        Request::List
+        Request::List { .. }
         | Request::ReloadConfig
         | Request::Shutdown { .. }
         | Request::Reexec

@@ -72,9 +72,15 @@ pub fn request_of(command: Command) -> Result<(Request, Output), String> {
         ),
         Command::Status { jobs, format } => {
             let (jobs, pairs) = super::args::group_status_words(&jobs)?;
-            (Request::Status { jobs, pairs }, format.into())
+            let output = Output::from(format);
+            let brief = output == Output::Lines;
+            (Request::Status { jobs, pairs, brief }, output)
         }
-        Command::List { format } => (Request::List, format.into()),
+        Command::List { format } => {
+            let output = Output::from(format);
+            let brief = output == Output::Lines;
+            (Request::List { brief }, output)
+        }
         Command::Emit {
             event,
             env,
@@ -214,6 +220,7 @@ mod tests {
         let req = Request::Status {
             jobs: vec!["a".into(), "b".into()],
             pairs: vec![],
+            brief: true,
         };
         let resp = Response::ok(vec![
             st("a", State::Running, Some(5)),
@@ -230,6 +237,7 @@ mod tests {
         let all = Request::Status {
             jobs: vec![],
             pairs: vec![],
+            brief: true,
         };
         assert_eq!(print(&all, &resp, Output::Lines).0, 0);
     }
@@ -251,7 +259,7 @@ mod tests {
     #[test]
     fn verbose_prints_two_lines() {
         let resp = Response::ok(vec![st("a", State::Running, Some(5))]);
-        let (code, out, _) = print(&Request::List, &resp, Output::Verbose);
+        let (code, out, _) = print(&Request::List { brief: false }, &resp, Output::Verbose);
         assert_eq!(code, 0);
         assert_eq!(
             out,

@@ -35,8 +35,15 @@ pub enum Request {
         jobs: Vec<String>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         pairs: Vec<Vec<(String, String)>>,
+        /// Only the status lines are printed: memory and CPU are not measured.
+        #[serde(default, skip_serializing_if = "is_false")]
+        brief: bool,
     },
-    List,
+    /// Every job; `brief` as for `Status`.
+    List {
+        #[serde(default, skip_serializing_if = "is_false")]
+        brief: bool,
+    },
     Emit {
         event: String,
         env: Vec<(String, String)>,
@@ -95,7 +102,7 @@ impl Request {
                 check_name("job name", job, false)?;
                 check_pairs(env)
             }
-            Request::Status { jobs, pairs } => {
+            Request::Status { jobs, pairs, .. } => {
                 jobs.iter()
                     .try_for_each(|j| check_name("job name", j, false))?;
                 if pairs.len() > jobs.len() {
@@ -107,7 +114,7 @@ impl Request {
                 check_name("event name", event, true)?;
                 check_pairs(env)
             }
-            Request::List
+            Request::List { .. }
             | Request::ReloadConfig
             | Request::Shutdown { .. }
             | Request::Reexec
@@ -121,11 +128,17 @@ impl Request {
         !matches!(
             self,
             Request::Status { .. }
-                | Request::List
+                | Request::List { .. }
                 | Request::LogPath { .. }
                 | Request::DaemonLog { .. }
         )
     }
+}
+
+/// Serde's `skip_serializing_if` for flags that are off by default, so a
+/// request without them is the one older clients send.
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// A job or event name: not empty, no control character (nor blank, for an event).
@@ -315,7 +328,15 @@ mod tests {
 
     #[test]
     fn good_requests_parse() {
-        assert_eq!(req(r#"{"cmd":"list"}"#), Ok(Request::List));
+        assert_eq!(req(r#"{"cmd":"list"}"#), Ok(Request::List { brief: false }));
+        assert_eq!(
+            req(r#"{"cmd":"list","brief":true}"#),
+            Ok(Request::List { brief: true })
+        );
+        assert_eq!(
+            serde_json::to_string(&Request::List { brief: false }).ok(),
+            Some(r#"{"cmd":"list"}"#.to_string())
+        );
         assert_eq!(
             req(r#"{"cmd":"start","job":"w","env":[["QUEUE","a\tb"]],"wait":true}"#),
             Ok(Request::Start {
@@ -370,14 +391,16 @@ mod tests {
             req(r#"{"cmd":"status","jobs":["w"]}"#),
             Ok(Request::Status {
                 jobs: vec!["w".into()],
-                pairs: vec![]
+                pairs: vec![],
+                brief: false
             })
         );
         assert_eq!(
             req(r#"{"cmd":"status","jobs":["a","w"],"pairs":[[],[["QUEUE","high"]]]}"#),
             Ok(Request::Status {
                 jobs: vec!["a".into(), "w".into()],
-                pairs: vec![vec![], vec![("QUEUE".into(), "high".into())]]
+                pairs: vec![vec![], vec![("QUEUE".into(), "high".into())]],
+                brief: false
             })
         );
         for bad in [

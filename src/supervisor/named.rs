@@ -29,14 +29,17 @@ impl Supervisor {
 
     /// `status [JOB [K=V]...]...`: `pairs[i]` picks one instance of
     /// `jobs[i]`; an instance that does not exist is shown `stop/waiting`.
+    /// `brief`: the lines alone, memory and CPU not measured.
     pub(super) fn status(
         &self,
         jobs: &[String],
         pairs: &[Vec<(String, String)>],
+        brief: bool,
         now: Instant,
     ) -> Response {
+        let measure = !brief;
         if jobs.is_empty() {
-            return Response::ok(self.statuses(None, now));
+            return Response::ok(self.statuses_measured(None, measure, now));
         }
         let mut out = Vec::new();
         for (i, j) in jobs.iter().enumerate() {
@@ -47,7 +50,7 @@ impl Supervisor {
             };
             let env = pairs.get(i).map_or(&[][..], Vec::as_slice);
             if def.unit.instance.is_none() || env.is_empty() {
-                out.extend(self.statuses(Some(j), now));
+                out.extend(self.statuses_measured(Some(j), measure, now));
                 continue;
             }
             let instance = match super::env::instance_name(&def.unit, env) {
@@ -59,7 +62,7 @@ impl Supervisor {
                 }
             };
             let key = (j.clone(), instance);
-            out.push(self.status_of(&key, now).unwrap_or_else(|| {
+            out.push(self.status_as(&key, measure, now).unwrap_or_else(|| {
                 JobStatus::new(&key.0, &key.1, Goal::Stop, State::Waiting, None)
             }));
         }

@@ -81,12 +81,12 @@ impl Supervisor {
                 let r = self.reload(&job, &env);
                 answer(reply, r);
             }
-            Request::Status { jobs, pairs } => {
-                let r = self.status(&jobs, &pairs, now);
+            Request::Status { jobs, pairs, brief } => {
+                let r = self.status(&jobs, &pairs, brief, now);
                 answer(reply, r);
             }
-            Request::List => {
-                let r = Response::ok(self.statuses(None, now));
+            Request::List { brief } => {
+                let r = Response::ok(self.statuses_measured(None, !brief, now));
                 answer(reply, r);
             }
             Request::Emit { event, env, wait } => {
@@ -206,6 +206,17 @@ impl Supervisor {
     /// Status lines of one job's instances (or of every job), sorted by name;
     /// a job with instances but none running shows one `stop/waiting` line.
     pub fn statuses(&self, job: Option<&str>, now: Instant) -> Vec<JobStatus> {
+        self.statuses_measured(job, true, now)
+    }
+
+    /// `statuses`, with memory and CPU measured (`status_of`) or, for
+    /// status lines alone, not (`held_status`: no file is read).
+    pub fn statuses_measured(
+        &self,
+        job: Option<&str>,
+        measure: bool,
+        now: Instant,
+    ) -> Vec<JobStatus> {
         // One job: a map lookup and a range, not a scan of every job.
         let names: Vec<&String> = match job {
             Some(j) => self.jobs.def(j).map(|d| &d.name).into_iter().collect(),
@@ -213,8 +224,17 @@ impl Supervisor {
         };
         names
             .into_iter()
-            .flat_map(|name| self.lines_of(name, |k| self.status_of(k, now)))
+            .flat_map(|name| self.lines_of(name, |k| self.status_as(k, measure, now)))
             .collect()
+    }
+
+    /// `status_of` when `measure`, else `held_status`.
+    pub fn status_as(&self, key: &Key, measure: bool, now: Instant) -> Option<JobStatus> {
+        if measure {
+            self.status_of(key, now)
+        } else {
+            self.held_status(key, now)
+        }
     }
 
     /// The statuses of `name` as `status` shows them, each made by `status`
