@@ -52,8 +52,10 @@ fn answer(request: &Request, log: &Path) -> Response {
         )
     };
     match request {
-        Request::Status { jobs } if jobs.is_empty() => answer(&Request::List, log),
-        Request::Status { jobs } => {
+        Request::Status { jobs, .. } if jobs.is_empty() => {
+            answer(&Request::List { brief: false }, log)
+        }
+        Request::Status { jobs, .. } => {
             let mut out = Vec::new();
             for j in jobs {
                 match known(j) {
@@ -63,7 +65,7 @@ fn answer(request: &Request, log: &Path) -> Response {
             }
             Response::ok(out)
         }
-        Request::List => Response::ok(vec![
+        Request::List { .. } => Response::ok(vec![
             job("idle", "", false),
             job("web", "", true),
             job("worker", "high", true),

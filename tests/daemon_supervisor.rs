@@ -288,6 +288,8 @@ fn crash_loop_ends_failed_with_the_reason_and_status_exit_3() {
         &mut s,
         Request::Status {
             jobs: vec!["crash".into()],
+            pairs: vec![],
+            brief: false,
         },
         t0,
     );
@@ -332,6 +334,8 @@ fn unknown_job_is_code_4_naming_it() {
         stop("ghost"),
         Request::Status {
             jobs: vec!["ghost".into()],
+            pairs: vec![],
+            brief: false,
         },
     ] {
         let r = reply(&mut call(&mut s, req, t0)).expect("answered");
@@ -420,7 +424,12 @@ fn list_is_sorted_by_name() {
         ("a/x", unit(&["/a"])),
         ("c", unit(&["/c"])),
     ]);
-    let r = reply(&mut call(&mut s, Request::List, Instant::now())).expect("answered");
+    let r = reply(&mut call(
+        &mut s,
+        Request::List { brief: false },
+        Instant::now(),
+    ))
+    .expect("answered");
     let names: Vec<&str> = r.statuses.iter().map(|x| x.name.as_str()).collect();
     assert_eq!(names, vec!["a/x", "b", "c"]);
 }
@@ -815,4 +824,64 @@ fn jobs_on_a_dependency_cycle_do_not_load_the_rest_do() {
     let names: Vec<&str> = report.jobs.iter().map(|j| j.name.as_str()).collect();
     assert_eq!(names, vec!["c", "d"]);
     assert_eq!(cycle, vec!["a", "b"]);
+}
+
+/// Issue 14 item 5 against the fake kernel: `reload-config` defers the new
+/// definition of a running job (`definition: changed`); `restart` stops it,
+/// answers only once it runs again, and the new process is the new unit's.
+#[test]
+fn restart_applies_a_deferred_definition_once_stopped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |exec: &str| {
+        std::fs::write(dir.path().join("app.yaml"), format!("exec: [{exec}]\n")).expect("write")
+    };
+    write("/bin/old");
+    let report = gsup::loader::load_dir(dir.path());
+    let fake = Fake::default();
+    let mut s = Supervisor::new(
+        Box::new(fake.clone()),
+        PathBuf::from("/logs"),
+        PathBuf::from("/run/gsup.d"),
+    );
+    s.add_jobs(report.jobs);
+    s.set_config_dir(dir.path().to_path_buf());
+    let t0 = Instant::now();
+    call(&mut s, start("app", &[("X", "1")]), t0);
+    write("/bin/new");
+    s.request_reload(None);
+    s.run_loads(t0);
+    let st = &s.statuses(Some("app"), t0)[0];
+    assert_eq!(
+        (st.pid, st.definition.as_deref()),
+        (Some(1001), Some("changed"))
+    );
+
+    let restart = Request::Restart {
+        job: "app".into(),
+        env: Vec::new(),
+        wait: true,
+    };
+    let mut rx = call(&mut s, restart, t0);
+    assert!(reply(&mut rx).is_none(), "waits for the old process to end");
+    assert_eq!(fake.spawned_argv(), vec![vec!["/bin/old".to_string()]]);
+    fake.die(1001, Exit::Signal(libc::SIGTERM));
+    let reaped = s.sys.reap();
+    s.on_reaped(reaped, t0 + Duration::from_millis(3));
+    let r = reply(&mut rx).expect("answered once running again");
+    assert_eq!(r.code, 0);
+    assert_eq!(
+        (
+            r.statuses[0].state,
+            r.statuses[0].pid,
+            r.statuses[0].definition.as_deref()
+        ),
+        (State::Running, Some(1002), None)
+    );
+    assert_eq!(
+        fake.spawned_argv(),
+        vec![vec!["/bin/old".to_string()], vec!["/bin/new".to_string()]]
+    );
+    // The variables it was started with are kept.
+    let k = fake.0.borrow();
+    assert!(k.spawned[1].env.contains(&("X".into(), "1".into())));
 }

@@ -150,6 +150,42 @@ fn watch_restarts_rule_stops_the_job_failed() {
     assert_eq!(d.shutdown(), 0);
 }
 
+/// Issue 14 item 7: a check that restarts the job at every cycle and the
+/// restarts rule in one unit: the job ends `stop/failed` after 3 restarts (the
+/// stop fired in the same cycle as a restart used to be ignored, and the job
+/// was restarted for ever).
+#[test]
+fn watch_restarts_rule_stops_a_job_restarted_every_cycle() {
+    let unit = format!(
+        "exec: [{}, -c, 'import time; b = bytearray(80 << 20); time.sleep(1000)']\n\
+         checks:\n  - if totalmem > 50 MB then restart\n  \
+         - if 3 restarts within 10 cycles then stop\n",
+        common::python()
+    );
+    let d = Daemon::start(&[("hog", &unit)], &["--cycle", "200ms"]);
+    assert_eq!(d.run(&["start", "hog"]).0, 0);
+    wait_until(Duration::from_secs(30), "stop/failed", || {
+        let (_, out, _) = d.run(&["status", "hog"]);
+        out.contains("stop/failed") || restarts(&d, "hog") > 6
+    });
+    let json = d.status_json("hog");
+    assert_eq!(json["state"], "failed", "{json}");
+    assert_eq!(json["goal"], "stop", "{json}");
+    assert_eq!(json["restarts"].as_u64(), Some(3), "{json}");
+    assert!(
+        json["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("3 restarts within 10 cycles"),
+        "{json}"
+    );
+    let log = d.stderr();
+    assert!(!log.contains("ignored in"), "log:\n{log}");
+    wait_until(T, "no job process", || d.job_processes().is_empty());
+    d.assert_no_zombies();
+    assert_eq!(d.shutdown(), 0);
+}
+
 /// A hundred `kill`s of workers (and their orphaned helpers reaped by gsup): no
 /// zombie, and no process left once the job stops.
 #[test]

@@ -26,10 +26,15 @@ fuzz_target!(|data: &[u8]| {
         Request::Emit { event, env, .. } => std::iter::once(event.as_str())
             .chain(env.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()]))
             .collect(),
-        Request::Status { jobs } => jobs.iter().map(String::as_str).collect(),
-        Request::List
+        Request::Status { jobs, pairs, .. } => jobs
+            .iter()
+            .map(String::as_str)
+            .chain(pairs.iter().flatten().flat_map(|(k, v)| [k.as_str(), v.as_str()]))
+            .collect(),
+        Request::List { .. }
         | Request::ReloadConfig
         | Request::Shutdown { .. }
+        | Request::Reexec
         | Request::DaemonLog { .. } => Vec::new(),
     };
     for t in texts {

@@ -29,6 +29,45 @@ pub fn parse_pair(s: &str) -> Result<(String, String), String> {
     Ok((key.to_string(), value.to_string()))
 }
 
+/// A word of `gsup status [JOB [KEY=VALUE]...]...`: a job name, or a pair
+/// for the job before it (no job name holds `=`), checked as `parse_pair`.
+pub fn parse_status_word(s: &str) -> Result<String, String> {
+    if s.contains('=') {
+        parse_pair(s)?;
+    }
+    Ok(s.to_string())
+}
+
+/// The jobs of `status` words and the pairs after each (empty when no pair
+/// was given at all, so the request is the one older clients send). A pair
+/// before the first job is a usage error.
+pub type StatusTargets = (Vec<String>, Vec<Vec<(String, String)>>);
+
+/// Groups `status` words (already checked by `parse_status_word`).
+pub fn group_status_words(words: &[String]) -> Result<StatusTargets, String> {
+    let mut jobs: Vec<String> = Vec::new();
+    let mut pairs: Vec<Vec<(String, String)>> = Vec::new();
+    for w in words {
+        if w.contains('=') {
+            let pair = parse_pair(w)?;
+            match pairs.last_mut() {
+                Some(p) => p.push(pair),
+                None => {
+                    let shown = crate::diag::printable(w);
+                    return Err(format!("'{shown}' comes before any JOB"));
+                }
+            }
+        } else {
+            jobs.push(w.clone());
+            pairs.push(Vec::new());
+        }
+    }
+    if pairs.iter().all(Vec::is_empty) {
+        pairs.clear();
+    }
+    Ok((jobs, pairs))
+}
+
 /// Parses `--cycle`: the unit files' duration grammar (`500ms`, `5s`, `2m`,
 /// `1h`, a bare number of seconds; `unit::values`), zero refused (a cycle of
 /// zero would spin).
@@ -78,6 +117,29 @@ mod tests {
             assert!(e.contains("control character"), "{e}");
             assert!(!e.contains(|c: char| c.is_control()), "{e:?}");
         }
+    }
+
+    #[test]
+    fn status_words_group_pairs_under_their_job() {
+        let w = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            group_status_words(&w(&["a", "b"])),
+            Ok((w(&["a", "b"]), vec![]))
+        );
+        assert_eq!(
+            group_status_words(&w(&["web", "worker", "QUEUE=high", "X=1", "db"])),
+            Ok((
+                w(&["web", "worker", "db"]),
+                vec![
+                    vec![],
+                    vec![("QUEUE".into(), "high".into()), ("X".into(), "1".into())],
+                    vec![]
+                ]
+            ))
+        );
+        assert!(group_status_words(&w(&["Q=1", "worker"])).is_err());
+        assert!(parse_status_word("1A=b").is_err());
+        assert_eq!(parse_status_word("a/b"), Ok("a/b".into()));
     }
 
     #[test]

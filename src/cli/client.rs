@@ -34,10 +34,11 @@ impl From<Format> for Output {
 }
 
 /// The request a client command sends and how its answer is printed;
-/// `None` for the commands that are not client commands.
-pub fn request_of(command: Command) -> Option<(Request, Output)> {
+/// `Err` with a usage message for words that do not make one (a pair before
+/// any job in `status`) and for the commands that are not client commands.
+pub fn request_of(command: Command) -> Result<(Request, Output), String> {
     let lines = Output::Lines;
-    Some(match command {
+    Ok(match command {
         Command::Start(a) => (
             Request::Start {
                 job: a.target.job,
@@ -69,8 +70,17 @@ pub fn request_of(command: Command) -> Option<(Request, Output)> {
             },
             lines,
         ),
-        Command::Status { jobs, format } => (Request::Status { jobs }, format.into()),
-        Command::List { format } => (Request::List, format.into()),
+        Command::Status { jobs, format } => {
+            let (jobs, pairs) = super::args::group_status_words(&jobs)?;
+            let output = Output::from(format);
+            let brief = output == Output::Lines;
+            (Request::Status { jobs, pairs, brief }, output)
+        }
+        Command::List { format } => {
+            let output = Output::from(format);
+            let brief = output == Output::Lines;
+            (Request::List { brief }, output)
+        }
         Command::Emit {
             event,
             env,
@@ -93,15 +103,19 @@ pub fn request_of(command: Command) -> Option<(Request, Output)> {
         | Command::Log { .. }
         | Command::Completions { .. }
         | Command::Man => {
-            return None;
+            return Err("not a client command".into());
         }
     })
 }
 
 /// Runs one client command against the daemon at `socket`.
 pub fn run(socket: &Path, command: Command) -> i32 {
-    let Some((request, output)) = request_of(command) else {
-        return 2;
+    let (request, output) = match request_of(command) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("gsup: {e}; try 'gsup --help'");
+            return 2;
+        }
     };
     let response = match client::call(socket, &request) {
         Ok(r) if r.code == 0 && matches!(request, Request::Reexec) => return wait_reexec(socket),
@@ -130,7 +144,7 @@ pub fn run(socket: &Path, command: Command) -> i32 {
 fn wait_reexec(socket: &Path) -> i32 {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        match client::call(socket, &Request::List) {
+        match client::call(socket, &Request::List { brief: true }) {
             Ok(_) => return 0,
             Err(e) if std::time::Instant::now() >= deadline => {
                 eprintln!("gsup: reexec: the new daemon does not answer: {e}");
@@ -166,6 +180,9 @@ pub fn print_response(
     err: &mut dyn Write,
 ) -> i32 {
     let mut broken = false;
+    if let Some(note) = &response.note {
+        broken |= writeln!(out, "{note}").is_err();
+    }
     if output == Output::Json {
         for s in &response.statuses {
             broken |= writeln!(out, "{}", status::json_line(s)).is_err();
@@ -180,7 +197,7 @@ pub fn print_response(
     }
     let mut code = i32::from(response.code);
     if code == 0
-        && matches!(request, Request::Status { jobs } if !jobs.is_empty())
+        && matches!(request, Request::Status { jobs, .. } if !jobs.is_empty())
         && response.statuses.iter().any(|s| s.state != State::Running)
     {
         code = 3;
@@ -221,6 +238,8 @@ mod tests {
     fn status_of_a_stopped_job_is_3() {
         let req = Request::Status {
             jobs: vec!["a".into(), "b".into()],
+            pairs: vec![],
+            brief: true,
         };
         let resp = Response::ok(vec![
             st("a", State::Running, Some(5)),
@@ -234,7 +253,11 @@ mod tests {
                 String::new()
             )
         );
-        let all = Request::Status { jobs: vec![] };
+        let all = Request::Status {
+            jobs: vec![],
+            pairs: vec![],
+            brief: true,
+        };
         assert_eq!(print(&all, &resp, Output::Lines).0, 0);
     }
 
@@ -255,7 +278,7 @@ mod tests {
     #[test]
     fn verbose_prints_two_lines() {
         let resp = Response::ok(vec![st("a", State::Running, Some(5))]);
-        let (code, out, _) = print(&Request::List, &resp, Output::Verbose);
+        let (code, out, _) = print(&Request::List { brief: false }, &resp, Output::Verbose);
         assert_eq!(code, 0);
         assert_eq!(
             out,

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 /// The plain `status` command line, if `argv` is one: `status` and job names,
 /// with `--socket PATH` or `--socket=PATH` before or after. Anything else
 /// (a flag, `--`, `-v`, help, no job, a word that is not UTF-8 or starts with
-/// `-`) is `None` and goes through clap, which owns every usage error.
+/// `-`, a `KEY=VALUE` pair picking an instance) is `None` and goes through clap, which owns every usage error.
 pub fn plain_status(argv: &[OsString]) -> Option<(Option<PathBuf>, Vec<String>)> {
     let mut socket = None;
     // Sized once: a growing Vec would run one more function, outside the
@@ -31,7 +31,7 @@ pub fn plain_status(argv: &[OsString]) -> Option<(Option<PathBuf>, Vec<String>)>
                 return None;
             }
             socket = Some(PathBuf::from(value));
-        } else if word.is_empty() || word.starts_with('-') {
+        } else if word.is_empty() || word.starts_with('-') || word.contains('=') {
             return None;
         } else if !seen_status {
             if word != "status" {
@@ -119,6 +119,7 @@ mod tests {
             &["--socket", "/a", "status", "web", "--socket", "/b"],
             &["--socket=", "status", "web"],
             &["status", ""],
+            &["status", "worker", "QUEUE=high"],
             &["--version"],
         ] {
             assert_eq!(plain_status(&argv(words)), None, "{words:?}");

@@ -52,8 +52,8 @@ pub enum Command {
     Reload(JobPairs),
     /// Print the status lines of the named jobs (all jobs if none named)
     Status {
-        /// Jobs to show
-        #[arg(value_name = "JOB")]
+        /// Jobs to show, each followed by KEY=VALUE pairs that pick one instance
+        #[arg(value_name = "JOB [KEY=VALUE]...", value_parser = args::parse_status_word)]
         jobs: Vec<String>,
         #[command(flatten)]
         format: Format,

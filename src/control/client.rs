@@ -122,7 +122,7 @@ mod tests {
     fn missing_socket_is_unreachable_and_named() {
         let dir = tempfile::tempdir().expect("tempdir");
         let sock = dir.path().join("none.sock");
-        let err = call(&sock, &Request::List).expect_err("nothing listens");
+        let err = call(&sock, &Request::List { brief: false }).expect_err("nothing listens");
         let text = err.to_string();
         assert!(
             text.starts_with(&format!("cannot reach the daemon at {}: ", sock.display())),
@@ -166,6 +166,8 @@ mod tests {
             &sock,
             &Request::Status {
                 jobs: vec!["x".into()],
+                pairs: vec![],
+                brief: false,
             },
         )
         .expect("answer");

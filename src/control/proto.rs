@@ -28,11 +28,22 @@ pub enum Request {
         job: String,
         env: Vec<(String, String)>,
     },
-    /// Empty `jobs`: every job (as `list`).
+    /// Empty `jobs`: every job (as `list`). `pairs[i]` are the `KEY=VALUE`
+    /// pairs given after `jobs[i]`, which pick one instance of it; a job
+    /// past the end of `pairs`, or with none, shows every instance.
     Status {
         jobs: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pairs: Vec<Vec<(String, String)>>,
+        /// Only the status lines are printed: memory and CPU are not measured.
+        #[serde(default, skip_serializing_if = "is_false")]
+        brief: bool,
     },
-    List,
+    /// Every job; `brief` as for `Status`.
+    List {
+        #[serde(default, skip_serializing_if = "is_false")]
+        brief: bool,
+    },
     Emit {
         event: String,
         env: Vec<(String, String)>,
@@ -91,14 +102,19 @@ impl Request {
                 check_name("job name", job, false)?;
                 check_pairs(env)
             }
-            Request::Status { jobs } => jobs
-                .iter()
-                .try_for_each(|j| check_name("job name", j, false)),
+            Request::Status { jobs, pairs, .. } => {
+                jobs.iter()
+                    .try_for_each(|j| check_name("job name", j, false))?;
+                if pairs.len() > jobs.len() {
+                    return Err("more pair lists than jobs".into());
+                }
+                pairs.iter().try_for_each(|p| check_pairs(p))
+            }
             Request::Emit { event, env, .. } => {
                 check_name("event name", event, true)?;
                 check_pairs(env)
             }
-            Request::List
+            Request::List { .. }
             | Request::ReloadConfig
             | Request::Shutdown { .. }
             | Request::Reexec
@@ -112,11 +128,17 @@ impl Request {
         !matches!(
             self,
             Request::Status { .. }
-                | Request::List
+                | Request::List { .. }
                 | Request::LogPath { .. }
                 | Request::DaemonLog { .. }
         )
     }
+}
+
+/// Serde's `skip_serializing_if` for flags that are off by default, so a
+/// request without them is the one older clients send.
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// A job or event name: not empty, no control character (nor blank, for an event).
@@ -180,6 +202,10 @@ pub struct Response {
     /// of the last logged, when none is new); the next `since`.
     #[serde(default)]
     pub last_seq: Option<u64>,
+    /// A line for the person who asked, printed before the statuses
+    /// (`worker: stopping all 2 instances` for a `stop` that named none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl Response {
@@ -192,6 +218,7 @@ impl Response {
             log_path: None,
             lines: Vec::new(),
             last_seq: None,
+            note: None,
         }
     }
 
@@ -204,6 +231,7 @@ impl Response {
             log_path: None,
             lines: Vec::new(),
             last_seq: None,
+            note: None,
         }
     }
 }
@@ -300,7 +328,15 @@ mod tests {
 
     #[test]
     fn good_requests_parse() {
-        assert_eq!(req(r#"{"cmd":"list"}"#), Ok(Request::List));
+        assert_eq!(req(r#"{"cmd":"list"}"#), Ok(Request::List { brief: false }));
+        assert_eq!(
+            req(r#"{"cmd":"list","brief":true}"#),
+            Ok(Request::List { brief: true })
+        );
+        assert_eq!(
+            serde_json::to_string(&Request::List { brief: false }).ok(),
+            Some(r#"{"cmd":"list"}"#.to_string())
+        );
         assert_eq!(
             req(r#"{"cmd":"start","job":"w","env":[["QUEUE","a\tb"]],"wait":true}"#),
             Ok(Request::Start {
@@ -346,6 +382,34 @@ mod tests {
             let err = req(json).expect_err(json);
             assert!(err.starts_with(want), "{json}: {err}");
             assert!(!err.contains(|c: char| c.is_control()), "{err:?}");
+        }
+    }
+
+    #[test]
+    fn status_pairs_are_optional_and_checked() {
+        assert_eq!(
+            req(r#"{"cmd":"status","jobs":["w"]}"#),
+            Ok(Request::Status {
+                jobs: vec!["w".into()],
+                pairs: vec![],
+                brief: false
+            })
+        );
+        assert_eq!(
+            req(r#"{"cmd":"status","jobs":["a","w"],"pairs":[[],[["QUEUE","high"]]]}"#),
+            Ok(Request::Status {
+                jobs: vec!["a".into(), "w".into()],
+                pairs: vec![vec![], vec![("QUEUE".into(), "high".into())]],
+                brief: false
+            })
+        );
+        for bad in [
+            r#"{"cmd":"status","jobs":["w"],"pairs":[[],[]]}"#,
+            r#"{"cmd":"status","jobs":["w"],"pairs":[[["1Q","x"]]]}"#,
+            r#"{"cmd":"status","jobs":["w"],"pairs":[[["Q","a
+b"]]]}"#,
+        ] {
+            assert!(req(bad).is_err(), "{bad}");
         }
     }
 

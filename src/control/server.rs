@@ -359,7 +359,7 @@ mod tests {
             assert!(bad.error.unwrap_or_default().starts_with("bad request: "));
             let good: Response = serde_json::from_str(&lines[1]).expect("json");
             assert_eq!(good.code, 4);
-            assert_eq!(good.error.as_deref(), Some("List"));
+            assert_eq!(good.error.as_deref(), Some("List { brief: false }"));
         });
     }
 

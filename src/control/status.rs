@@ -18,8 +18,9 @@ pub fn line(s: &JobStatus) -> String {
 
 /// The `-v` second line, indented by four spaces:
 /// `    memory 12.3 MB, cpu 0.4%, uptime 1h02m, restarts 0, last exit: signal KILL`
-/// then `, failed: REASON` and `, failing: CHECK; CHECK` when present.
-/// Unknown values print as `-`.
+/// then `, failed: REASON`, `, failing: CHECK; CHECK` and `, definition
+/// changed (restart to apply)` or `, definition deleted (runs until
+/// stopped)` when present. Unknown values print as `-`.
 pub fn verbose_line(s: &JobStatus) -> String {
     format!("    {}", verbose_fields(s).join(", "))
 }
@@ -45,6 +46,12 @@ pub fn verbose_fields(s: &JobStatus) -> Vec<String> {
     }
     if !s.failing_checks.is_empty() {
         out.push(format!("failing: {}", s.failing_checks.join("; ")));
+    }
+    match s.definition.as_deref() {
+        Some("changed") => out.push("definition changed (restart to apply)".into()),
+        Some("deleted") => out.push("definition deleted (runs until stopped)".into()),
+        Some(other) => out.push(format!("definition {other}")),
+        None => {}
     }
     out
 }
@@ -159,6 +166,15 @@ mod tests {
              failed: respawn limit, failing: totalmem 412.0 MB > 300 MB, 2 of 3 cycles; \
              cpu 95% > 90%, 1 of 5 cycles"
         );
+        let mut s = status("u", "", Goal::Start, State::Running, Some(1));
+        s.definition = Some("changed".into());
+        assert!(
+            verbose_line(&s).ends_with(", last exit: -, definition changed (restart to apply)"),
+            "{}",
+            verbose_line(&s)
+        );
+        s.definition = Some("deleted".into());
+        assert!(verbose_line(&s).ends_with(", definition deleted (runs until stopped)"));
     }
 
     #[test]

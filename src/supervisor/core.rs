@@ -65,6 +65,8 @@ pub struct Supervisor {
     pub reexec: bool,
     /// The jobs changed since the state was last saved (`save_state`).
     pub(super) state_dirty: bool,
+    /// The previous CPU sample of each instance's tree (`supervisor::usage`).
+    pub(super) usage: super::usage::Usage,
     /// Children reaped and spawns failed since start (`--http`'s figures).
     pub reaped_total: u64,
     pub spawn_failures_total: u64,
@@ -103,6 +105,7 @@ impl Supervisor {
             page: None,
             reexec: false,
             state_dirty: true,
+            usage: Default::default(),
             reaped_total: 0,
             spawn_failures_total: 0,
             state_dir: None,

@@ -28,6 +28,20 @@ pub fn job_env(
     env
 }
 
+/// The variables an instance was started with, read back from its
+/// environment `env` (built by `job_env` with `unit`): what the daemon set
+/// itself and what the unit's `env` set are left out, so that the instance
+/// can be started again on a new definition of its job.
+pub fn start_env_of(env: &[(String, String)], unit: &Unit) -> Vec<(String, String)> {
+    env.iter()
+        .filter(|(k, v)| {
+            let own = k == "GSUP_JOB" || k == "GSUP_INSTANCE" || (k == "PATH" && v == JOB_PATH);
+            !own && !unit.env.iter().any(|(u, _)| u == k)
+        })
+        .cloned()
+        .collect()
+}
+
 /// Sets `key` to `value`, replacing an earlier binding in place.
 pub fn set(env: &mut Vec<(String, String)>, key: &str, value: &str) {
     match env.iter_mut().find(|(k, _)| k == key) {

@@ -10,6 +10,7 @@ pub mod follow;
 pub mod joblog;
 pub mod jobs;
 pub mod launch;
+pub mod named;
 pub mod page;
 pub mod pids;
 pub mod readiness;
@@ -21,6 +22,7 @@ pub mod shutdown;
 pub mod signals;
 pub mod snapshot;
 pub mod timers;
+pub mod usage;
 pub mod waiters;
 pub mod watch;
 
@@ -259,14 +261,23 @@ async fn daemon(opts: DaemonOptions) -> Ended {
     let mut sup = Supervisor::new(Box::new(sys), opts.log_dir.clone(), runtime_dir.clone());
     sup.start_logs(joblog::handed_over(&runtime_dir));
     sup.watch = watch::WatchState::new(opts.cycle, opts.alert_command.clone());
-    match page::own_dir(&runtime_dir) {
-        Ok(()) => sup.enable_page(crate::control::page::path_for(&opts.socket)),
-        Err(e) => warn!("no status page: {e}; status goes over the socket"),
-    }
+    // The page, the saved state and the notify sockets live in the runtime
+    // dir only when it is the daemon's own: never written through a link.
+    let own_dir = match page::own_dir(&runtime_dir) {
+        Ok(()) => {
+            sup.enable_page(crate::control::page::path_for(&opts.socket));
+            true
+        }
+        Err(e) => {
+            warn!("no status page: {e}; status goes over the socket, and no state is saved");
+            false
+        }
+    };
     // The state is read and written through this descriptor only: the
     // dir was opened without following a link, and must be the daemon's.
     sup.state_dir = match crate::logs::safe::open_dir_path(&runtime_dir, true) {
-        Ok((fd, _)) => Some(fd),
+        Ok((fd, _)) if own_dir => Some(fd),
+        Ok(_) => None,
         Err(e) => {
             warn!("no saved state (jobs are not taken back after a crash): {e}");
             None
@@ -274,7 +285,7 @@ async fn daemon(opts: DaemonOptions) -> Ended {
     };
     load(&mut sup, &opts);
     let now = Instant::now();
-    if !take_back(&mut sup, &runtime_dir, now) {
+    if !(own_dir && take_back(&mut sup, &runtime_dir, now)) {
         sup.dispatch(&Event {
             name: "startup".into(),
             env: Vec::new(),
@@ -346,8 +357,10 @@ async fn daemon(opts: DaemonOptions) -> Ended {
     finish::end_the_rest(&mut *sup.sys, ends_everything(&opts), finish::TERM_GRACE);
     let _ = std::fs::remove_file(&opts.socket);
     // Only what we made: the notify sockets, then the dir if it is empty.
-    let _ = std::fs::remove_dir_all(runtime_dir.join("notify"));
-    let _ = std::fs::remove_dir(&runtime_dir);
+    if own_dir {
+        let _ = std::fs::remove_dir_all(runtime_dir.join("notify"));
+        let _ = std::fs::remove_dir(&runtime_dir);
+    }
     info!("exiting");
     Ended::Shutdown { reboot }
 }

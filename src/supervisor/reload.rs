@@ -3,6 +3,7 @@
 //! running job keeps its old one until it stops; a bad file changes nothing.
 
 use super::core::{CONFIG_SETTLE, Supervisor};
+use super::jobs::{Key, label};
 use super::timers::TimerKey;
 use crate::control::proto::Response;
 use crate::diag::Diagnostic;
@@ -18,6 +19,10 @@ use tracing::{info, warn};
 /// parsed, users resolved, jobs on a dependency cycle named.
 pub type Loaded = (LoadReport, Vec<String>);
 
+/// An instance a `restart` stopped to start it on a new definition, with
+/// the variables it was started with.
+pub type Restarted = (Key, Vec<(String, String)>);
+
 /// What `reload-config` keeps between reloads.
 #[derive(Debug, Default)]
 pub struct ReloadState {
@@ -27,6 +32,10 @@ pub struct ReloadState {
     pub deferred: BTreeMap<String, LoadedJob>,
     /// Jobs whose file is gone, removed when they stop.
     pub doomed: BTreeSet<String>,
+    /// `restart` of a job with a deferred definition: the instances it
+    /// stopped and the variables each was started with, started again on
+    /// the new definition once the job has stopped.
+    pub restart_after: BTreeMap<String, Vec<Restarted>>,
     /// A load to hand to the loop (`take_load`).
     pending: Option<PathBuf>,
     /// A load runs off the loop now.
@@ -106,8 +115,60 @@ impl Supervisor {
         sum
     }
 
-    /// Applies deferred definitions and removals to jobs that have stopped.
-    pub(super) fn apply_deferred(&mut self) {
+    /// The definition state `status -v` shows for `name`: `changed` while a
+    /// new definition waits for a restart, `deleted` while its file is gone.
+    pub(super) fn definition_state(&self, name: &str) -> Option<&'static str> {
+        if self.reload.doomed.contains(name) {
+            Some("deleted")
+        } else if self.reload.deferred.contains_key(name) {
+            Some("changed")
+        } else {
+            None
+        }
+    }
+
+    /// `restart` of `keys` of `job`: when a new definition waits and the
+    /// restart stops every instance that runs, the restart is a stop now and
+    /// a start on the new definition once the job has stopped
+    /// (`apply_deferred`); then true, and the caller feeds only `Stop`.
+    pub(super) fn restart_on_new_definition(&mut self, job: &str, keys: &[Key]) -> bool {
+        let Some(def) = self.jobs.def(job) else {
+            return false;
+        };
+        if !self.reload.deferred.contains_key(job) || self.shutdown.is_some() {
+            return false;
+        }
+        let others_rest = self
+            .jobs
+            .keys_of(job)
+            .iter()
+            .filter(|k| !keys.contains(k))
+            .all(|k| self.instance_rests(k));
+        if !others_rest {
+            return false;
+        }
+        let starts = keys
+            .iter()
+            .map(|k| {
+                let env = self.jobs.get(k).map(|i| i.env.as_slice()).unwrap_or(&[]);
+                (k.clone(), super::env::start_env_of(env, &def.unit))
+            })
+            .collect();
+        self.reload.restart_after.insert(job.to_string(), starts);
+        true
+    }
+
+    /// True while a `restart` of `key`'s job waits for the job to stop and
+    /// start on its new definition (its waiter is not answered meanwhile).
+    pub(super) fn restart_pending(&self, key: &Key) -> bool {
+        self.reload.restart_after.contains_key(&key.0)
+    }
+
+    /// Applies deferred definitions and removals to jobs that have stopped,
+    /// and starts the instances a `restart` stopped for a new definition;
+    /// true when it queued inputs.
+    pub(super) fn apply_deferred(&mut self) -> bool {
+        let mut fed = false;
         let ready: Vec<String> = self
             .reload
             .deferred
@@ -119,6 +180,22 @@ impl Supervisor {
             if let Some(j) = self.reload.deferred.remove(&n) {
                 info!(job = %n, "new definition applied");
                 self.replace(j);
+            }
+            for (old, env) in self.reload.restart_after.remove(&n).unwrap_or_default() {
+                fed = true;
+                match self.start_job(&n, &env) {
+                    Ok(new) if new != old => {
+                        // A new `instance` template names it anew.
+                        for w in &mut self.waiters {
+                            w.keys
+                                .iter_mut()
+                                .filter(|k| **k == old)
+                                .for_each(|k| *k = new.clone());
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => warn!(job = %label(&old), "not restarted on its new definition: {e}"),
+                }
             }
         }
         let doomed: Vec<String> = self
@@ -133,17 +210,24 @@ impl Supervisor {
             self.reload.doomed.remove(&n);
             self.remove_job(&n);
         }
+        fed
     }
 
     /// True when no instance of `name` is running: all rest at goal stop.
     fn is_stopped(&self, name: &str) -> bool {
-        self.jobs.keys_of(name).iter().all(|k| {
-            !self.pids.has_any(k)
-                && self
-                    .jobs
-                    .get(k)
-                    .is_none_or(|i| matches!(i.job.state, State::Waiting | State::Failed))
-        })
+        self.jobs
+            .keys_of(name)
+            .iter()
+            .all(|k| self.instance_rests(k))
+    }
+
+    /// The instance has no process and rests (`waiting` or `failed`).
+    fn instance_rests(&self, k: &Key) -> bool {
+        !self.pids.has_any(k)
+            && self
+                .jobs
+                .get(k)
+                .is_none_or(|i| matches!(i.job.state, State::Waiting | State::Failed))
     }
 
     /// Forgets a stopped job: its definition and its resting instances.

@@ -32,12 +32,15 @@ impl Supervisor {
             },
             Request::Stop { job, env, wait } => match self.select(&job, &env) {
                 Ok(keys) => {
+                    let note = self.all_instances_note(&job, &env, keys.len());
+                    // A stop wins over a restart waiting for a new definition.
+                    self.reload.restart_after.remove(&job);
                     for k in &keys {
                         self.feed(k.clone(), Input::Stop);
                     }
-                    self.wait_for(keys, WaitKind::Stop, wait, reply, now);
+                    self.wait_with_note(keys, WaitKind::Stop, wait, reply, now, note);
                 }
-                Err(e) => answer(reply, e),
+                Err(e) => answer(reply, *e),
             },
             Request::Restart { job, env, wait } => {
                 let keys = match self.select(&job, &env) {
@@ -46,11 +49,16 @@ impl Supervisor {
                         Ok(k) => vec![k],
                         Err(e) => return answer(reply, Response::err(1, e)),
                     },
-                    Err(e) => return answer(reply, e),
+                    Err(e) => return answer(reply, *e),
                 };
+                // A new definition waiting for a restart is applied: stop
+                // now, start on it once stopped (`reload::apply_deferred`).
+                let apply = self.restart_on_new_definition(&job, &keys);
                 for k in &keys {
                     self.feed(k.clone(), Input::Stop);
-                    self.feed(k.clone(), Input::Start);
+                    if !apply {
+                        self.feed(k.clone(), Input::Start);
+                    }
                 }
                 self.wait_for(keys, WaitKind::Start, wait, reply, now);
             }
@@ -58,12 +66,12 @@ impl Supervisor {
                 let r = self.reload(&job, &env);
                 answer(reply, r);
             }
-            Request::Status { jobs } => {
-                let r = self.status(&jobs, now);
+            Request::Status { jobs, pairs, brief } => {
+                let r = self.status(&jobs, &pairs, brief, now);
                 answer(reply, r);
             }
-            Request::List => {
-                let r = Response::ok(self.statuses(None, now));
+            Request::List { brief } => {
+                let r = Response::ok(self.statuses_measured(None, !brief, now));
                 answer(reply, r);
             }
             Request::Emit { event, env, wait } => {
@@ -76,7 +84,7 @@ impl Supervisor {
                 let started = touched.iter().filter(|e| *e.1).map(|e| e.0.clone());
                 let started = started.collect();
                 let keys = touched.into_keys().collect();
-                self.wait_started(keys, started, WaitKind::Emit, wait, reply, now);
+                self.wait_started(keys, started, WaitKind::Emit, wait, reply, now, None);
             }
             Request::ReloadConfig => self.request_reload(Some(reply)),
             Request::Shutdown { reboot } => {
@@ -142,16 +150,16 @@ impl Supervisor {
 
     /// The instances a `stop`/`restart JOB [K=V]...` names: the one its env
     /// selects, or every instance when no variable is given.
-    fn select(&self, job: &str, env: &[(String, String)]) -> Result<Vec<Key>, Response> {
+    fn select(&self, job: &str, env: &[(String, String)]) -> Result<Vec<Key>, Box<Response>> {
         self.jobs
             .select(job, env)
-            .map_err(|(code, msg)| Response::err(code, msg))
+            .map_err(|(code, msg)| Box::new(Response::err(code, msg)))
     }
 
     fn reload(&mut self, job: &str, env: &[(String, String)]) -> Response {
         let keys = match self.select(job, env) {
             Ok(k) => k,
-            Err(r) => return r,
+            Err(r) => return *r,
         };
         let Some(def) = self.jobs.def(job) else {
             return Response::err(4, format!("{job}: no such job"));
@@ -178,33 +186,20 @@ impl Supervisor {
         Response::ok(sent.iter().filter_map(|k| self.status_of(k, now)).collect())
     }
 
-    fn status(&self, jobs: &[String], now: Instant) -> Response {
-        if jobs.is_empty() {
-            return Response::ok(self.statuses(None, now));
-        }
-        let mut out = Vec::new();
-        for j in jobs {
-            if self.jobs.def(j).is_none() {
-                let mut r = Response::err(4, format!("{j}: no such job"));
-                r.statuses = out;
-                return r;
-            }
-            out.extend(self.statuses(Some(j), now));
-        }
-        let code = if out.iter().all(JobStatus::is_up) {
-            0
-        } else {
-            3
-        };
-        Response {
-            code,
-            ..Response::ok(out)
-        }
-    }
-
     /// Status lines of one job's instances (or of every job), sorted by name;
     /// a job with instances but none running shows one `stop/waiting` line.
     pub fn statuses(&self, job: Option<&str>, now: Instant) -> Vec<JobStatus> {
+        self.statuses_measured(job, true, now)
+    }
+
+    /// `statuses`, with memory and CPU measured (`status_of`) or, for
+    /// status lines alone, not (`held_status`: no file is read).
+    pub fn statuses_measured(
+        &self,
+        job: Option<&str>,
+        measure: bool,
+        now: Instant,
+    ) -> Vec<JobStatus> {
         // One job: a map lookup and a range, not a scan of every job.
         let names: Vec<&String> = match job {
             Some(j) => self.jobs.def(j).map(|d| &d.name).into_iter().collect(),
@@ -212,8 +207,17 @@ impl Supervisor {
         };
         names
             .into_iter()
-            .flat_map(|name| self.lines_of(name, |k| self.status_of(k, now)))
+            .flat_map(|name| self.lines_of(name, |k| self.status_as(k, measure, now)))
             .collect()
+    }
+
+    /// `status_of` when `measure`, else `held_status`.
+    pub fn status_as(&self, key: &Key, measure: bool, now: Instant) -> Option<JobStatus> {
+        if measure {
+            self.status_of(key, now)
+        } else {
+            self.held_status(key, now)
+        }
     }
 
     /// The statuses of `name` as `status` shows them, each made by `status`
@@ -237,22 +241,18 @@ impl Supervisor {
         Some(JobStatus::new(&key.0, &key.1, j.goal, j.state, j.main_pid))
     }
 
-    /// One instance's status.
+    /// One instance's status, with memory and CPU of its whole tree
+    /// measured now (`supervisor::usage`).
     pub fn status_of(&self, key: &Key, now: Instant) -> Option<JobStatus> {
         let mut st = self.held_status(key, now)?;
-        if st.memory_bytes.is_none() {
-            let page = crate::procfs::page_bytes();
-            st.memory_bytes = st
-                .pid
-                .and_then(|p| self.sys.procs().resident_pages(p))
-                .map(|pages| pages.saturating_mul(page));
+        if let Some(pid) = st.pid {
+            self.measure_tree(key, pid, &mut st, now);
         }
         Some(st)
     }
 
-    /// `status_of` from the state the loop holds, without reading /proc:
-    /// an unwatched job's memory is left for the caller to read (`--http`
-    /// reads it off the loop, the same way).
+    /// `status_of` from the state the loop holds, without measuring the
+    /// tree (the watchdog's last figures, when it has any).
     pub fn held_status(&self, key: &Key, now: Instant) -> Option<JobStatus> {
         let j = &self.jobs.get(key)?.job;
         let mut st = JobStatus {
@@ -266,6 +266,7 @@ impl Supervisor {
                 .map(|e| last_exit_text(e, j.last_cause.as_ref())),
             reason: j.reason.clone(),
             containment: Some(self.sys.containment().as_str().to_string()),
+            definition: self.definition_state(&key.0).map(str::to_string),
             ..self.brief_status(key)?
         };
         self.watch_status(key, &mut st);
@@ -280,14 +281,29 @@ impl Supervisor {
         reply: oneshot::Sender<Response>,
         now: Instant,
     ) {
+        self.wait_with_note(keys, kind, wait, reply, now, None);
+    }
+
+    /// `wait_for`, the answer carrying `note` (a line printed before the
+    /// statuses).
+    fn wait_with_note(
+        &mut self,
+        keys: Vec<Key>,
+        kind: WaitKind,
+        wait: bool,
+        reply: oneshot::Sender<Response>,
+        now: Instant,
+        note: Option<String>,
+    ) {
         let started = if kind == WaitKind::Start {
             keys.clone()
         } else {
             Vec::new()
         };
-        self.wait_started(keys, started, kind, wait, reply, now);
+        self.wait_started(keys, started, kind, wait, reply, now, note);
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn wait_started(
         &mut self,
         keys: Vec<Key>,
@@ -296,6 +312,7 @@ impl Supervisor {
         wait: bool,
         reply: oneshot::Sender<Response>,
         now: Instant,
+        note: Option<String>,
     ) {
         self.drain(now);
         let w = Waiter {
@@ -303,6 +320,7 @@ impl Supervisor {
             started,
             kind,
             reply,
+            note,
         };
         if !wait {
             // `--no-wait`: accepted is success; only an instance that has
@@ -327,10 +345,9 @@ impl Supervisor {
     pub fn answer_waiters(&mut self, now: Instant) {
         let waiters = std::mem::take(&mut self.waiters);
         for w in waiters {
-            let settled = w
-                .keys
-                .iter()
-                .all(|k| self.jobs.get(k).is_none_or(|i| i.job.is_settled()));
+            let settled = w.keys.iter().all(|k| {
+                !self.restart_pending(k) && self.jobs.get(k).is_none_or(|i| i.job.is_settled())
+            });
             if settled {
                 let r = self.settled_response(&w, now);
                 answer(w.reply, r);
@@ -358,6 +375,7 @@ impl Supervisor {
         .filter_map(|k| why(k).map(|r| format!("{}: {r}", label(k))))
         .collect();
         let mut r = Response::ok(statuses);
+        r.note = w.note.clone();
         if !failed.is_empty() {
             r.code = 1;
             r.error = Some(failed.join("; "));

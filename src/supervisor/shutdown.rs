@@ -59,7 +59,11 @@ impl Supervisor {
     /// instance jobs, and move shutdown on to its next wave when one is done.
     pub(super) fn after_drain(&mut self, now: Instant) {
         self.answer_waiters(now);
-        self.apply_deferred();
+        if self.apply_deferred() {
+            // Instances a `restart` stopped start on their new definition.
+            self.drain_inner(now);
+            self.answer_waiters(now);
+        }
         for key in self.pids.take_closing() {
             if !self.sys.group_close(&key) {
                 self.pids.close_later(&key);

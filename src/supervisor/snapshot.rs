@@ -1,5 +1,5 @@
-//! What `--http` shows, taken in one loop turn from the state the loop holds
-//! (no /proc read on the loop: `http` reads unwatched jobs' memory off it).
+//! What `--http` shows, taken in one loop turn: every status as the socket gives
+//! it (memory and CPU of each tree measured as for `status`), at most once a second.
 
 use super::core::Supervisor;
 use super::env;
@@ -20,7 +20,7 @@ pub fn http_snapshot(sup: &Supervisor, started: Instant, turns: u64) -> crate::h
     let jobs: Vec<_> = sup
         .jobs
         .names()
-        .flat_map(|name| sup.lines_of(name, |k| sup.held_status(k, now)))
+        .flat_map(|name| sup.lines_of(name, |k| sup.status_of(k, now)))
         .collect();
     let mut waves = super::stop_waves(sup);
     waves.reverse();

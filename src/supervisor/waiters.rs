@@ -23,6 +23,8 @@ pub struct Waiter {
     pub started: Vec<Key>,
     pub kind: WaitKind,
     pub reply: oneshot::Sender<Response>,
+    /// A line for the answer (`Response::note`).
+    pub note: Option<String>,
 }
 
 /// Why a settled instance is not where `kind` wanted it (`None`: it is):

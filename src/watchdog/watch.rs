@@ -276,6 +276,7 @@ impl JobWatch {
                 cycle,
             };
             let subject = (Target::JobWide, pid);
+            let first = out.len();
             run_checks(
                 &self.spec.checks,
                 &mut self.main_states,
@@ -286,6 +287,7 @@ impl JobWatch {
                 &mut failing,
                 out,
             );
+            stop_wins(out, first);
             self.status = Some(WatchStatus {
                 memory_bytes: values.totalmem,
                 cpu_percent: values.totalcpu,
@@ -338,6 +340,28 @@ impl JobWatch {
             status.failing = failing;
         }
         self.prev = Some(sample);
+    }
+}
+
+/// A job-wide `stop` fired in the same cycle as a `restart` (the restarts rule
+/// catching a check that restarts the job every cycle) is what happens: the
+/// restart would reach the job first, and the stop would then find it restarting
+/// and be ignored, so the job would be restarted for ever.
+fn stop_wins(out: &mut Vec<WatchAction>, first: usize) {
+    let stops = out[first..].iter().any(|a| {
+        a.action == Action::Stop && a.target == Target::JobWide && a.event == WatchEvent::Failed
+    });
+    if !stops {
+        return;
+    }
+    let mut i = first;
+    while i < out.len() {
+        let a = &out[i];
+        if a.action == Action::Restart && a.target == Target::JobWide {
+            out.remove(i);
+        } else {
+            i += 1;
+        }
     }
 }
 

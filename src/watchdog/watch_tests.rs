@@ -276,3 +276,52 @@ fn cycles_spent_down_count_for_the_restarts_rule() {
     assert_eq!(acts[0].action, Action::Stop);
     assert_eq!(acts[0].value_text, "2 restarts within 3 cycles");
 }
+
+#[test]
+fn the_restarts_rule_stops_a_job_that_a_check_restarts_every_cycle() {
+    // Issue 14 item 7: the restart fired in the same cycle as the stop used to
+    // reach the job first, so the stop was ignored (the job was already
+    // restarting) and the job was restarted for ever.
+    let spec = WatchSpec {
+        cycle: Some(Duration::from_millis(200)),
+        checks: vec![
+            res(Resource::TotalMem, 50, Window::Once, Action::Restart),
+            Check {
+                source: "if 3 restarts within 10 cycles then stop".into(),
+                condition: Condition::Restarts {
+                    count: 3,
+                    cycles: 10,
+                },
+                window: Window::Once,
+                action: Action::Stop,
+            },
+        ],
+        child_checks: vec![],
+    };
+    // Every cycle a new main process (new start time) holding 90 MB in a child.
+    let samples = (1..=4)
+        .map(|i| {
+            let mut t = tree(i, &[(200, 90)]);
+            t.procs[0].start_ticks = i;
+            TreeSample::new(100, t.procs, Duration::from_secs(i), 100, 1)
+        })
+        .collect();
+    let (mut w, t0) = setup(spec, samples);
+    let mut fired = Vec::new();
+    // The supervisor's counter: one more restart after each cycle's restart.
+    for restarts in 0..4u32 {
+        let now = t0 + Duration::from_millis(200 * u64::from(restarts + 1));
+        let acts = w.run_cycle(now, &[(key(), 100, restarts)]);
+        fired.push(acts.into_iter().map(|a| a.action).collect::<Vec<_>>());
+    }
+    assert_eq!(
+        fired,
+        vec![
+            vec![Action::Restart],
+            vec![Action::Restart],
+            vec![Action::Restart],
+            // The stop wins over the restart of the same cycle: the job ends.
+            vec![Action::Stop],
+        ]
+    );
+}
