@@ -75,7 +75,8 @@ fn status_and_log_of_one_instance() {
     });
     wait_until(T, "log of a", || {
         let (code, out, _) = d.run(&["log", "worker", "QUEUE=a"]);
-        code == 0 && out == "queue a\n"
+        // gsup's own `gsup: started, pid N` comes first.
+        code == 0 && out.lines().any(|l| l == "queue a") && !out.contains("queue b")
     });
     let (code, out, _) = d.run(&["log", "worker", "QUEUE=b", "-n", "1"]);
     assert_eq!((code, out.as_str()), (0, "queue b\n"));

@@ -65,7 +65,13 @@ pub struct Limiter {
     windows: HashMap<Source, Window>,
     /// The earliest end of a window that has suppressed something.
     next_due: Option<Instant>,
+    /// When a crowded map may be swept again (ended windows forgotten): a
+    /// sweep looks at every source, so it is not done at every event.
+    next_sweep: Option<Instant>,
 }
+
+/// How often a crowded map is swept at most.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Limiter {
     /// A limiter with these limits and no history.
@@ -74,6 +80,7 @@ impl Limiter {
             limits,
             windows: HashMap::new(),
             next_due: None,
+            next_sweep: None,
         }
     }
 
@@ -123,9 +130,13 @@ impl Limiter {
     /// Pushes the summary of every window that has ended with something
     /// suppressed, and forgets ended windows when the map is large.
     pub fn due(&mut self, now: Instant, out: &mut Vec<Summary>) {
-        let crowded = self.windows.len() >= MAX_SOURCES / 2;
+        let crowded =
+            self.windows.len() >= MAX_SOURCES / 2 && self.next_sweep.is_none_or(|t| now >= t);
         if !crowded && self.next_due.is_none_or(|d| now < d) {
             return;
+        }
+        if crowded {
+            self.next_sweep = Some(now + SWEEP_EVERY);
         }
         let interval = self.limits.interval;
         let mut next: Option<Instant> = None;
