@@ -117,7 +117,7 @@ pub fn run(socket: &Path, command: Command) -> i32 {
             return 2;
         }
     };
-    let response = match client::call(socket, &request) {
+    let response = match call_again_after_reexec(socket, &request) {
         Ok(r) if r.code == 0 && matches!(request, Request::Reexec) => return wait_reexec(socket),
         Ok(r) => r,
         // A daemon told to shut down may be gone before it could answer.
@@ -136,6 +136,29 @@ pub fn run(socket: &Path, command: Command) -> i32 {
     let mut err = std::io::stderr().lock();
     let looks = looks_of_stdout();
     print_response(&request, &response, output, looks, &mut out, &mut err)
+}
+
+/// `client::call`, asked again (up to 100 times, 10 ms apart) when
+/// the daemon closed the connection without an answer: a daemon that
+/// re-executes itself (`gsup reexec`) drops the connections it had accepted
+/// but not answered, and its new image answers a moment later. Only for
+/// requests that may be sent twice: `emit` is not, and `shutdown` and
+/// `reexec` have their own handling.
+fn call_again_after_reexec(socket: &Path, request: &Request) -> Result<Response, ClientError> {
+    let again = !matches!(
+        request,
+        Request::Emit { .. } | Request::Shutdown { .. } | Request::Reexec
+    );
+    let mut tries = 0;
+    loop {
+        match client::call(socket, request) {
+            Err(ClientError::NoAnswer { .. }) if again && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// After `reexec`: returns 0 once the new daemon answers (a call sent
