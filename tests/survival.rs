@@ -117,3 +117,59 @@ fn a_killed_daemon_started_again_takes_every_job_back() {
     assert_eq!(masters, 3, "one nginx master and its two workers");
     assert_eq!(d.shutdown(), 0);
 }
+
+/// A state the new daemon cannot read (corrupt here; a future format
+/// alike): the jobs are taken back from what their cgroups hold, with
+/// their old pids, and no second copy is started; startup then starts
+/// only what does not run.
+#[test]
+fn an_unreadable_state_falls_back_to_the_job_groups() {
+    let units = [
+        ("one", "exec: [sleep, '810001']\nstart_on: startup\n"),
+        (
+            "two",
+            "exec: [sleep, '810002']\nstart_on: startup\nrespawn: true\n",
+        ),
+    ];
+    let mut d = Daemon::start_persistent(&units, &[]);
+    wait_until(T, "both run", || {
+        snapshot(&d)
+            .values()
+            .filter(|v| v.0 == "start/running")
+            .count()
+            == 2
+    });
+    let before = snapshot(&d);
+    let daemon = d.daemon_host_pid();
+    // SAFETY: kill(2) on the daemon of this test's own namespace.
+    assert_eq!(unsafe { libc::kill(daemon, libc::SIGKILL) }, 0);
+    wait_until(T, "the daemon is gone (reaped)", || {
+        !std::path::Path::new(&format!("/proc/{daemon}")).exists()
+    });
+    std::fs::write(d.root.path().join("gsup.d").join("state"), b"{corrupt").expect("corrupt");
+    d.start_again();
+    let log = d.stderr();
+    if !log.contains("containment: cgroup") {
+        // Without cgroups there is nothing to fall back on (docs/pid1.md).
+        eprintln!("no cgroups here: the fallback is not tested");
+        return;
+    }
+    assert!(
+        log.contains("taking those jobs back from their groups"),
+        "{log}"
+    );
+    for (name, argv) in [("one ()", "810001"), ("two ()", "810002")] {
+        let now = snapshot(&d);
+        assert_eq!(now[name].0, "start/running", "{name}");
+        assert_eq!(now[name].1, before[name].1, "{name} keeps its pid");
+        assert_eq!(count_argv(&d, &["sleep", argv]), 1, "one copy of {name}");
+    }
+    // And the new daemon supervises them: a kill is a respawn.
+    let pid = before["two ()"].1.expect("pid");
+    d.kill(pid as i32, libc::SIGKILL);
+    wait_until(T, "respawned", || {
+        let v = &snapshot(&d)["two ()"];
+        v.0 == "start/running" && v.1 != Some(pid)
+    });
+    assert_eq!(count_argv(&d, &["sleep", "810002"]), 1);
+}

@@ -41,6 +41,32 @@ impl Cgroups {
         &self.controllers
     }
 
+    /// The job groups in the domain that hold processes now, each as
+    /// (job, instance) with its pids: what a daemon that lost its saved state
+    /// finds of the jobs a daemon before it ran. Names gsup would not write
+    /// are skipped.
+    pub fn populated_groups(&self) -> Vec<((String, String), Vec<i32>)> {
+        let Ok(names) = dir::subdirs(self.domain.as_fd()) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for name in names {
+            let Some(id) = naming::parse_group_name(&name) else {
+                continue;
+            };
+            let Ok(fd) = dir::open_dir(self.domain.as_fd(), &name) else {
+                continue;
+            };
+            let pids = dir::read(fd.as_fd(), "cgroup.procs")
+                .map(|b| super::files::pids(&b))
+                .unwrap_or_default();
+            if !pids.is_empty() {
+                out.push((id, pids));
+            }
+        }
+        out
+    }
+
     /// Makes (or takes over, when an empty one is left from before) the
     /// group of one job instance. Errors: ENAMETOOLONG when the escaped
     /// name exceeds 255 bytes, EBUSY when a group of that name still holds

@@ -367,34 +367,73 @@ async fn daemon(opts: DaemonOptions) -> Ended {
 
 /// Takes back the jobs of a daemon that ran before this one in this boot
 /// (its saved state); true when there was one, and then `startup` and
-/// `runlevel 2` are not emitted again.
+/// `runlevel 2` are not emitted again. Without a state it can read, the
+/// jobs are taken back from what their cgroups hold (`Saved::from_groups`)
+/// and false is returned: `startup` then starts what does not run, and
+/// nothing that runs is started a second time.
 fn take_back(sup: &mut Supervisor, runtime_dir: &std::path::Path, now: Instant) -> bool {
-    let Some(dir) = sup.state_dir.as_ref() else {
-        return false;
+    let read = match sup.state_dir.as_ref() {
+        Some(dir) => saved::Saved::read_at(std::os::fd::AsFd::as_fd(dir), runtime_dir),
+        None => Ok(None),
     };
-    let saved = match saved::Saved::read_at(std::os::fd::AsFd::as_fd(dir), runtime_dir) {
-        Ok(Some(s)) if s.this_boot() => s,
+    let (saved, children, from_state) = match read {
+        Ok(Some(s)) if s.this_boot() => {
+            // A re-exec keeps the pid: the jobs are still our children.
+            let children = s.pid == sup.sys.own_pid();
+            (s, children, true)
+        }
         Ok(Some(_)) => {
             info!("the saved state is from before the last boot; starting afresh");
             return false;
         }
-        Ok(None) => return false,
+        Ok(None) => match from_groups(sup) {
+            Some((s, c)) => (s, c, false),
+            None => return false,
+        },
         Err(e) => {
-            warn!("cannot take the jobs back: {e}");
-            return false;
+            warn!("cannot read the saved state: {e}");
+            match from_groups(sup) {
+                Some((s, c)) => (s, c, false),
+                None => return false,
+            }
         }
     };
-    // A re-exec keeps the pid: the jobs are still our children.
-    let children = saved.pid == sup.sys.own_pid();
     let adopted = sup.adopt(&saved, children, now);
     info!(
         running = adopted.running.len(),
         lost = adopted.lost.len(),
         resting = adopted.resting.len(),
-        "jobs taken back from the saved state (daemon {}); startup not emitted again",
-        saved.pid
+        "jobs taken back from the {} (daemon {}){}",
+        if from_state {
+            "saved state"
+        } else {
+            "job groups"
+        },
+        saved.pid,
+        if from_state {
+            "; startup not emitted again"
+        } else {
+            ""
+        }
     );
-    true
+    from_state
+}
+
+/// A state made from the job groups that hold processes, when there are any.
+fn from_groups(sup: &Supervisor) -> Option<(saved::Saved, bool)> {
+    let groups = sup.sys.populated_groups();
+    if groups.is_empty() {
+        return None;
+    }
+    let own = sup.sys.own_pid();
+    let (saved, children) = saved::Saved::from_groups(&groups, sup.sys.procs(), own);
+    warn!(
+        groups = groups.len(),
+        jobs = saved.instances.len(),
+        "no saved state to read, but job groups hold processes: taking those jobs back \
+         from their groups (groups of instance jobs are left alone)"
+    );
+    Some((saved, children))
 }
 
 /// Loads the config dir: every good unit off a dependency cycle.

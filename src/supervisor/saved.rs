@@ -67,6 +67,63 @@ pub struct SavedInstance {
 }
 
 impl Saved {
+    /// A state made from what the job groups hold, for a daemon that has
+    /// none it can read (a file of a future format, a corrupt one, none at
+    /// all after a crash before the first save): each group of a job without
+    /// instances becomes a running instance whose main is its oldest living
+    /// process, the others known ones. Groups of instance jobs are left out
+    /// (their variables are not in the group). `children` tells whether
+    /// those mains are this process's children (a re-exec).
+    pub fn from_groups(
+        groups: &[((String, String), Vec<i32>)],
+        procs: &dyn crate::procfs::ProcSource,
+        own_pid: i32,
+    ) -> (Saved, bool) {
+        let mut instances = Vec::new();
+        let mut children = true;
+        for ((job, instance), pids) in groups {
+            if !instance.is_empty() {
+                continue;
+            }
+            let mut living: Vec<crate::procfs::Proc> = pids
+                .iter()
+                .filter_map(|&p| procs.stat(p))
+                .filter(|p| !p.is_exited())
+                .collect();
+            living.sort_by_key(|p| (p.start_ticks, p.pid));
+            let Some(main) = living.first().copied() else {
+                continue;
+            };
+            children &= main.ppid == own_pid;
+            instances.push(SavedInstance {
+                job: job.clone(),
+                instance: String::new(),
+                env: Vec::new(),
+                goal: Goal::Start,
+                state: State::Running,
+                main_pid: Some(main.pid),
+                main_start: Some(main.start_ticks),
+                pgid: Some(main.pgid),
+                ready: true,
+                reason: None,
+                last_exit: None,
+                last_cause: None,
+                restarts: 0,
+                respawns_ago_ms: Vec::new(),
+                spawned_ago_ms: None,
+                known: living[1..].iter().map(|p| (p.pid, p.start_ticks)).collect(),
+            });
+        }
+        let saved = Saved {
+            version: VERSION,
+            pid: own_pid,
+            boot_ms: boot_ms(),
+            boot_id: boot_id(),
+            instances,
+        };
+        (saved, children)
+    }
+
     /// The state of `sup` now.
     pub fn of(sup: &Supervisor, now: Instant) -> Saved {
         let ago = |t: Instant| now.saturating_duration_since(t).as_millis() as u64;

@@ -28,6 +28,13 @@ impl Groups {
         }
     }
 
+    pub fn populated_groups(&self) -> Vec<(Id, Vec<i32>)> {
+        self.domain
+            .as_ref()
+            .map(|d| d.populated_groups())
+            .unwrap_or_default()
+    }
+
     pub fn enabled(&self) -> bool {
         self.domain.is_some()
     }

@@ -110,6 +110,11 @@ pub trait Sys {
     fn short_of_descriptors(&self) -> bool {
         false
     }
+    /// The job groups that hold processes now, with their pids (none
+    /// without cgroups): the fallback when the saved state cannot be read.
+    fn populated_groups(&self) -> Vec<((String, String), Vec<i32>)> {
+        Vec::new()
+    }
     /// Every pid in the daemon's PID namespace (`/proc`), for the end of PID 1.
     fn all_pids(&self) -> Vec<i32> {
         Vec::new()

@@ -106,6 +106,10 @@ impl Sys for RealSys {
         }
     }
 
+    fn populated_groups(&self) -> Vec<((String, String), Vec<i32>)> {
+        self.groups.populated_groups()
+    }
+
     fn all_pids(&self) -> Vec<i32> {
         self.procs.all_pids()
     }
