@@ -170,3 +170,40 @@ fn a_bad_inherited_socket_is_refused() {
         assert_eq!(d.shutdown(), 0);
     }
 }
+
+/// A check's cycle counters are part of the state: after `reexec` a rule
+/// `for N cycles` goes on counting where it was, not from 1.
+#[test]
+fn check_counters_survive_reexec() {
+    let unit = format!(
+        "exec: [{}, -c, 'import time; b = bytearray(30 << 20); time.sleep(100000)']\n\
+         start_on: startup\n\
+         checks:\n  - if totalmem > 5 MB for 1000 cycles then alert\n",
+        common::python()
+    );
+    let d = Daemon::start(&[("hog", &unit)], &["--cycle", "200ms"]);
+    // "totalmem 30 MB > 5 MB, K of 1000 cycles": K as the status shows it.
+    let count = |d: &Daemon| -> Option<u64> {
+        let v = d.status_json("hog");
+        let line = v["failing_checks"]
+            .as_array()?
+            .first()?
+            .as_str()?
+            .to_string();
+        let (_, rest) = line.rsplit_once(", ")?;
+        rest.split(' ').next()?.parse().ok()
+    };
+    wait_until(T, "five failing cycles", || {
+        count(&d).is_some_and(|k| k >= 5)
+    });
+    let before = count(&d).expect("count");
+    let (code, _, err) = d.run(&["reexec"]);
+    assert_eq!(code, 0, "{err}");
+    // The first status after a cycle of the new image.
+    wait_until(T, "a cycle after the reexec", || count(&d).is_some());
+    let after = count(&d).expect("count");
+    assert!(
+        after > before,
+        "the count went on ({before} before, {after} after), not from 1"
+    );
+}

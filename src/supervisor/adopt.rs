@@ -56,6 +56,9 @@ impl Supervisor {
                     let mut job = Job::adopted(policy, pid, si.pgid, since);
                     restore_counters(&mut job, si, saved, now);
                     self.jobs.restore(&key, si.env.clone(), job);
+                    if let Some(c) = si.checks.clone() {
+                        self.pending_counters.insert(key.clone(), c);
+                    }
                     self.take_back(&key, (pid, start), si, children);
                     info!(job = %label(&key), "main process {pid} taken back");
                     if si.goal == Goal::Stop {

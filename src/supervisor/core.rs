@@ -72,6 +72,9 @@ pub struct Supervisor {
     pub spawn_failures_total: u64,
     /// The runtime dir, held open, where the state is saved (none: not saved).
     pub state_dir: Option<std::os::fd::OwnedFd>,
+    /// Check counters taken back with their instances, put into the
+    /// watchdog when it watches them again (`sync_watch`).
+    pub(super) pending_counters: std::collections::HashMap<Key, crate::watchdog::Counters>,
     /// Spawns put off by a shortage, with how often each was tried.
     pub(super) spawn_retries: std::collections::HashMap<(Key, Process), u32>,
     /// The log thread every `console: log` job writes through (`joblog`);
@@ -110,6 +113,7 @@ impl Supervisor {
             spawn_failures_total: 0,
             state_dir: None,
             spawn_retries: std::collections::HashMap::new(),
+            pending_counters: std::collections::HashMap::new(),
             logs: None,
             handed: Vec::new(),
         }

@@ -64,6 +64,10 @@ pub struct SavedInstance {
     pub spawned_ago_ms: Option<u64>,
     /// Other processes the job is known to own (pid, start ticks).
     pub known: Vec<(i32, u64)>,
+    /// The watchdog's counters of the job's checks (absent when unwatched,
+    /// or in a state saved before they were kept).
+    #[serde(default)]
+    pub checks: Option<crate::watchdog::Counters>,
 }
 
 impl Saved {
@@ -112,6 +116,7 @@ impl Saved {
                 respawns_ago_ms: Vec::new(),
                 spawned_ago_ms: None,
                 known: living[1..].iter().map(|p| (p.pid, p.start_ticks)).collect(),
+                checks: None,
             });
         }
         let saved = Saved {
@@ -154,6 +159,10 @@ impl Saved {
                     respawns_ago_ms: j.respawns.iter().map(|t| ago(*t)).collect(),
                     spawned_ago_ms: j.spawned_at.map(ago),
                     known: sup.follow.known(key),
+                    checks: sup.watch.wd.counters(&crate::watchdog::JobKey {
+                        name: key.0.clone(),
+                        instance: key.1.clone(),
+                    }),
                 }
             })
             .collect();
@@ -273,6 +282,10 @@ mod tests {
                 respawns_ago_ms: vec![10, 20],
                 spawned_ago_ms: Some(5),
                 known: vec![(8, 101)],
+                checks: Some(crate::watchdog::Counters {
+                    cycle_no: 7,
+                    ..Default::default()
+                }),
             }],
         };
         let fd = std::fs::File::open(dir.path()).expect("open dir");

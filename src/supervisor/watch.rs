@@ -91,7 +91,10 @@ impl Supervisor {
                     checks: u.checks.clone(),
                     child_checks: u.child_checks.clone(),
                 };
-                self.watch.wd.watch(jk, spec, now);
+                self.watch.wd.watch(jk.clone(), spec, now);
+                if let Some(c) = self.pending_counters.remove(key) {
+                    self.watch.wd.restore(&jk, c);
+                }
             } else if self.watch.wd.is_watched(&jk) {
                 self.watch.wd.unwatch(&jk);
             }
@@ -129,6 +132,8 @@ impl Supervisor {
             .filter_map(|(k, i)| Some((job_key(k), i.job.main_pid?, i.job.restarts)))
             .collect();
         let actions = self.watch.wd.run_cycle(now, &running);
+        // The check counters moved: they are part of the saved state.
+        self.state_dirty = true;
         for a in actions {
             self.perform_watch(a, now);
         }

@@ -39,7 +39,7 @@ impl Values {
 
 /// The restarts of one job, by the cycle number in which the watchdog saw them.
 /// Fed by the supervisor's restart counter; read by `N restarts within M cycles`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RestartLog {
     cycles: VecDeque<u64>,
 }
@@ -74,7 +74,7 @@ impl RestartLog {
 }
 
 /// The counters of one check on one subtree, carried from cycle to cycle.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CheckState {
     /// Consecutive cycles the condition has held (`for N cycles`).
     consecutive: u32,

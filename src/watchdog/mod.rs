@@ -21,7 +21,9 @@ pub mod watch;
 pub use eval::{CheckState, Observation, RestartLog, Values, Verdict, evaluate};
 pub use measure::sample_tree;
 pub use sample::{MeasureError, Sampler, TreeSample};
-pub use watch::{JobKey, Target, WatchAction, WatchEvent, WatchSpec, WatchStatus, Watchdog};
+pub use watch::{
+    Counters, JobKey, Target, WatchAction, WatchEvent, WatchSpec, WatchStatus, Watchdog,
+};
 
 use std::time::Duration;
 

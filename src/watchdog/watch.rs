@@ -94,6 +94,20 @@ struct JobWatch {
     status: Option<WatchStatus>,
 }
 
+/// The counters of one watched job that outlive the daemon's process (the
+/// saved state): the cycle number, each job-wide check's counters and the
+/// restarts seen. Children's counters are not kept (their pids may be gone).
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Counters {
+    pub cycle_no: u64,
+    /// The main process the counters are about (pid, start ticks): a
+    /// different one starts the resource counters afresh.
+    pub main: Option<(i32, u64)>,
+    pub checks: Vec<CheckState>,
+    pub restarts: RestartLog,
+    pub last_restart_count: Option<u32>,
+}
+
 /// Owns the watch state of every watched job. The supervisor registers a job when it
 /// is running (`watch`), forgets it when it leaves `running` (`unwatch`), sleeps until
 /// `due()`, and then calls `run_cycle`.
@@ -154,6 +168,31 @@ impl Watchdog {
                 status: None,
             },
         );
+    }
+
+    /// The counters of `job`, if it is watched.
+    pub fn counters(&self, job: &JobKey) -> Option<Counters> {
+        self.jobs.get(job).map(|w| Counters {
+            cycle_no: w.cycle_no,
+            main: w.main,
+            checks: w.main_states.clone(),
+            restarts: w.restarts.clone(),
+            last_restart_count: w.last_restart_count,
+        })
+    }
+
+    /// Puts back the counters of a watched `job` (a daemon that took its jobs
+    /// back); ignored when the job has another number of checks now.
+    pub fn restore(&mut self, job: &JobKey, c: Counters) {
+        if let Some(w) = self.jobs.get_mut(job)
+            && w.main_states.len() == c.checks.len()
+        {
+            w.cycle_no = c.cycle_no;
+            w.main = c.main;
+            w.main_states = c.checks;
+            w.restarts = c.restarts;
+            w.last_restart_count = c.last_restart_count;
+        }
     }
 
     /// Stops watching `job` (it stopped, failed, or was removed from the config).
