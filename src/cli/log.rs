@@ -150,7 +150,12 @@ fn follow_file(path: &Path, mut file: Option<File>, mut at: u64, out: &mut dyn W
             (Some(d), Some(c)) if d.ino() != c.ino() || d.dev() != c.dev() => {
                 // Rotated: what was written to the old file before the rename is read first,
                 // then every file rotated after it (several rotations may pass between two
-                // wake-ups), then the current one.
+                // wake-ups), then the current one. An old file shorter than what was read
+                // of it was truncated (copytruncate) and written again before the rename:
+                // all of it is new.
+                if c.len() < at {
+                    at = 0;
+                }
                 if let Some(f) = &file
                     && !matches!(drain(f, &mut at, out), Ok(true))
                 {
