@@ -33,6 +33,10 @@ pub struct Snapshot {
     pub logs: BTreeMap<(String, String), PathBuf>,
     /// The daemon's own figures.
     pub daemon: DaemonStats,
+    /// Jobs (index into `jobs`, with the pids to walk from) whose tree the
+    /// loop did not measure: [`LoopSource`] walks `/proc` for them off the
+    /// loop and fills memory and CPU.
+    pub trees: Vec<(usize, Vec<i32>)>,
 }
 
 /// The daemon's own figures, for the page's header and `gsup_daemon_*`.
@@ -93,6 +97,49 @@ impl SnapshotRequest {
 pub struct LoopSource {
     tx: mpsc::Sender<SnapshotRequest>,
     statm: Arc<Mutex<StatmCache>>,
+    cpu: Arc<Mutex<CpuSamples>>,
+}
+
+/// The previous CPU time of each walked tree, by (job, instance, main), for
+/// `cpu_percent` from the second snapshot on.
+type CpuSamples = std::collections::HashMap<(String, String, i32), (std::time::Instant, f64)>;
+
+/// Walks the trees the loop left to this side and fills memory and CPU
+/// (a blocking call: `/proc` reads).
+fn fill_trees(snap: &mut Snapshot, samples: &mut CpuSamples) {
+    use crate::procfs::{RealProc, clock_ticks, page_bytes};
+    let procs = RealProc::default();
+    let (page, ticks) = (page_bytes(), clock_ticks());
+    let now = std::time::Instant::now();
+    let mut seen = std::collections::HashSet::new();
+    for (i, roots) in std::mem::take(&mut snap.trees) {
+        let Some(st) = snap.jobs.get_mut(i) else {
+            continue;
+        };
+        let f = crate::procfs::tree_figures(&procs, roots, page, ticks);
+        // The loop's figures (the cgroup's) stand; the walk fills the rest.
+        if st.memory_bytes.is_none() {
+            st.memory_bytes = f.memory_bytes;
+        }
+        if st.cpu_seconds.is_some() {
+            continue;
+        }
+        let (Some(cpu), Some(main)) = (f.cpu, st.pid) else {
+            continue;
+        };
+        let secs = cpu.as_secs_f64();
+        st.cpu_seconds = Some(secs);
+        let id = (st.name.clone(), st.instance.clone(), main);
+        if let Some((t, before)) = samples.get(&id) {
+            let dt = now.saturating_duration_since(*t).as_secs_f64();
+            if dt >= 0.05 {
+                st.cpu_percent = Some(((secs - before) / dt * 100.0).max(0.0));
+            }
+        }
+        samples.insert(id.clone(), (now, secs));
+        seen.insert(id);
+    }
+    samples.retain(|k, _| seen.contains(k));
 }
 
 /// A source for the daemon and the receiver the loop selects on. The server
@@ -100,7 +147,8 @@ pub struct LoopSource {
 pub fn loop_source(capacity: usize) -> (LoopSource, mpsc::Receiver<SnapshotRequest>) {
     let (tx, rx) = mpsc::channel(capacity.max(1));
     let statm = Arc::new(Mutex::new(StatmCache::new(None)));
-    (LoopSource { tx, statm }, rx)
+    let cpu = Arc::new(Mutex::new(CpuSamples::new()));
+    (LoopSource { tx, statm, cpu }, rx)
 }
 
 impl SnapshotSource for LoopSource {
@@ -110,7 +158,12 @@ impl SnapshotSource for LoopSource {
             self.tx.send(SnapshotRequest(reply)).await.ok()?;
             let mut snap = answer.await.ok()?;
             let statm = Arc::clone(&self.statm);
+            let cpu = Arc::clone(&self.cpu);
             let snap = tokio::task::spawn_blocking(move || {
+                fill_trees(
+                    &mut snap,
+                    &mut cpu.lock().unwrap_or_else(|p| p.into_inner()),
+                );
                 statm
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())

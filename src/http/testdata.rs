@@ -57,5 +57,6 @@ pub fn sample() -> Snapshot {
             reaped: 56,
             spawn_failures: 2,
         },
+        trees: Vec::new(),
     }
 }

@@ -180,6 +180,36 @@ pub fn parse_pids(bytes: &[u8]) -> Vec<i32> {
         .collect()
 }
 
+/// What one measurement of a tree found.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Figures {
+    pub memory_bytes: Option<u64>,
+    pub cpu: Option<std::time::Duration>,
+}
+
+/// Resident memory and CPU time of the living processes of the trees below
+/// `roots` (the one walk, `procfs::walk_from`); `None` when no root lives.
+pub fn tree_figures(
+    procs: &dyn ProcSource,
+    roots: impl IntoIterator<Item = i32>,
+    page: u64,
+    ticks: u64,
+) -> Figures {
+    let tree = walk_from(procs, roots);
+    let live: Vec<_> = tree.iter().filter(|p| !p.is_exited()).collect();
+    if live.is_empty() {
+        return Figures::default();
+    }
+    let pages: u64 = live.iter().map(|p| p.rss_pages).sum();
+    let cpu_ticks: u64 = live.iter().map(|p| p.cpu_ticks).sum();
+    Figures {
+        memory_bytes: Some(pages.saturating_mul(page)),
+        cpu: Some(std::time::Duration::from_secs_f64(
+            cpu_ticks as f64 / ticks.max(1) as f64,
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,5 @@
 //! What `--http` shows, taken in one loop turn: every status as the socket gives
-//! it (memory and CPU of each tree measured as for `status`), at most once a second.
+//! it, at most once a second; the trees without cgroup figures are walked off the loop.
 
 use super::core::Supervisor;
 use super::env;
@@ -17,11 +17,22 @@ pub fn bind_http(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpL
 /// instance's log file, and the daemon's counters.
 pub fn http_snapshot(sup: &Supervisor, started: Instant, turns: u64) -> crate::http::Snapshot {
     let now = Instant::now();
-    let jobs: Vec<_> = sup
-        .jobs
-        .names()
-        .flat_map(|name| sup.lines_of(name, |k| sup.status_of(k, now)))
-        .collect();
+    // Statuses from the state the loop holds, with the cgroup figures where
+    // there are some; the trees to walk in `/proc` are left to the source,
+    // off the loop.
+    let mut trees = Vec::new();
+    let mut jobs = Vec::new();
+    for name in sup.jobs.names() {
+        for mut st in sup.lines_of(name, |k| sup.held_status(k, now)) {
+            let key = (st.name.clone(), st.instance.clone());
+            if let Some(main) = st.pid
+                && let Some(roots) = sup.group_figures_or_roots(&key, main, &mut st, now)
+            {
+                trees.push((jobs.len(), roots));
+            }
+            jobs.push(st);
+        }
+    }
     let mut waves = super::stop_waves(sup);
     waves.reverse();
     let logs = jobs
@@ -54,5 +65,6 @@ pub fn http_snapshot(sup: &Supervisor, started: Instant, turns: u64) -> crate::h
             reaped: sup.reaped_total,
             spawn_failures: sup.spawn_failures_total,
         },
+        trees,
     }
 }

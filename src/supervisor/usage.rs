@@ -6,7 +6,8 @@
 use super::core::Supervisor;
 use super::jobs::Key;
 use crate::control::proto::JobStatus;
-use crate::procfs::{self, ProcSource};
+use crate::procfs;
+use crate::procfs::{Figures, tree_figures};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -30,13 +31,6 @@ struct Sample {
 #[derive(Debug, Default)]
 pub struct Usage {
     prev: RefCell<HashMap<Key, Sample>>,
-}
-
-/// What one measurement of a tree found.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct Figures {
-    pub memory_bytes: Option<u64>,
-    pub cpu: Option<Duration>,
 }
 
 impl Usage {
@@ -83,30 +77,37 @@ impl Usage {
     }
 }
 
-/// Resident memory and CPU time of the living processes of the trees below
-/// `roots` (the one walk, `procfs::walk_from`); `None` when no root lives.
-pub fn tree_figures(
-    procs: &dyn ProcSource,
-    roots: impl IntoIterator<Item = i32>,
-    page: u64,
-    ticks: u64,
-) -> Figures {
-    let tree = procfs::walk_from(procs, roots);
-    let live: Vec<_> = tree.iter().filter(|p| !p.is_exited()).collect();
-    if live.is_empty() {
-        return Figures::default();
-    }
-    let pages: u64 = live.iter().map(|p| p.rss_pages).sum();
-    let cpu_ticks: u64 = live.iter().map(|p| p.cpu_ticks).sum();
-    Figures {
-        memory_bytes: Some(pages.saturating_mul(page)),
-        cpu: Some(Duration::from_secs_f64(
-            cpu_ticks as f64 / ticks.max(1) as f64,
-        )),
-    }
-}
-
 impl Supervisor {
+    /// For `--http`: the cgroup's figures the instance has (two small
+    /// files), and the pids its tree is to be walked from, off the loop
+    /// (`http::snapshot`), for those it has not: a snapshot reads no `/proc` here.
+    pub(super) fn group_figures_or_roots(
+        &self,
+        key: &Key,
+        main: i32,
+        st: &mut JobStatus,
+        now: Instant,
+    ) -> Option<Vec<i32>> {
+        let (mem, cpu) = self.sys.group_usage(key);
+        if let Some(m) = mem {
+            st.memory_bytes = Some(m);
+        }
+        if let Some(cpu) = cpu {
+            st.cpu_seconds = Some(cpu.as_secs_f64());
+            if let Some(p) = self.usage.percent(key, main, cpu, now) {
+                st.cpu_percent = Some(p);
+            }
+        }
+        if mem.is_some() && cpu.is_some() {
+            return None;
+        }
+        Some(
+            std::iter::once(main)
+                .chain(self.pids.of(key).into_iter().map(|(p, _)| p))
+                .collect(),
+        )
+    }
+
     /// Sets memory, CPU percent and CPU seconds of `st` (an instance with a
     /// main process) from its whole tree: the cgroup's `memory.current` and
     /// `cpu.stat` where the instance has a group, else a walk of the tree
