@@ -1,13 +1,14 @@
 //! One job instance's cgroup: placing a child in it, listing, signalling and
 //! killing its processes, its figures, removing it. It must not create groups (`Cgroups` does) or wait for a child.
 
+use super::meter::GroupMeter;
 use super::{dir, files, signal};
 use crate::unit::Signal;
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// How deep `procs` looks into groups a job made inside its own.
@@ -27,6 +28,8 @@ pub struct JobCgroup {
     pub(super) path: PathBuf,
     pub(super) dir: OwnedFd,
     pub(super) domain: Arc<OwnedFd>,
+    /// Its figure files, opened at the first [`JobCgroup::meter`].
+    pub(super) meter: OnceLock<Arc<GroupMeter>>,
 }
 
 impl JobCgroup {
@@ -204,9 +207,21 @@ impl JobCgroup {
         dir::remove_dir(self.domain.as_fd(), &self.name)
     }
 
+    /// Its figure files (`memory.current`, `cpu.stat`), kept open from the
+    /// first call on: the caller counts [`GroupMeter::descriptors`].
+    pub fn meter(&self) -> &Arc<GroupMeter> {
+        self.meter
+            .get_or_init(|| Arc::new(GroupMeter::open(self.dir.as_fd())))
+    }
+
+    /// The figure files when [`JobCgroup::meter`] opened them.
+    pub fn opened_meter(&self) -> Option<&Arc<GroupMeter>> {
+        self.meter.get()
+    }
+
     /// Bytes of memory the group uses (`memory.current`: anonymous, page
     /// cache, kernel); `None` without the memory controller (a hybrid host),
-    /// where the caller reads `/proc` instead.
+    /// where the caller reads `/proc` instead. Opens the file for this read.
     pub fn memory_bytes(&self) -> Option<u64> {
         files::number(&dir::read(self.dir.as_fd(), "memory.current").ok()?)
     }

@@ -15,12 +15,14 @@
 //! * `detect`: `Cgroups::detect`, finding the base and setting up the domain.
 //! * `tree`: `Cgroups`, making, finding and removing job groups.
 //! * `group`: `JobCgroup`, one group: place, list, signal, kill, figures.
+//! * `meter`: `GroupMeter`, a group's figure files held open for re-reads.
 //! * `dir`, `signal`: the system calls (directory-relative, pidfd-pinned).
 
 mod detect;
 mod dir;
 mod files;
 mod group;
+mod meter;
 mod mountinfo;
 mod naming;
 mod signal;
@@ -28,6 +30,7 @@ mod tree;
 
 pub use detect::CONTROLLERS;
 pub use group::JobCgroup;
+pub use meter::GroupMeter;
 pub use mountinfo::{Located, locate};
 pub use naming::{domain_for, group_name, parse_group_name};
 pub use tree::Cgroups;

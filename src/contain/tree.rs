@@ -171,6 +171,7 @@ impl Cgroups {
             name,
             dir: fd,
             domain: Arc::clone(&self.domain),
+            meter: std::sync::OnceLock::new(),
         }
     }
 

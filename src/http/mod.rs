@@ -7,18 +7,18 @@
 //! `Arc<Snapshot>`. Layout:
 //!
 //! * `snapshot`: the data and the source trait; `own`: the daemon's own
-//!   RSS and descriptors from `/proc/self`; `procmem`: main processes'
-//!   memory the loop left out, through kept-open descriptors.
+//!   RSS and descriptors from `/proc/self`; `measure`: each instance's
+//!   memory and CPU, from its cgroup's kept-open files or a `/proc` walk.
 //! * `server`: accept loop, connection limits and eviction (hyper 1.x).
 //! * `routes`: method check, paths, the snapshot cache, blocking-pool work.
 //! * `page`, `fmt`, `metrics`: pure renderers (HTML, Prometheus text).
 //! * log tails come from `crate::logs::tail` (the one tail reader).
 
 mod fmt;
+mod measure;
 mod metrics;
 mod own;
 mod page;
-mod procmem;
 mod routes;
 #[cfg(test)]
 mod serve_tests;
@@ -27,6 +27,7 @@ mod snapshot;
 #[cfg(test)]
 mod testdata;
 
+pub use measure::Measure;
 pub use server::serve;
 pub use snapshot::{
     DaemonStats, LoopSource, Snapshot, SnapshotFuture, SnapshotRequest, SnapshotSource, loop_source,

@@ -6,7 +6,7 @@
 //! the supervisor's loop ([`loop_source`]), answered in one turn from the
 //! state the loop holds, and tests give a fixed one (`Arc<Snapshot>`).
 
-use super::procmem::StatmCache;
+use super::measure::{Measure, Meters};
 use crate::control::proto::JobStatus;
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -23,8 +23,8 @@ pub struct Snapshot {
     /// When the loop took it (shown on the page).
     pub taken: SystemTime,
     /// Every job and instance, as `gsup status --json` prints them. The
-    /// loop may leave `memory_bytes` of a running job empty: [`LoopSource`]
-    /// reads it off the loop.
+    /// loop leaves memory and CPU of a running job empty: [`LoopSource`]
+    /// reads them off the loop (`trees`).
     pub jobs: Vec<JobStatus>,
     /// The start order by dependency waves (wave 0 starts first).
     pub waves: Vec<Vec<String>>,
@@ -33,10 +33,9 @@ pub struct Snapshot {
     pub logs: BTreeMap<(String, String), PathBuf>,
     /// The daemon's own figures.
     pub daemon: DaemonStats,
-    /// Jobs (index into `jobs`, with the pids to walk from) whose tree the
-    /// loop did not measure: [`LoopSource`] walks `/proc` for them off the
-    /// loop and fills memory and CPU.
-    pub trees: Vec<(usize, Vec<i32>)>,
+    /// The running instances, to be measured off the loop: [`LoopSource`]
+    /// reads their groups' files or walks `/proc` and fills memory and CPU.
+    pub trees: Vec<Measure>,
 }
 
 /// The daemon's own figures, for the page's header and `gsup_daemon_*`.
@@ -90,65 +89,28 @@ impl SnapshotRequest {
 
 /// The daemon's source: a channel to the supervisor's loop, which answers
 /// each [`SnapshotRequest`] in one turn from the state it holds, reading
-/// nothing. Off the loop, the source then adds what needs `/proc`: the
-/// memory of main processes the loop has no figure for (`procmem`), and the
-/// daemon's own RSS and descriptors.
+/// nothing. Off the loop, the source then adds what needs a file read: the
+/// memory and CPU of each instance's tree (`measure`), and the daemon's own
+/// RSS and descriptors.
 #[derive(Debug, Clone)]
 pub struct LoopSource {
     tx: mpsc::Sender<SnapshotRequest>,
-    statm: Arc<Mutex<StatmCache>>,
-    cpu: Arc<Mutex<CpuSamples>>,
+    meters: Arc<Mutex<Meters>>,
 }
 
-/// The previous CPU time of each walked tree, by (job, instance, main), for
-/// `cpu_percent` from the second snapshot on.
-type CpuSamples = std::collections::HashMap<(String, String, i32), (std::time::Instant, f64)>;
-
-/// Walks the trees the loop left to this side and fills memory and CPU
-/// (a blocking call: `/proc` reads).
-fn fill_trees(snap: &mut Snapshot, samples: &mut CpuSamples) {
-    use crate::procfs::{RealProc, clock_ticks, page_bytes};
-    let procs = RealProc::default();
-    let (page, ticks) = (page_bytes(), clock_ticks());
-    let now = std::time::Instant::now();
-    let mut seen = std::collections::HashSet::new();
-    for (i, roots) in std::mem::take(&mut snap.trees) {
-        let Some(st) = snap.jobs.get_mut(i) else {
-            continue;
-        };
-        let f = crate::procfs::tree_figures(&procs, roots, page, ticks);
-        // The loop's figures (the cgroup's) stand; the walk fills the rest.
-        if st.memory_bytes.is_none() {
-            st.memory_bytes = f.memory_bytes;
-        }
-        if st.cpu_seconds.is_some() {
-            continue;
-        }
-        let (Some(cpu), Some(main)) = (f.cpu, st.pid) else {
-            continue;
-        };
-        let secs = cpu.as_secs_f64();
-        st.cpu_seconds = Some(secs);
-        let id = (st.name.clone(), st.instance.clone(), main);
-        if let Some((t, before)) = samples.get(&id) {
-            let dt = now.saturating_duration_since(*t).as_secs_f64();
-            if dt >= 0.05 {
-                st.cpu_percent = Some(((secs - before) / dt * 100.0).max(0.0));
-            }
-        }
-        samples.insert(id.clone(), (now, secs));
-        seen.insert(id);
-    }
-    samples.retain(|k, _| seen.contains(k));
+/// An eighth of the soft `RLIMIT_NOFILE` for the walks' kept-open `/proc`
+/// files (the watchdog keeps up to half for its own).
+fn walk_budget() -> usize {
+    use nix::sys::resource::{Resource, getrlimit};
+    getrlimit(Resource::RLIMIT_NOFILE).map_or(0, |(soft, _)| usize::try_from(soft / 8).unwrap_or(0))
 }
 
 /// A source for the daemon and the receiver the loop selects on. The server
 /// asks for at most one snapshot at a time, so a small `capacity` suffices.
 pub fn loop_source(capacity: usize) -> (LoopSource, mpsc::Receiver<SnapshotRequest>) {
     let (tx, rx) = mpsc::channel(capacity.max(1));
-    let statm = Arc::new(Mutex::new(StatmCache::new(None)));
-    let cpu = Arc::new(Mutex::new(CpuSamples::new()));
-    (LoopSource { tx, statm, cpu }, rx)
+    let meters = Arc::new(Mutex::new(Meters::new(walk_budget())));
+    (LoopSource { tx, meters }, rx)
 }
 
 impl SnapshotSource for LoopSource {
@@ -157,17 +119,12 @@ impl SnapshotSource for LoopSource {
             let (reply, answer) = oneshot::channel();
             self.tx.send(SnapshotRequest(reply)).await.ok()?;
             let mut snap = answer.await.ok()?;
-            let statm = Arc::clone(&self.statm);
-            let cpu = Arc::clone(&self.cpu);
+            let meters = Arc::clone(&self.meters);
             let snap = tokio::task::spawn_blocking(move || {
-                fill_trees(
-                    &mut snap,
-                    &mut cpu.lock().unwrap_or_else(|p| p.into_inner()),
-                );
-                statm
+                meters
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .fill(&mut snap.jobs);
+                    .fill(&mut snap);
                 let own = super::own::figures();
                 snap.daemon.rss_bytes = own.rss_bytes;
                 snap.daemon.open_fds = own.open_fds;

@@ -118,6 +118,21 @@ impl CachedProc {
         inner.trees.insert(root, list);
     }
 
+    /// Closes every descriptor of the trees whose root `keep` refuses.
+    pub fn retain_trees(&self, keep: impl Fn(i32) -> bool) {
+        let gone: Vec<i32> = self
+            .inner
+            .borrow()
+            .trees
+            .keys()
+            .copied()
+            .filter(|&root| !keep(root))
+            .collect();
+        for root in gone {
+            self.forget_tree(root);
+        }
+    }
+
     /// Closes every descriptor of the tree last read from `root`.
     pub fn forget_tree(&self, root: i32) {
         let mut inner = self.inner.borrow_mut();

@@ -195,7 +195,12 @@ pub fn tree_figures(
     page: u64,
     ticks: u64,
 ) -> Figures {
-    let tree = walk_from(procs, roots);
+    figures_of(&walk_from(procs, roots), page, ticks)
+}
+
+/// Resident memory and CPU time of the living processes of `tree` (a walk);
+/// `None` when none lives.
+pub fn figures_of(tree: &[Proc], page: u64, ticks: u64) -> Figures {
     let live: Vec<_> = tree.iter().filter(|p| !p.is_exited()).collect();
     if live.is_empty() {
         return Figures::default();

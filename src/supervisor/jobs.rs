@@ -88,6 +88,9 @@ pub struct JobTable {
     /// Event name -> the jobs whose `start_on`/`stop_on` name it, so that an
     /// event is fed only to matchers it can change. None: rebuild.
     by_event: Option<HashMap<String, BTreeSet<String>>>,
+    /// The stop order of the definitions, built when first asked after a
+    /// change (`--http` shows it with every snapshot).
+    waves: std::cell::OnceCell<Vec<Vec<String>>>,
 }
 
 impl JobTable {
@@ -97,6 +100,7 @@ impl JobTable {
     /// job that has stopped.
     pub fn add(&mut self, j: LoadedJob) {
         self.by_event = None;
+        self.waves.take();
         let start_on = j.unit.start_on.clone().map(Matcher::new);
         let stop_on = j.unit.stop_on.clone().map(Matcher::new);
         self.instances.retain(|k, _| k.0 != j.name);
@@ -119,7 +123,14 @@ impl JobTable {
     pub fn remove(&mut self, name: &str) {
         self.defs.remove(name);
         self.by_event = None;
+        self.waves.take();
         self.instances.retain(|k, _| k.0 != name);
+    }
+
+    /// The stop waves of the definitions, from `build` when they changed
+    /// since it last ran.
+    pub fn waves(&self, build: impl FnOnce() -> Vec<Vec<String>>) -> &[Vec<String>] {
+        self.waves.get_or_init(build)
     }
 
     /// The definition of `name`.
@@ -302,5 +313,33 @@ pub fn label(key: &Key) -> String {
         key.0.clone()
     } else {
         format!("{} ({})", key.0, key.1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(name: &str) -> LoadedJob {
+        let path = std::path::PathBuf::from(format!("{name}.yaml"));
+        let unit = crate::unit::parse(&path, "exec: [\"true\"]\n").expect("unit");
+        LoadedJob::new(name.into(), path, unit)
+    }
+
+    #[test]
+    fn waves_are_built_once_until_the_definitions_change() {
+        let mut t = JobTable::default();
+        t.add(job("a"));
+        let builds = std::cell::Cell::new(0);
+        let build = || {
+            builds.set(builds.get() + 1);
+            vec![vec![format!("{}", builds.get())]]
+        };
+        assert_eq!(t.waves(build), [vec!["1".to_string()]]);
+        assert_eq!(t.waves(build), [vec!["1".to_string()]], "kept");
+        t.add(job("b"));
+        assert_eq!(t.waves(build), [vec!["2".to_string()]], "an add rebuilds");
+        t.remove("a");
+        assert_eq!(t.waves(build), [vec!["3".to_string()]], "a remove rebuilds");
     }
 }

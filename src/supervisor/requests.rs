@@ -2,7 +2,7 @@
 //! or once the jobs concerned have settled. It never blocks the loop.
 
 use super::core::Supervisor;
-use super::jobs::{Key, label};
+use super::jobs::{Instance, Key, label};
 use crate::control::Call;
 use crate::control::proto::{JobStatus, Request, Response};
 use crate::expr::Event;
@@ -254,7 +254,12 @@ impl Supervisor {
     /// `status_of` from the state the loop holds, without measuring the
     /// tree (the watchdog's last figures, when it has any).
     pub fn held_status(&self, key: &Key, now: Instant) -> Option<JobStatus> {
-        let j = &self.jobs.get(key)?.job;
+        Some(self.status_from(key, self.jobs.get(key)?, now))
+    }
+
+    /// `held_status` of the instance `inst` found at `key`.
+    pub fn status_from(&self, key: &Key, inst: &Instance, now: Instant) -> JobStatus {
+        let j = &inst.job;
         let mut st = JobStatus {
             uptime_s: j
                 .main_pid
@@ -267,10 +272,10 @@ impl Supervisor {
             reason: j.reason.clone(),
             containment: Some(self.sys.containment().as_str().to_string()),
             definition: self.definition_state(&key.0).map(str::to_string),
-            ..self.brief_status(key)?
+            ..JobStatus::new(&key.0, &key.1, j.goal, j.state, j.main_pid)
         };
         self.watch_status(key, &mut st);
-        Some(st)
+        st
     }
 
     fn wait_for(

@@ -1,5 +1,5 @@
 //! What `--http` shows, taken in one loop turn: every status as the socket gives
-//! it, at most once a second; the trees without cgroup figures are walked off the loop.
+//! it, at most once a second. It reads no file: each tree is measured off the loop.
 
 use super::core::Supervisor;
 use super::env;
@@ -17,23 +17,29 @@ pub fn bind_http(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpL
 /// instance's log file, and the daemon's counters.
 pub fn http_snapshot(sup: &Supervisor, started: Instant, turns: u64) -> crate::http::Snapshot {
     let now = Instant::now();
-    // Statuses from the state the loop holds, with the cgroup figures where
-    // there are some; the trees to walk in `/proc` are left to the source,
-    // off the loop.
+    // Statuses from the state the loop holds; what measures each tree (its
+    // group's open files, the pids to walk) goes to the source, which reads
+    // it off the loop.
     let mut trees = Vec::new();
     let mut jobs = Vec::new();
+    // One pass over the instances, in the order of the names (the same
+    // order `list` gives), rather than a lookup of each.
+    let mut instances = sup.jobs.instances().peekable();
     for name in sup.jobs.names() {
-        for mut st in sup.lines_of(name, |k| sup.held_status(k, now)) {
-            let key = (st.name.clone(), st.instance.clone());
-            if let Some(main) = st.pid
-                && let Some(roots) = sup.group_figures_or_roots(&key, main, &mut st, now)
-            {
-                trees.push((jobs.len(), roots));
+        let mut any = false;
+        while let Some((key, inst)) = instances.next_if(|(k, _)| k.0 <= *name) {
+            any |= key.0 == *name;
+            let st = sup.status_from(key, inst, now);
+            if let Some(main) = st.pid {
+                trees.push(sup.measure_of(key, main, jobs.len()));
             }
             jobs.push(st);
         }
+        if !any {
+            jobs.extend(sup.lines_of(name, |_| None));
+        }
     }
-    let mut waves = super::stop_waves(sup);
+    let mut waves = sup.jobs.waves(|| super::stop_waves(sup)).to_vec();
     waves.reverse();
     let logs = jobs
         .iter()

@@ -78,34 +78,16 @@ impl Usage {
 }
 
 impl Supervisor {
-    /// For `--http`: the cgroup's figures the instance has (two small
-    /// files), and the pids its tree is to be walked from, off the loop
-    /// (`http::snapshot`), for those it has not: a snapshot reads no `/proc` here.
-    pub(super) fn group_figures_or_roots(
-        &self,
-        key: &Key,
-        main: i32,
-        st: &mut JobStatus,
-        now: Instant,
-    ) -> Option<Vec<i32>> {
-        let (mem, cpu) = self.sys.group_usage(key);
-        if let Some(m) = mem {
-            st.memory_bytes = Some(m);
-        }
-        if let Some(cpu) = cpu {
-            st.cpu_seconds = Some(cpu.as_secs_f64());
-            if let Some(p) = self.usage.percent(key, main, cpu, now) {
-                st.cpu_percent = Some(p);
-            }
-        }
-        if mem.is_some() && cpu.is_some() {
-            return None;
-        }
-        Some(
-            std::iter::once(main)
+    /// For `--http`: what measures the instance's tree off the loop (its
+    /// group's kept-open files, the pids a walk starts from); reads nothing.
+    pub(super) fn measure_of(&self, key: &Key, main: i32, index: usize) -> crate::http::Measure {
+        crate::http::Measure {
+            index,
+            group: self.sys.group_meter(key),
+            roots: std::iter::once(main)
                 .chain(self.pids.of(key).into_iter().map(|(p, _)| p))
                 .collect(),
-        )
+        }
     }
 
     /// Sets memory, CPU percent and CPU seconds of `st` (an instance with a
@@ -114,16 +96,36 @@ impl Supervisor {
     /// from every process the daemon knows of it. A figure that cannot be
     /// measured keeps what the watchdog found.
     pub(super) fn measure_tree(&self, key: &Key, main: i32, st: &mut JobStatus, now: Instant) {
-        let (mem, cpu) = self.sys.group_usage(key);
+        let (mut mem, cpu) = self.sys.group_usage(key);
+        let roots = || std::iter::once(main).chain(self.pids.of(key).into_iter().map(|(p, _)| p));
+        // A group without the memory controller lists its processes: their
+        // resident memory (as `--http` measures it, `http::measure`).
+        if mem.is_none()
+            && let Some(mut pids) = self
+                .sys
+                .group_meter(key)
+                .and_then(|m| m.pids(&mut Vec::new()))
+        {
+            for p in roots() {
+                if !pids.contains(&p) {
+                    pids.push(p);
+                }
+            }
+            let procs = self.sys.procs();
+            mem = pids
+                .iter()
+                .filter_map(|&p| procs.resident_pages(p))
+                .map(|pages| pages.saturating_mul(procfs::page_bytes()))
+                .reduce(u64::saturating_add);
+        }
         let mut f = Figures {
             memory_bytes: mem,
             cpu,
         };
         if f.memory_bytes.is_none() || f.cpu.is_none() {
-            let roots = std::iter::once(main).chain(self.pids.of(key).into_iter().map(|(p, _)| p));
             let walked = tree_figures(
                 self.sys.procs(),
-                roots,
+                roots(),
                 procfs::page_bytes(),
                 procfs::clock_ticks(),
             );

@@ -267,6 +267,9 @@ impl Supervisor {
 
     /// The watchdog's figures for `status`: tree memory, CPU and failing checks.
     pub(super) fn watch_status(&self, key: &Key, st: &mut crate::control::proto::JobStatus) {
+        if self.watch.wd.is_empty() {
+            return;
+        }
         if let Some(ws) = self.watch.wd.status(&job_key(key)) {
             st.memory_bytes = Some(ws.memory_bytes);
             st.cpu_percent = ws.cpu_percent;

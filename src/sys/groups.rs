@@ -1,10 +1,12 @@
 //! `RealSys`'s cgroups: the daemon's domain (`contain::Cgroups`) and the open
 //! group of each job instance. Effects only: it never decides when to kill.
 
-use crate::contain::{Cgroups, JobCgroup};
+use crate::contain::{Cgroups, GroupMeter, JobCgroup};
 use crate::unit::Signal;
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
+use std::sync::Arc;
 use std::time::Duration;
 use tracing::warn;
 
@@ -17,6 +19,16 @@ type Id = (String, String);
 pub(super) struct Groups {
     domain: Option<Cgroups>,
     open: HashMap<Id, JobCgroup>,
+    /// Descriptors the groups' meters hold, against `meter_budget`.
+    metered: Cell<usize>,
+}
+
+/// An eighth of the soft `RLIMIT_NOFILE` (read when asked: after the
+/// daemon raised it) for the groups' kept-open figure files; past it a
+/// figure is read by opening the file each time.
+fn meter_budget() -> usize {
+    use nix::sys::resource::{Resource, getrlimit};
+    getrlimit(Resource::RLIMIT_NOFILE).map_or(0, |(soft, _)| usize::try_from(soft / 8).unwrap_or(0))
 }
 
 impl Groups {
@@ -25,6 +37,7 @@ impl Groups {
         Groups {
             domain,
             open: HashMap::new(),
+            metered: Cell::new(0),
         }
     }
 
@@ -103,11 +116,33 @@ impl Groups {
         if let Err(e) = g.remove() {
             warn!(job = %id.0, "cgroup {}: remove: {e}", g.path().display());
         }
+        if let Some(m) = g.opened_meter() {
+            self.metered
+                .set(self.metered.get().saturating_sub(m.descriptors()));
+        }
         self.open.remove(id);
         true
     }
 
+    /// The group's kept-open figure files, opened now if the budget allows.
+    pub fn meter(&self, id: &Id) -> Option<Arc<GroupMeter>> {
+        let g = self.open.get(id)?;
+        if let Some(m) = g.opened_meter() {
+            return Some(Arc::clone(m));
+        }
+        // A meter holds two descriptors at most.
+        if self.metered.get() + 2 > meter_budget() {
+            return None;
+        }
+        let m = g.meter();
+        self.metered.set(self.metered.get() + m.descriptors());
+        Some(Arc::clone(m))
+    }
+
     pub fn usage(&self, id: &Id) -> (Option<u64>, Option<Duration>) {
+        if let Some(m) = self.meter(id) {
+            return (m.memory_bytes(), m.cpu_usage());
+        }
         match self.open.get(id) {
             Some(g) => (g.memory_bytes(), g.cpu_usage()),
             None => (None, None),

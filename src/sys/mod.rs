@@ -209,6 +209,15 @@ pub trait Sys {
         let _ = id;
         (None, None)
     }
+    /// The instance group's figure files, kept open, for reads off the
+    /// loop (`--http`); `None` without a group or past the descriptor budget.
+    fn group_meter(
+        &self,
+        id: &(String, String),
+    ) -> Option<std::sync::Arc<crate::contain::GroupMeter>> {
+        let _ = id;
+        None
+    }
     /// The daemon exits: every group still populated is killed, empty ones
     /// removed, the daemon's domain released.
     fn groups_release(&mut self) {}

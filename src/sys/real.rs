@@ -220,6 +220,13 @@ impl Sys for RealSys {
         self.groups.usage(id)
     }
 
+    fn group_meter(
+        &self,
+        id: &(String, String),
+    ) -> Option<std::sync::Arc<crate::contain::GroupMeter>> {
+        self.groups.meter(id)
+    }
+
     fn groups_release(&mut self) {
         self.groups.release()
     }

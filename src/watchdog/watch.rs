@@ -219,6 +219,11 @@ impl Watchdog {
     }
 
     /// The last figures and failing checks of `job`, when it is watched and measured.
+    /// True when no job is watched.
+    pub fn is_empty(&self) -> bool {
+        self.jobs.is_empty()
+    }
+
     pub fn status(&self, job: &JobKey) -> Option<WatchStatus> {
         self.jobs.get(job).and_then(|w| w.status.clone())
     }
