@@ -6,7 +6,8 @@
 #
 # Runs in its own `unshare --pid --fork --mount-proc` namespace: when it
 # ends, the kernel kills whatever it started. Only loopback is used.
-# GSUP=path picks the binary (default target/release/gsup: cargo build --release).
+# GSUP=path picks the binary (default target/release/gsup: cargo build --release);
+# GSUP_ARGS adds daemon options ("--containment subreaper").
 # ROUNDS (15), STATUS_RUNS (300), SCRAPE_HZ (50) tune it.
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)

@@ -33,8 +33,9 @@ pub struct Meters {
     statm: HashMap<i32, File>,
     budget: usize,
     buf: Vec<u8>,
-    /// By (job, instance, main): when, and the CPU seconds then.
-    samples: HashMap<(String, String, i32), (Instant, f64)>,
+    /// By main pid: a hash of (job, instance) (a pid another instance
+    /// took over starts afresh), when, and the CPU seconds then.
+    samples: HashMap<i32, (u64, Instant, f64)>,
     page: u64,
     ticks: u64,
 }
@@ -109,15 +110,21 @@ impl Meters {
             };
             let secs = cpu.as_secs_f64();
             st.cpu_seconds = Some(secs);
-            let id = (st.name.clone(), st.instance.clone(), main);
-            if let Some((t, before)) = self.samples.get(&id)
-                && now.saturating_duration_since(*t) >= MIN_WINDOW
+            let who = {
+                use std::hash::{DefaultHasher, Hash, Hasher};
+                let mut h = DefaultHasher::new();
+                (&st.name, &st.instance).hash(&mut h);
+                h.finish()
+            };
+            if let Some(&(w, t, before)) = self.samples.get(&main)
+                && w == who
+                && now.saturating_duration_since(t) >= MIN_WINDOW
             {
-                let dt = now.saturating_duration_since(*t).as_secs_f64();
+                let dt = now.saturating_duration_since(t).as_secs_f64();
                 st.cpu_percent = Some(((secs - before) / dt * 100.0).max(0.0));
             }
-            self.samples.insert(id.clone(), (now, secs));
-            seen.insert(id);
+            self.samples.insert(main, (who, now, secs));
+            seen.insert(main);
         }
         self.samples.retain(|k, _| seen.contains(k));
         self.procs.retain_trees(|root| walked.contains(&root));

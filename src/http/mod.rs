@@ -30,7 +30,8 @@ mod testdata;
 pub use measure::Measure;
 pub use server::serve;
 pub use snapshot::{
-    DaemonStats, LoopSource, Snapshot, SnapshotFuture, SnapshotRequest, SnapshotSource, loop_source,
+    DaemonStats, LogFiles, LoopSource, Snapshot, SnapshotFuture, SnapshotRequest, SnapshotSource,
+    loop_source,
 };
 
 use std::time::Duration;

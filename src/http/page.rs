@@ -224,8 +224,7 @@ fn row(out: &mut String, j: &JobStatus, snap: &Snapshot) {
     });
     // log
     cell(out, |o| {
-        let key = (j.name.clone(), j.instance.clone());
-        if snap.logs.contains_key(&key) {
+        if snap.has_log(j) {
             o.push_str("<a href=\"");
             escape_into(o, &log_href(&j.name, &j.instance));
             o.push_str("\">last lines</a>");

@@ -193,7 +193,7 @@ async fn log<S: SnapshotSource>(shared: &Shared<S>, query: &str) -> Response<Ful
             "503 the supervisor did not answer in time\n",
         );
     };
-    let Some(path) = views.snap.logs.get(&(job, instance)).cloned() else {
+    let Some(path) = views.snap.log_file(&job, &instance) else {
         return plain(
             StatusCode::NOT_FOUND,
             "404 no such job or instance, or it does not log to a file\n",

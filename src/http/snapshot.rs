@@ -8,7 +8,7 @@
 
 use super::measure::{Measure, Meters};
 use crate::control::proto::JobStatus;
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -28,14 +28,49 @@ pub struct Snapshot {
     pub jobs: Vec<JobStatus>,
     /// The start order by dependency waves (wave 0 starts first).
     pub waves: Vec<Vec<String>>,
-    /// Each instance's log file, by `(job, instance)`: the only files `/log`
-    /// ever opens (a client names a job, never a path).
-    pub logs: BTreeMap<(String, String), PathBuf>,
+    /// Where the instances' log files are: the only files `/log` ever
+    /// opens (a client names a job, never a path).
+    pub logs: LogFiles,
     /// The daemon's own figures.
     pub daemon: DaemonStats,
     /// The running instances, to be measured off the loop: [`LoopSource`]
     /// reads their groups' files or walks `/proc` and fills memory and CPU.
     pub trees: Vec<Measure>,
+}
+
+/// Where each instance's log file is, without a path per instance: the
+/// daemon's log folder, less the jobs whose output goes elsewhere.
+#[derive(Debug, Clone, Default)]
+pub struct LogFiles {
+    /// The log folder (`crate::logs::job_log_path` names a file in it);
+    /// `None`: no log file is shown.
+    pub dir: Option<PathBuf>,
+    /// Jobs whose `console` is not `log`.
+    pub elsewhere: BTreeSet<String>,
+}
+
+impl Snapshot {
+    /// Whether the instance `j` (one of `jobs`) writes to a log file.
+    pub fn has_log(&self, j: &JobStatus) -> bool {
+        self.logs.dir.is_some() && !self.logs.elsewhere.contains(&j.name)
+    }
+
+    /// The log file of `job`'s instance `instance`, when that instance is
+    /// in the snapshot and logs to a file.
+    pub fn log_file(&self, job: &str, instance: &str) -> Option<PathBuf> {
+        let j = self
+            .jobs
+            .iter()
+            .find(|j| j.name == job && j.instance == instance)?;
+        if !self.has_log(j) {
+            return None;
+        }
+        Some(crate::logs::job_log_path(
+            self.logs.dir.as_deref()?,
+            job,
+            instance,
+        ))
+    }
 }
 
 /// The daemon's own figures, for the page's header and `gsup_daemon_*`.

@@ -34,13 +34,10 @@ pub fn sample() -> Snapshot {
     }];
     let idle = JobStatus::new("batch", "", Goal::Stop, State::Waiting, None);
     let jobs = vec![web, failed, evil, idle];
-    let logs = jobs
-        .iter()
-        .map(|j| {
-            let key = (j.name.clone(), j.instance.clone());
-            (key, format!("/nonexistent/{}.log", j.name).into())
-        })
-        .collect();
+    let logs = super::snapshot::LogFiles {
+        dir: Some("/nonexistent".into()),
+        elsewhere: Default::default(),
+    };
     Snapshot {
         taken: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
         jobs,

@@ -2,7 +2,6 @@
 //! it, at most once a second. It reads no file: each tree is measured off the loop.
 
 use super::core::Supervisor;
-use super::env;
 use std::time::Instant;
 
 /// Binds `--http ADDR` (std's bind sets `SO_REUSEADDR`, so a restarted
@@ -41,21 +40,15 @@ pub fn http_snapshot(sup: &Supervisor, started: Instant, turns: u64) -> crate::h
     }
     let mut waves = sup.jobs.waves(|| super::stop_waves(sup)).to_vec();
     waves.reverse();
-    let logs = jobs
-        .iter()
-        .filter(|j| {
-            sup.jobs
-                .def(&j.name)
-                .is_some_and(|d| d.unit.console == crate::unit::Console::Log)
-        })
-        .map(|j| {
-            let key = (j.name.clone(), j.instance.clone());
-            (
-                key,
-                env::log_path(&sup.launcher.log_dir, &j.name, &j.instance),
-            )
-        })
-        .collect();
+    let logs = crate::http::LogFiles {
+        dir: Some(sup.launcher.log_dir.clone()),
+        elsewhere: sup
+            .jobs
+            .defs()
+            .filter(|d| d.unit.console != crate::unit::Console::Log)
+            .map(|d| d.name.clone())
+            .collect(),
+    };
     crate::http::Snapshot {
         taken: std::time::SystemTime::now(),
         jobs,
