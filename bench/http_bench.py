@@ -53,6 +53,58 @@ def process_ticks(pid):
     return int(fields[11]) + int(fields[12])
 
 
+def cgroup2_root():
+    """Where the cgroup2 hierarchy is mounted (None without one)."""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            if right.split()[:1] == ["cgroup2"]:
+                return left.split()[4]
+    return None
+
+
+def read_costs(pids):
+    """Microseconds per os.pread at offset 0 of each file kind, over the
+    kept-open files of `pids` (the jobs' main processes) and their groups;
+    the median of 5 passes. A file the kernel does not offer is left out."""
+    root = cgroup2_root()
+    files = {"/dev/null (the syscall alone)": [], "proc stat": [], "proc statm": [],
+             "proc children": [], "cgroup cpu.stat": [], "cgroup memory.current": [],
+             "cgroup cgroup.procs": []}
+    for pid in pids:
+        def add(kind, path):
+            try:
+                files[kind].append(os.open(path, os.O_RDONLY | os.O_CLOEXEC))
+            except OSError:
+                pass
+        add("/dev/null (the syscall alone)", "/dev/null")
+        add("proc stat", f"/proc/{pid}/stat")
+        add("proc statm", f"/proc/{pid}/statm")
+        add("proc children", f"/proc/{pid}/task/{pid}/children")
+        try:
+            with open(f"/proc/{pid}/cgroup") as f:
+                rel = next(l[3:].strip() for l in f if l.startswith("0::"))
+        except (OSError, StopIteration):
+            rel = None
+        if root and rel:
+            for name in ["cpu.stat", "memory.current", "cgroup.procs"]:
+                add(f"cgroup {name}", f"{root}{rel}/{name}")
+    out = []
+    for kind, fds in files.items():
+        if not fds:
+            continue
+        passes = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            for fd in fds:
+                os.pread(fd, 4096, 0)
+            passes.append((time.perf_counter() - t0) / len(fds))
+        out.append(f"{kind} {statistics.median(passes) * 1e6:.2f} us (n={len(fds)})")
+        for fd in fds:
+            os.close(fd)
+    return out
+
+
 def fetch(url):
     t0 = time.perf_counter()
     with urllib.request.urlopen(url, timeout=10) as r:
@@ -125,6 +177,11 @@ def main():
           f"(one fresh and one cached scrape each): {ticks / hz / ROUNDS * 1e3:.1f} ms a round")
     print(f"/metrics daemon CPU per scrape, cached snapshot: {ms(cpu_cached)}")
     print(f"/metrics wall time, fresh snapshot: {ms(wall)}")
+
+    mains = [o["pid"] for o in map(__import__("json").loads, gsup("list", "--json").stdout.splitlines())
+             if o.get("pid")]
+    for line in read_costs(mains):
+        print(f"pread, {line}")
 
     def latencies(args):
         xs = []
