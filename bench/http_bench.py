@@ -66,8 +66,18 @@ def cgroup2_root():
 def read_costs(pids):
     """Microseconds per os.pread at offset 0 of each file kind, over the
     kept-open files of `pids` (the jobs' main processes) and their groups;
-    the median of 5 passes. A file the kernel does not offer is left out."""
+    the median of 5 passes. A file the kernel does not offer is left out,
+    and the cgroup files when the jobs share one group (no cgroups)."""
     root = cgroup2_root()
+    rels = {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/cgroup") as f:
+                rels[pid] = next(l[3:].strip() for l in f if l.startswith("0::"))
+        except (OSError, StopIteration):
+            pass
+    if len(set(rels.values())) < len(pids) // 2:
+        root = None
     files = {"/dev/null (the syscall alone)": [], "proc stat": [], "proc statm": [],
              "proc children": [], "cgroup cpu.stat": [], "cgroup memory.current": [],
              "cgroup cgroup.procs": []}
@@ -81,11 +91,7 @@ def read_costs(pids):
         add("proc stat", f"/proc/{pid}/stat")
         add("proc statm", f"/proc/{pid}/statm")
         add("proc children", f"/proc/{pid}/task/{pid}/children")
-        try:
-            with open(f"/proc/{pid}/cgroup") as f:
-                rel = next(l[3:].strip() for l in f if l.startswith("0::"))
-        except (OSError, StopIteration):
-            rel = None
+        rel = rels.get(pid)
         if root and rel:
             for name in ["cpu.stat", "memory.current", "cgroup.procs"]:
                 add(f"cgroup {name}", f"{root}{rel}/{name}")
