@@ -121,9 +121,13 @@ fn a_symlink_on_the_socket_path_is_never_followed() {
     assert_untouched(&secret);
     fs::remove_file(&sock).expect("rm");
 
-    // The runtime dir as a link: no page, nothing written through it.
+    // The runtime dir as a link: no page, nothing written through it, and
+    // nothing read or removed through it (a `log-pipes` file there names
+    // no pipe the daemon handed itself over a reexec).
     let elsewhere = root.path().join("elsewhere");
     fs::create_dir(&elsewhere).expect("mkdir");
+    let planted = elsewhere.join("log-pipes");
+    fs::write(&planted, "not the daemon's\n").expect("write");
     std::os::unix::fs::symlink(&elsewhere, root.path().join("gsup.d")).expect("symlink");
     let mut a = Attempt::start(root.path(), &sock);
     assert_eq!(a.exit_or(Duration::from_secs(10), || sock.exists()), None);
@@ -131,7 +135,12 @@ fn a_symlink_on_the_socket_path_is_never_followed() {
         a.log().contains("no status page")
     });
     assert!(a.log().contains("is a symbolic link"), "{}", a.log());
-    assert_eq!(fs::read_dir(&elsewhere).expect("ls").count(), 0);
+    assert_eq!(
+        fs::read_to_string(&planted).ok().as_deref(),
+        Some("not the daemon's\n"),
+        "log-pipes read and removed through the link"
+    );
+    assert_eq!(fs::read_dir(&elsewhere).expect("ls").count(), 1);
 }
 
 /// Another user's socket at the path (left over, or listening) is neither

@@ -6,7 +6,7 @@ use super::core::Supervisor;
 use super::jobs::Key;
 use crate::logs::{Handover, LogHub, LogId, LogSpec};
 use serde::{Deserialize, Serialize};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::path::Path;
 use tracing::{error, info, warn};
 
@@ -97,9 +97,11 @@ impl Supervisor {
 
 impl Supervisor {
     /// Before `gsup reexec`'s exec: stops the log thread and makes every pipe
-    /// survive the exec, named in `dir/log-pipes`. The descriptors are kept
-    /// in `self.handed` until `take_back_logs` (the exec failed).
-    pub(super) fn hand_logs_over(&mut self, dir: &Path) {
+    /// survive the exec, named in `log-pipes` of the runtime dir (through
+    /// its descriptor; without one, the pipes are not named and job output
+    /// written across the exec is lost). The descriptors are kept in
+    /// `self.handed` until `take_back_logs` (the exec failed).
+    pub(super) fn hand_logs_over(&mut self) {
         let Some(hub) = self.logs.take() else {
             return;
         };
@@ -124,9 +126,12 @@ impl Supervisor {
             pipes: listed,
         };
         let text = serde_json::to_vec(&listed).unwrap_or_default();
-        let tmp = dir.join(format!(".{HANDOVER_FILE}.tmp"));
-        let written = std::fs::write(&tmp, text)
-            .and_then(|()| std::fs::rename(&tmp, dir.join(HANDOVER_FILE)));
+        let written = match self.state_dir.as_ref() {
+            Some(dir) => super::saved::write_file_at(dir.as_fd(), HANDOVER_FILE, &text),
+            None => Err(std::io::Error::other(
+                "the runtime dir is not the daemon's own",
+            )),
+        };
         if let Err(e) = written {
             warn!("cannot name the log pipes for the new image: {e}; job output may be lost");
         }
@@ -134,8 +139,10 @@ impl Supervisor {
     }
 
     /// The exec failed: the log thread starts again on the same pipes.
-    pub(super) fn take_back_logs(&mut self, dir: &Path) {
-        let _ = std::fs::remove_file(dir.join(HANDOVER_FILE));
+    pub(super) fn take_back_logs(&mut self) {
+        if let Some(dir) = self.state_dir.as_ref() {
+            super::saved::remove_file_at(dir.as_fd(), HANDOVER_FILE);
+        }
         let pipes = std::mem::take(&mut self.handed);
         for h in &pipes {
             for fd in std::iter::once(&h.read).chain(h.write.as_ref()) {
@@ -147,14 +154,26 @@ impl Supervisor {
 }
 
 /// The pipes a re-executed daemon's previous image handed over (named in
-/// `dir/log-pipes`, which is removed): only descriptors that are open pipes,
-/// and only when the file was written by this very process (same pid).
-pub fn handed_over(dir: &Path) -> Vec<Handover> {
-    let path = dir.join(HANDOVER_FILE);
-    let Ok(text) = std::fs::read(&path) else {
+/// `log-pipes` of the runtime dir `dir`, held open and read without
+/// following a link; the file is removed): only descriptors that are open
+/// pipes, and only when the file was written by this very process (same pid).
+pub fn handed_over(dir: Option<BorrowedFd<'_>>, shown: &Path) -> Vec<Handover> {
+    let path = shown.join(HANDOVER_FILE);
+    let Some(dir) = dir else {
         return Vec::new();
     };
-    let _ = std::fs::remove_file(&path);
+    let text = match super::saved::read_file_at(dir, HANDOVER_FILE) {
+        Ok(Some(text)) => text,
+        Ok(None) => return Vec::new(),
+        Err(e) => {
+            warn!(
+                "{}: {e}; the log pipes of the previous image are lost",
+                path.display()
+            );
+            return Vec::new();
+        }
+    };
+    super::saved::remove_file_at(dir, HANDOVER_FILE);
     let listed: HandedPipes = match serde_json::from_slice(&text) {
         Ok(l) => l,
         Err(e) => {

@@ -259,7 +259,6 @@ async fn daemon(opts: DaemonOptions) -> Ended {
         }
     };
     let mut sup = Supervisor::new(Box::new(sys), opts.log_dir.clone(), runtime_dir.clone());
-    sup.start_logs(joblog::handed_over(&runtime_dir));
     sup.watch = watch::WatchState::new(opts.cycle, opts.alert_command.clone());
     // The page, the saved state and the notify sockets live in the runtime
     // dir only when it is the daemon's own: never written through a link.
@@ -283,6 +282,11 @@ async fn daemon(opts: DaemonOptions) -> Ended {
             None
         }
     };
+    let handed = joblog::handed_over(
+        sup.state_dir.as_ref().map(std::os::fd::AsFd::as_fd),
+        &runtime_dir,
+    );
+    sup.start_logs(handed);
     load(&mut sup, &opts);
     let now = Instant::now();
     if !(own_dir && take_back(&mut sup, &runtime_dir, now)) {
@@ -344,7 +348,7 @@ async fn daemon(opts: DaemonOptions) -> Ended {
         sup.publish();
         sup.save_state(Instant::now());
         if std::mem::take(&mut sup.reexec) {
-            reexec::replace(&mut sup, kept_listener.as_ref(), &runtime_dir).await;
+            reexec::replace(&mut sup, kept_listener.as_ref()).await;
         }
     }
     sup.remove_page();

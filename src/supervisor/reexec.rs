@@ -81,11 +81,11 @@ impl Supervisor {
 /// Saves the state and execs the binary with the socket `listen` (a
 /// close-on-exec copy of the listener) handed over. Returns only when the
 /// exec failed; the daemon then runs on as it was.
-pub async fn replace(sup: &mut Supervisor, listen: Option<&OwnedFd>, runtime_dir: &Path) {
+pub async fn replace(sup: &mut Supervisor, listen: Option<&OwnedFd>) {
     sup.tell_waiters_reexec();
     sup.publish();
     sup.force_save_state(Instant::now());
-    sup.hand_logs_over(runtime_dir);
+    sup.hand_logs_over();
     // Let the connection tasks write the answers given in this turn (the
     // `reexec` request's own "ok" among them); a client that still sees its
     // connection close treats that as the re-exec it asked for.
@@ -103,7 +103,7 @@ pub async fn replace(sup: &mut Supervisor, listen: Option<&OwnedFd>, runtime_dir
     info!(binary = %bin.display(), "re-executing");
     let err = exec(&bin, &args, listen);
     error!("cannot re-execute {}: {err}; running on", bin.display());
-    sup.take_back_logs(runtime_dir);
+    sup.take_back_logs();
 }
 
 /// `execv` with `listen` made inheritable for the exec only.

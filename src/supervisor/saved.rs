@@ -179,16 +179,10 @@ impl Saved {
     /// path for messages): `None` when there is none. Never through a link.
     pub fn read_at(dir: BorrowedFd<'_>, shown: &Path) -> Result<Option<Saved>, String> {
         let path = shown.join(FILE);
-        let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-        let fd = match nix::fcntl::openat(dir, FILE, flags, Mode::empty()) {
-            Ok(fd) => fd,
-            Err(nix::errno::Errno::ENOENT) => return Ok(None),
-            Err(e) => return Err(format!("{}: {e}", path.display())),
+        let Some(text) = read_file_at(dir, FILE).map_err(|e| format!("{}: {e}", path.display()))?
+        else {
+            return Ok(None);
         };
-        let mut text = Vec::new();
-        std::fs::File::from(fd)
-            .read_to_end(&mut text)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
         let saved: Saved =
             serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         if saved.version != VERSION {
@@ -206,20 +200,13 @@ impl Saved {
     /// link (the dir was opened without following any, the names are
     /// opened relative to it with `O_NOFOLLOW`).
     pub fn write_at(&self, dir: BorrowedFd<'_>) -> std::io::Result<()> {
-        let tmp = format!("{FILE}.tmp");
-        let _ = nix::unistd::unlinkat(dir, tmp.as_str(), nix::unistd::UnlinkatFlags::NoRemoveDir);
-        let flags =
-            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-        let fd = nix::fcntl::openat(dir, tmp.as_str(), flags, Mode::from_bits_truncate(0o600))?;
         let bytes = serde_json::to_vec(self).map_err(std::io::Error::other)?;
-        std::fs::File::from(fd).write_all(&bytes)?;
-        nix::fcntl::renameat(dir, tmp.as_str(), dir, FILE)?;
-        Ok(())
+        write_file_at(dir, FILE, &bytes)
     }
 
     /// Removes the state (a clean exit: the next daemon starts afresh).
     pub fn remove_at(dir: BorrowedFd<'_>) {
-        let _ = nix::unistd::unlinkat(dir, FILE, nix::unistd::UnlinkatFlags::NoRemoveDir);
+        remove_file_at(dir, FILE);
     }
 
     /// True when it was saved since the machine last booted.
@@ -232,6 +219,39 @@ impl Saved {
         let passed = boot_ms().saturating_sub(self.boot_ms);
         Duration::from_millis(ms.saturating_add(passed))
     }
+}
+
+/// The file `name` in the directory `dir` (held open), opened without
+/// following a link; `None` when there is none.
+pub(super) fn read_file_at(dir: BorrowedFd<'_>, name: &str) -> std::io::Result<Option<Vec<u8>>> {
+    let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let fd = match nix::fcntl::openat(dir, name, flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(nix::errno::Errno::ENOENT) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let mut text = Vec::new();
+    std::fs::File::from(fd).read_to_end(&mut text)?;
+    Ok(Some(text))
+}
+
+/// Writes `bytes` as the file `name` in the directory `dir` (held open)
+/// atomically: a temporary file, mode 0600, renamed over the old one; never
+/// through a link (names are opened relative to `dir` with `O_NOFOLLOW`).
+pub(super) fn write_file_at(dir: BorrowedFd<'_>, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = format!("{name}.tmp");
+    let _ = nix::unistd::unlinkat(dir, tmp.as_str(), nix::unistd::UnlinkatFlags::NoRemoveDir);
+    let flags =
+        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let fd = nix::fcntl::openat(dir, tmp.as_str(), flags, Mode::from_bits_truncate(0o600))?;
+    std::fs::File::from(fd).write_all(bytes)?;
+    nix::fcntl::renameat(dir, tmp.as_str(), dir, name)?;
+    Ok(())
+}
+
+/// Removes the file `name` from the directory `dir` (held open), if there.
+pub(super) fn remove_file_at(dir: BorrowedFd<'_>, name: &str) {
+    let _ = nix::unistd::unlinkat(dir, name, nix::unistd::UnlinkatFlags::NoRemoveDir);
 }
 
 impl SavedInstance {
