@@ -11,7 +11,7 @@ use super::saved::{Saved, SavedInstance};
 use crate::job::machine::{Input, Job, Process};
 use crate::job::{Goal, Policy, State};
 use std::time::Instant;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 /// What re-adoption did, for the log and the tests.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -59,8 +59,11 @@ impl Supervisor {
                     if let Some(c) = si.checks.clone() {
                         self.pending_counters.insert(key.clone(), c);
                     }
+                    self.main_starts
+                        .borrow_mut()
+                        .insert(pid, (Some(since), start));
                     self.take_back(&key, (pid, start), si, children);
-                    info!(job = %label(&key), "main process {pid} taken back");
+                    debug!(job = %label(&key), "main process {pid} taken back");
                     if si.goal == Goal::Stop {
                         // It was being stopped when the daemon went away.
                         self.feed(key.clone(), Input::Stop);

@@ -72,6 +72,11 @@ pub struct Supervisor {
     pub spawn_failures_total: u64,
     /// The runtime dir, held open, where the state is saved (none: not saved).
     pub state_dir: Option<std::os::fd::OwnedFd>,
+    /// The start time (clock ticks after boot) of each main process, by pid,
+    /// with the `spawned_at` of the run it was read for: saving the state
+    /// then reads `/proc` only for mains it has not seen (`saved::Saved::of`).
+    pub(super) main_starts:
+        std::cell::RefCell<std::collections::HashMap<i32, (Option<Instant>, u64)>>,
     /// Check counters taken back with their instances, put into the
     /// watchdog when it watches them again (`sync_watch`).
     pub(super) pending_counters: std::collections::HashMap<Key, crate::watchdog::Counters>,
@@ -112,6 +117,7 @@ impl Supervisor {
             reaped_total: 0,
             spawn_failures_total: 0,
             state_dir: None,
+            main_starts: Default::default(),
             spawn_retries: std::collections::HashMap::new(),
             pending_counters: std::collections::HashMap::new(),
             logs: None,

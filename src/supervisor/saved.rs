@@ -132,16 +132,12 @@ impl Saved {
     /// The state of `sup` now.
     pub fn of(sup: &Supervisor, now: Instant) -> Saved {
         let ago = |t: Instant| now.saturating_duration_since(t).as_millis() as u64;
-        let procs = sup.sys.procs();
-        let instances = sup
+        let instances: Vec<SavedInstance> = sup
             .jobs
             .instances()
             .map(|(key, inst)| {
                 let j = &inst.job;
-                let main_start = j
-                    .main_pid
-                    .and_then(|p| procs.stat(p))
-                    .map(|s| s.start_ticks);
+                let main_start = j.main_pid.and_then(|p| sup.main_start(p, j.spawned_at));
                 SavedInstance {
                     job: key.0.clone(),
                     instance: key.1.clone(),
@@ -166,6 +162,11 @@ impl Saved {
                 }
             })
             .collect();
+        let mains: std::collections::HashSet<i32> =
+            instances.iter().filter_map(|i| i.main_pid).collect();
+        sup.main_starts
+            .borrow_mut()
+            .retain(|pid, _| mains.contains(pid));
         Saved {
             version: VERSION,
             pid: sup.sys.own_pid(),
@@ -252,6 +253,24 @@ pub(super) fn write_file_at(dir: BorrowedFd<'_>, name: &str, bytes: &[u8]) -> st
 /// Removes the file `name` from the directory `dir` (held open), if there.
 pub(super) fn remove_file_at(dir: BorrowedFd<'_>, name: &str) {
     let _ = nix::unistd::unlinkat(dir, name, nix::unistd::UnlinkatFlags::NoRemoveDir);
+}
+
+impl Supervisor {
+    /// The start time of the main process `pid` of a run spawned at
+    /// `spawned_at`: read from `/proc` once, then remembered. A new run (a
+    /// respawn that got the same pid) reads it afresh.
+    pub(super) fn main_start(&self, pid: i32, spawned_at: Option<Instant>) -> Option<u64> {
+        if let Some(&(at, start)) = self.main_starts.borrow().get(&pid)
+            && at == spawned_at
+        {
+            return Some(start);
+        }
+        let start = self.sys.procs().stat(pid)?.start_ticks;
+        self.main_starts
+            .borrow_mut()
+            .insert(pid, (spawned_at, start));
+        Some(start)
+    }
 }
 
 impl SavedInstance {
