@@ -374,3 +374,41 @@ fn oom_score_adj_stays_in_its_child() {
         assert_eq!(wait_pid(pid), Exit::Signal(libc::SIGKILL));
     }
 }
+
+/// (device, inode) of what descriptor `fd` of this process names.
+fn names(fd: i32) -> (u64, u64) {
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::fstat(fd, &mut st) }, 0, "fstat({fd})");
+    (st.st_dev as u64, st.st_ino as u64)
+}
+
+/// The child shares the spawner's descriptor table until its first call
+/// gives it its own (`spawn::slots`): the spawner's stdio must stay what it
+/// was through spawns that succeed and spawns that fail, and no job's log
+/// file may stay open in the spawner afterwards.
+#[test]
+fn the_spawners_descriptors_stay_its_own() {
+    let (dir, log) = tmp();
+    let before: Vec<_> = (0..3).map(names).collect();
+    let mut spawner = gsup::spawn::Spawner::new();
+    for round in 0..20 {
+        let ok = spawner
+            .spawn(&spec(&["sh", "-c", "echo out; echo err >&2"], &log))
+            .expect("spawn");
+        assert_eq!(wait_pid(ok), Exit::Code(0), "round {round}");
+        let err = spawner
+            .spawn(&spec(&["/nonexistent/program"], &log))
+            .expect_err("no such program");
+        assert_eq!(err.errno, libc::ENOENT);
+        wait_pid(err.child.expect("a child"));
+        let after: Vec<_> = (0..3).map(names).collect();
+        assert_eq!(after, before, "round {round}: the spawner's stdio changed");
+    }
+    assert_eq!(fs::read_to_string(&log).expect("log").lines().count(), 40);
+    let held: Vec<_> = fs::read_dir("/proc/self/fd")
+        .expect("fd dir")
+        .filter_map(|e| fs::read_link(e.ok()?.path()).ok())
+        .filter(|target| target.starts_with(dir.path()))
+        .collect();
+    assert!(held.is_empty(), "the log is still open: {held:?}");
+}

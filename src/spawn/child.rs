@@ -58,7 +58,7 @@ const IDS: [libc::c_long; 3] = [
 #[cfg(not(any(target_arch = "x86", target_arch = "arm")))]
 const IDS: [libc::c_long; 3] = [libc::SYS_setgroups, libc::SYS_setgid, libc::SYS_setuid];
 
-/// The child's whole life until exec. Order: signals, session, stdio,
+/// The child's whole life until exec. Order: its own descriptor table, signals, session, stdio,
 /// limits, nice, oom_score_adj, cgroup, umask, groups, gid, uid, chdir
 /// (after the credentials, so a directory the user may not enter fails), exec.
 ///
@@ -66,6 +66,19 @@ const IDS: [libc::c_long; 3] = [libc::SYS_setgroups, libc::SYS_setgid, libc::SYS
 /// Call only in the child of `clone_and_exec`, with `report` its report.
 pub(super) unsafe fn run(p: &Prepared, report: *mut Report) -> ! {
     unsafe {
+        // Cloned with the daemon's descriptor table (CLONE_FILES): a private
+        // table holding only the descriptors under `below` (stdio, the slots),
+        // before anything here changes a descriptor. On failure nothing was
+        // changed and the child exits.
+        if let Some(below) = p.unshare_below {
+            let r = libc::syscall(
+                libc::SYS_close_range,
+                below as libc::c_uint,
+                libc::c_uint::MAX,
+                libc::CLOSE_RANGE_UNSHARE as libc::c_uint,
+            );
+            check(report, STAGE_STDIO, r as libc::c_int);
+        }
         // Default dispositions for every signal (an ignored one would
         // survive exec; a handler must not run here), then an empty mask.
         // The raw syscall, as glibc's wrapper refuses its own two (32, 33).

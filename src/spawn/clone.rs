@@ -92,14 +92,21 @@ pub(super) fn clone_and_exec(prepared: &Prepared, stack: &mut Stack) -> Result<i
         report: &mut report,
     };
     let old = block_all_signals();
+    // Sharing the descriptor table: the child's first call leaves it (`slots`).
+    let files = if prepared.unshare_below.is_some() {
+        libc::CLONE_FILES
+    } else {
+        0
+    };
     // SAFETY: the child runs `entry` on its own stack, reads `args` and
     // writes only `report`, both alive on our stack: CLONE_VFORK keeps this
-    // thread suspended until the child has exec'd or exited.
+    // thread suspended until the child has exec'd or exited. With
+    // CLONE_FILES the child changes no descriptor before it has its own table.
     let pid = unsafe {
         libc::clone(
             entry,
             stack.top(),
-            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            libc::CLONE_VM | libc::CLONE_VFORK | files | libc::SIGCHLD,
             (&args as *const ChildArgs).cast_mut().cast(),
         )
     };

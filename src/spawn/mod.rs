@@ -5,7 +5,8 @@
 //! turns a `SpawnSpec` into ready C strings and descriptors; `child` is the
 //! code that runs between clone and exec.
 //!
-//! The clone is `CLONE_VM | CLONE_VFORK`: no page table is copied, and the
+//! The clone is `CLONE_VM | CLONE_VFORK` (with `CLONE_FILES`, see `slots`:
+//! nor is the daemon's descriptor table): no page table is copied, and the
 //! calling thread is suspended until the child has exec'd or exited, so no
 //! child ever runs on the daemon's memory while the daemon runs on (a child
 //! that did once shared the daemon's `mm` changed the daemon's own
@@ -18,6 +19,7 @@
 mod child;
 mod clone;
 mod prepare;
+mod slots;
 
 use crate::unit::Rlimit;
 use crate::users::Creds;
@@ -111,40 +113,55 @@ impl fmt::Display for SpawnError {
 impl std::error::Error for SpawnError {}
 
 /// Starts processes; owns the child's stack, made once and reused (with
-/// `CLONE_VFORK` only one child at a time runs on it).
+/// `CLONE_VFORK` only one child at a time runs on it), and the descriptor
+/// slots the children find their stdio in (`slots`).
 #[derive(Debug, Default)]
 pub struct Spawner {
     stack: Option<clone::Stack>,
-    /// The children's stdin (and stdout for `Stdio::Null`), above fd 2.
-    dev_null: Option<std::os::fd::OwnedFd>,
+    slots: Option<slots::Slots>,
 }
 
 impl Spawner {
-    /// A spawner; its stack is mapped at the first spawn.
+    /// A spawner; its stack is mapped and its slots taken at the first spawn
+    /// (or at [`Spawner::reserve`]).
     pub fn new() -> Spawner {
         Spawner::default()
+    }
+
+    /// Takes the descriptor slots now, on the lowest free numbers: the
+    /// daemon calls it at start, before it opens a descriptor per job.
+    pub fn reserve(&mut self) -> Result<(), SpawnError> {
+        if self.slots.is_none() {
+            self.slots = Some(slots::Slots::new()?);
+        }
+        Ok(())
     }
 
     /// Clones and execs `spec` in a new session; returns the child's pid
     /// once it has exec'd. Blocks the calling thread only while the child
     /// prepares and execs (as `posix_spawn`), never until the child exits.
     pub fn spawn(&mut self, spec: &SpawnSpec) -> Result<i32, SpawnError> {
-        if self.dev_null.is_none() {
-            let fd = prepare::open_dev_null()?;
-            let fd = prepare::above_stdio(fd).map_err(|e| SpawnError::new("devnull", e))?;
-            self.dev_null = Some(fd);
-        }
-        let Some(dev_null) = self.dev_null.as_ref() else {
+        self.reserve()?;
+        let Some(slots) = self.slots.as_ref() else {
             return Err(SpawnError::new("devnull", libc::EBADF));
         };
-        let prepared = prepare::prepare(spec, std::os::fd::AsRawFd::as_raw_fd(dev_null))?;
+        let dev_null = std::os::fd::AsRawFd::as_raw_fd(&slots.dev_null);
+        let mut prepared = prepare::prepare(spec, dev_null)?;
         if self.stack.is_none() {
             self.stack = Some(clone::Stack::new().map_err(|e| SpawnError::new("stack", e))?);
         }
         let Some(stack) = self.stack.as_mut() else {
             return Err(SpawnError::new("stack", libc::ENOMEM));
         };
-        clone::clone_and_exec(&prepared, stack)
+        let filled = slots.fill(prepared.output, prepared.cgroup_procs);
+        let result = filled.and_then(|(output, cgroup)| {
+            prepared.output = output;
+            prepared.cgroup_procs = cgroup;
+            prepared.unshare_below = slots.below;
+            clone::clone_and_exec(&prepared, stack)
+        });
+        slots.clear();
+        result
     }
 }
 

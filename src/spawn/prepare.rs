@@ -39,6 +39,10 @@ pub(super) struct Prepared {
     pub output: Option<RawFd>,
     /// `cgroup.procs` of the job's cgroup (borrowed from the caller).
     pub cgroup_procs: Option<RawFd>,
+    /// The child shares the daemon's descriptor table and leaves it first
+    /// thing, keeping the descriptors under this number (`slots`); `None`:
+    /// it gets a copy of the whole table at the clone.
+    pub unshare_below: Option<u32>,
     /// The log file `output` names when `prepare` opened it.
     _fds: Vec<OwnedFd>,
 }
@@ -111,6 +115,7 @@ pub(super) fn prepare(spec: &SpawnSpec, dev_null: RawFd) -> Result<Prepared, Spa
         stdin: stdin_raw,
         output,
         cgroup_procs: spec.cgroup_procs,
+        unshare_below: None,
         _fds: fds,
     })
 }

@@ -46,7 +46,12 @@ impl RealSys {
     /// The kernel, containing jobs in cgroups of `domain` (`None`: as their
     /// subreaper).
     pub fn with_cgroups(domain: Option<crate::contain::Cgroups>) -> RealSys {
+        let mut spawner = Spawner::new();
+        // The slots on low numbers, before a descriptor per job is opened
+        // (a failure here is retried, and reported, at the first spawn).
+        let _ = spawner.reserve();
         RealSys {
+            spawner,
             groups: Groups::new(domain),
             ..RealSys::default()
         }
