@@ -232,7 +232,14 @@ if [ "${1:-}" = __inner ]; then
     # churned /tmp cost gsup ~2 ms per new log file in one run).
     [ "${BENCH_DISK:-}" = 1 ] || mount -t tmpfs -o size=512m gsup-bench "$W"
     "measure_$(echo "$measure" | tr - _)" "$kind" "$arg"
-    exit
+    rc=$?
+    # Untimed: a daemon shut down removes its cgroup domain; one ended with
+    # the namespace would leave it, empty, in the host's cgroup tree.
+    if [ -S "$W/gsup.sock" ]; then
+        timeout 60 "$GSUP" --socket "$W/gsup.sock" shutdown >/dev/null 2>&1 || true
+        [ -z "${GSUP_PID:-}" ] || wait "$GSUP_PID" 2>/dev/null || true
+    fi
+    exit $rc
 fi
 
 cmd=${1:-}
@@ -259,7 +266,10 @@ gsup_works() {
         "$1" daemon --config-dir "$d/s" --log-dir "$d/l" --socket "$d/sock" 2>/dev/null &
         i=0
         while [ $i -lt 200 ]; do
-            "$1" --socket "$d/sock" list >/dev/null 2>&1 && { rm -rf "$d"; exit 0; }
+            "$1" --socket "$d/sock" list >/dev/null 2>&1 && {
+                "$1" --socket "$d/sock" shutdown >/dev/null 2>&1 # its cgroup domain goes with it
+                wait $!; rm -rf "$d"; exit 0
+            }
             kill -0 $! 2>/dev/null || break
             sleep 0.05; i=$((i + 1))
         done

@@ -481,15 +481,44 @@ impl Drop for Daemon {
             }
         }
         if !self.finished || self.persistent {
-            // Killing unshare's child (--kill-child) ends the whole namespace.
-            let _ = self.child.kill();
-            let _ = self.child.wait();
+            end_namespace(&mut self.child);
         }
         for mut c in self.again.drain(..) {
             let _ = c.kill();
             let _ = c.wait();
         }
-        remove_cgroup_domain(&self.root.path().join("gsup.d"));
+        remove_cgroup_domain(&gsup::control::page::runtime_dir(&self.socket));
+    }
+}
+
+/// Ends the PID namespace of `unshare` (run with `--fork --kill-child`):
+/// kills `unshare`, whose death should kill the namespace's init, and kills
+/// that init too, through a pidfd taken while it was still `unshare`'s child
+/// (so never another process): once, a namespace's init outlived its
+/// `unshare` and kept a test daemon running for an hour.
+pub fn end_namespace(unshare: &mut std::process::Child) {
+    let inits: Vec<i32> = children_of(unshare.id() as i32)
+        .into_iter()
+        .filter_map(|pid| {
+            // SAFETY: pidfd_open with no flags; the result is checked.
+            let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+            i32::try_from(fd).ok().filter(|&fd| fd >= 0)
+        })
+        .collect();
+    let _ = unshare.kill();
+    let _ = unshare.wait();
+    for fd in inits {
+        // SAFETY: a pidfd this function opened; a process already gone is ESRCH.
+        unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                fd,
+                libc::SIGKILL,
+                std::ptr::null::<libc::siginfo_t>(),
+                0,
+            );
+            libc::close(fd);
+        }
     }
 }
 

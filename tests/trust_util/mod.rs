@@ -3,7 +3,7 @@
 //! refuses, and the daemon's memory. They never signal a process by name.
 #![allow(dead_code)]
 
-use crate::common::{fixture, gsup_bin, wait_until};
+use crate::common::{end_namespace, fixture, gsup_bin, remove_cgroup_domain, wait_until};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
@@ -103,6 +103,8 @@ pub fn run_abuse(py: &str, args: &[&str]) {
 pub struct Attempt {
     child: Child,
     pub stderr: PathBuf,
+    /// The daemon's runtime dir: its cgroup domain is removed at the end.
+    runtime_dir: PathBuf,
 }
 
 impl Attempt {
@@ -152,7 +154,11 @@ impl Attempt {
             .stderr(file)
             .spawn()
             .expect("spawn unshare");
-        Attempt { child, stderr }
+        Attempt {
+            child,
+            stderr,
+            runtime_dir: gsup::control::page::runtime_dir(socket),
+        }
     }
 
     /// Its exit code if it exits within `limit`, else `None` (still running).
@@ -197,10 +203,11 @@ impl Attempt {
 impl Drop for Attempt {
     fn drop(&mut self) {
         if matches!(self.child.try_wait(), Ok(None)) {
-            // --kill-child: the namespace, and the daemon in it, ends too.
-            let _ = self.child.kill();
+            // The namespace, and the daemon in it, ends too.
+            end_namespace(&mut self.child);
         }
         let _ = self.child.wait();
+        remove_cgroup_domain(&self.runtime_dir);
     }
 }
 
