@@ -365,12 +365,3 @@ fn a_users_daemon_serves_that_user() {
         a.log()
     );
 }
-
-fn mode_owner_opt(path: &Path) -> Option<(u32, u32)> {
-    use std::os::unix::fs::MetadataExt;
-    let m = fs::symlink_metadata(path).ok()?;
-    use std::os::unix::fs::FileTypeExt;
-    m.file_type()
-        .is_socket()
-        .then_some((m.mode() & 0o7777, m.uid()))
-}
