@@ -494,8 +494,10 @@ impl Drop for Daemon {
 /// Ends the PID namespace of `unshare` (run with `--fork --kill-child`):
 /// kills `unshare`, whose death should kill the namespace's init, and kills
 /// that init too, through a pidfd taken while it was still `unshare`'s child
-/// (so never another process): once, a namespace's init outlived its
-/// `unshare` and kept a test daemon running for an hour.
+/// (so never another process), and waits until it is gone: once, a
+/// namespace's init outlived its `unshare` and kept a test daemon running
+/// for an hour, and a daemon killed while it started made its cgroup after
+/// the harness had looked for it.
 pub fn end_namespace(unshare: &mut std::process::Child) {
     let inits: Vec<i32> = children_of(unshare.id() as i32)
         .into_iter()
@@ -508,7 +510,10 @@ pub fn end_namespace(unshare: &mut std::process::Child) {
     let _ = unshare.kill();
     let _ = unshare.wait();
     for fd in inits {
-        // SAFETY: a pidfd this function opened; a process already gone is ESRCH.
+        // SAFETY: a pidfd this function opened; a process already gone is
+        // ESRCH. The pidfd turns readable once the init has exited, which
+        // the kernel lets it do only after every other process of its
+        // namespace: then nothing of the namespace runs (or holds a cgroup).
         unsafe {
             libc::syscall(
                 libc::SYS_pidfd_send_signal,
@@ -517,6 +522,12 @@ pub fn end_namespace(unshare: &mut std::process::Child) {
                 std::ptr::null::<libc::siginfo_t>(),
                 0,
             );
+            let mut pfd = libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            libc::poll(&mut pfd, 1, 5000);
             libc::close(fd);
         }
     }
