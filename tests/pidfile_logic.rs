@@ -118,6 +118,13 @@ fn verify_accepts_cgroup_member() {
     assert_eq!(verify(130, &v, &t), Ok(()));
     v.cgroup = Some("/gsup/b");
     assert_eq!(verify(130, &v, &t), Err(Refusal::NotInJob));
+    // A group the job made below its own is the job's; a name that only
+    // begins the same is not.
+    t.set_cgroup(130, "/gsup/a/workers");
+    v.cgroup = Some("/gsup/a");
+    assert_eq!(verify(130, &v, &t), Ok(()));
+    t.set_cgroup(130, "/gsup/ab");
+    assert_eq!(verify(130, &v, &t), Err(Refusal::NotInJob));
 }
 
 #[test]

@@ -35,6 +35,16 @@ pub fn split_own<'a>(own: &'a [String], name: &str) -> (&'a [String], bool) {
     }
 }
 
+/// The domain `name` as `/proc/PID/cgroup` names it: the daemon's own
+/// cgroup there (`own`, `/` for the root) less the `strip` components below
+/// the base (its domain and leaf, when it runs in them already), then `name`.
+pub fn proc_path(own: &str, strip: usize, name: &str) -> String {
+    let mut parts: Vec<&str> = own.split('/').filter(|p| !p.is_empty()).collect();
+    parts.truncate(parts.len().saturating_sub(strip));
+    parts.push(name);
+    format!("/{}", parts.join("/"))
+}
+
 /// Whether the daemon may change the base's `subtree_control`: not when
 /// the base is the host's root cgroup, unless the daemon is PID 1 (the
 /// machine's init); the root belongs to the machine's init.
@@ -93,6 +103,7 @@ impl Cgroups {
             base,
             domain: Arc::new(domain),
             path,
+            proc_path: proc_path(&found.cgroup, found.rel.len() - base_rel.len(), name),
             name: name.to_string(),
             controllers,
             enabled_at_base,
@@ -165,6 +176,23 @@ mod tests {
         let own = v(&["gsup-1", "supervisor"]);
         assert_eq!(split_own(&own, "gsup-1"), (&own[..0], true));
         assert_eq!(split_own(&[], "gsup-1"), (&[][..], false));
+    }
+
+    #[test]
+    fn the_domain_is_named_as_proc_names_cgroups() {
+        // Started in a service's group: the domain beside it.
+        assert_eq!(
+            proc_path("/system.slice/gsup.service", 0, "gsup-1"),
+            "/system.slice/gsup.service/gsup-1"
+        );
+        // Re-executed from its own leaf: the same domain.
+        assert_eq!(
+            proc_path("/system.slice/gsup.service/gsup-1/supervisor", 2, "gsup-1"),
+            "/system.slice/gsup.service/gsup-1"
+        );
+        // The root of the cgroup namespace (a container, a test).
+        assert_eq!(proc_path("/", 0, "gsup-1"), "/gsup-1");
+        assert_eq!(proc_path("/gsup-1/supervisor", 2, "gsup-1"), "/gsup-1");
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub struct JobCgroup {
     /// The directory's name in the domain (`JOB@INSTANCE`, escaped).
     pub(super) name: String,
     pub(super) path: PathBuf,
+    /// The group as `/proc/PID/cgroup` names it.
+    pub(super) proc_path: String,
     pub(super) dir: OwnedFd,
     pub(super) domain: Arc<OwnedFd>,
     /// Its figure files, opened at the first [`JobCgroup::meter`].
@@ -46,6 +48,13 @@ impl JobCgroup {
     /// The group's directory, for log lines and `status -v`.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The group as `/proc/PID/cgroup` names it: a process whose cgroup is
+    /// this, or below it, was started in the job (only the daemon moves
+    /// processes into it).
+    pub fn proc_path(&self) -> &str {
+        &self.proc_path
     }
 
     /// The group's directory descriptor: for `clone3(CLONE_INTO_CGROUP)`

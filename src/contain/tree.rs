@@ -18,6 +18,9 @@ pub struct Cgroups {
     pub(super) domain: Arc<OwnedFd>,
     pub(super) path: PathBuf,
     pub(super) name: String,
+    /// The domain as `/proc/PID/cgroup` names it (`/gsup-…`, below the
+    /// reader's cgroup root): how a process is seen to be in a job's group.
+    pub(super) proc_path: String,
     /// Controllers enabled for the job groups (`subtree_control` of the domain).
     pub(super) controllers: Vec<String>,
     /// Controllers this daemon enabled in the base's `subtree_control`.
@@ -168,6 +171,7 @@ impl Cgroups {
             job: job.to_string(),
             instance: instance.to_string(),
             path: self.path.join(&name),
+            proc_path: format!("{}/{name}", self.proc_path.trim_end_matches('/')),
             name,
             dir: fd,
             domain: Arc::clone(&self.domain),
@@ -198,6 +202,7 @@ mod tests {
             domain: Arc::new(open(path)),
             path: path.to_path_buf(),
             name: "d".into(),
+            proc_path: "/d".into(),
             controllers: Vec::new(),
             enabled_at_base: Vec::new(),
         }

@@ -128,6 +128,14 @@ fn is_known(pid: i32, start_time: u64, job: &JobView<'_>) -> bool {
 /// The proof of belonging proper: (a) a known pid, (b) a live known
 /// ancestor, (c) the job's session or group, (e) the job's cgroup.
 /// Rule (d), orphans adopted by the tree record, arrives here through `known`.
+/// Whether the cgroup `path` is `group` or a group below it.
+fn in_group(path: &str, group: &str) -> bool {
+    path == group
+        || path
+            .strip_prefix(group)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
 fn comes_from_job(info: &Proc, job: &JobView<'_>, procs: &dyn ProcSource) -> bool {
     if is_known(info.pid, info.start_ticks, job) {
         return true;
@@ -145,7 +153,7 @@ fn comes_from_job(info: &Proc, job: &JobView<'_>, procs: &dyn ProcSource) -> boo
         return true;
     }
     if let Some(mine) = job.cgroup.filter(|c| *c != "/")
-        && procs.cgroup(info.pid).as_deref() == Some(mine)
+        && procs.cgroup(info.pid).is_some_and(|c| in_group(&c, mine))
     {
         return true;
     }

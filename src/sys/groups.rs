@@ -124,6 +124,11 @@ impl Groups {
         true
     }
 
+    /// The instance's group as `/proc/PID/cgroup` names it.
+    pub fn proc_path(&self, id: &Id) -> Option<String> {
+        self.open.get(id).map(|g| g.proc_path().to_string())
+    }
+
     /// The group's kept-open figure files, opened now if the budget allows.
     pub fn meter(&self, id: &Id) -> Option<Arc<GroupMeter>> {
         let g = self.open.get(id)?;

@@ -209,6 +209,12 @@ pub trait Sys {
         let _ = id;
         (None, None)
     }
+    /// The instance's group as `/proc/PID/cgroup` names it (a process there
+    /// is the job's: rule (e) of belonging); `None` without a group.
+    fn group_proc_path(&self, id: &(String, String)) -> Option<String> {
+        let _ = id;
+        None
+    }
     /// The instance group's figure files, kept open, for reads off the
     /// loop (`--http`); `None` without a group or past the descriptor budget.
     fn group_meter(

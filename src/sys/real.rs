@@ -225,6 +225,10 @@ impl Sys for RealSys {
         self.groups.usage(id)
     }
 
+    fn group_proc_path(&self, id: &(String, String)) -> Option<String> {
+        self.groups.proc_path(id)
+    }
+
     fn group_meter(
         &self,
         id: &(String, String),

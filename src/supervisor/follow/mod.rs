@@ -274,8 +274,13 @@ impl Follower {
 
     fn verify(&self, sys: &dyn Sys, key: &Key, pid: i32) -> Result<(), Refusal> {
         let other = |p: i32| self.tree.is_other_job(key, p);
+        let group = sys.group_proc_path(key);
         match self.tree.job(key) {
-            Some(job) => verify(pid, &job.view(sys.own_pid(), &other), sys.procs()),
+            Some(job) => {
+                let mut view = job.view(sys.own_pid(), &other);
+                view.cgroup = group.as_deref();
+                verify(pid, &view, sys.procs())
+            }
             None => Err(Refusal::NotInJob),
         }
     }
@@ -470,7 +475,10 @@ impl Follower {
         let roots = job.known.keys().copied().filter(|&p| p > 1 && p != me);
         let tree = crate::procfs::walk_from(procs, roots);
         let other = |p: i32| self.tree.is_other_job(key, p);
-        let members = job_members(&job.view(me, &other), &tree, procs);
+        let group = sys.group_proc_path(key);
+        let mut view = job.view(me, &other);
+        view.cgroup = group.as_deref();
+        let members = job_members(&view, &tree, procs);
         let found: Vec<&crate::procfs::Proc> =
             tree.iter().filter(|p| members.contains(&p.pid)).collect();
         for p in &found {
