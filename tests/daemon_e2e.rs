@@ -19,11 +19,13 @@ fn read_stamps(path: &Path) -> Vec<u128> {
 }
 
 /// A service that writes a timestamp to DIR/NAME.start when it starts and to
-/// DIR/NAME.stop when it gets SIGTERM; it is ready once it wrote the first.
+/// DIR/NAME.stop when it gets SIGTERM; it is ready once it wrote the first,
+/// which it does after setting its trap (a TERM between the two, as soon as
+/// it is ready, would otherwise end it without a stop stamp).
 fn stamping(dir: &Path, name: &str, start_on: &str) -> String {
     let d = dir.display();
     format!(
-        "start_on: {start_on}\nstop_on: runlevel [06]\nexec: [sh, -c, \"date +%s%N >> {d}/{name}.start; trap 'date +%s%N >> {d}/{name}.stop; exit 0' TERM; while :; do sleep 1; done\"]\nready: {{exec: [test, -s, {d}/{name}.start]}}\n"
+        "start_on: {start_on}\nstop_on: runlevel [06]\nexec: [sh, -c, \"trap 'date +%s%N >> {d}/{name}.stop; exit 0' TERM; date +%s%N >> {d}/{name}.start; while :; do sleep 1; done\"]\nready: {{exec: [test, -s, {d}/{name}.start]}}\n"
     )
 }
 

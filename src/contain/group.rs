@@ -123,16 +123,18 @@ impl JobCgroup {
         Ok(out)
     }
 
-    /// Sends `sig` to every process of the group (see `procs`), through
-    /// pidfds so that no reused pid is hit, listing again until no new
-    /// process shows up (at most 64 rounds). Not frozen first: a frozen
-    /// process takes the signal only when thawed, and freezing waits on any
-    /// process in uninterruptible sleep; a process that forks after a `TERM`
-    /// is still reached by the kill that follows the kill timeout
-    /// (`kill`, atomic). Returns how many processes were signalled.
+    /// Sends `sig` to every process of the group (see `procs`) as it is at
+    /// this moment, once, through pidfds so that no reused pid is hit.
+    /// Once: a process made after the signal, by a process handling it (a
+    /// shell trap's cleanup, a server's last log write), is left to finish,
+    /// as Upstart's signal to the process group left it; whatever is still
+    /// there at the kill timeout gets the kill (`kill`, atomic, forks
+    /// included). Not frozen first: a frozen process takes the signal only
+    /// when thawed, and freezing waits on any process in uninterruptible
+    /// sleep. Returns how many processes were signalled.
     /// A stopped process keeps a `TERM` pending: follow with `CONT`.
     pub fn signal_all(&self, sig: Signal) -> io::Result<usize> {
-        signal::signal_listed(|| self.procs(), sig.0)
+        signal::signal_listed(|| self.procs(), sig.0, 1)
     }
 
     /// SIGKILLs every process in the group and below it. With
@@ -162,7 +164,7 @@ impl JobCgroup {
         if froze {
             let _ = self.wait_events(FREEZE_WAIT, |e| e.frozen);
         }
-        let killed = signal::signal_listed(|| self.procs(), libc::SIGKILL);
+        let killed = signal::signal_listed(|| self.procs(), libc::SIGKILL, signal::MAX_ROUNDS);
         if froze {
             let _ = dir::write(self.dir.as_fd(), "cgroup.freeze", "0");
         }

@@ -58,15 +58,16 @@ fn send(pid: i32, pin: &Pin, sig: i32) {
 }
 
 /// Sends `sig` to every process `list` names, round after round, until a
-/// round names no pid not seen before (or `MAX_ROUNDS`). Returns how many
+/// round names no pid not seen before (or `rounds`). Returns how many
 /// distinct processes were signalled.
 pub fn signal_listed(
     mut list: impl FnMut() -> io::Result<Vec<i32>>,
     sig: i32,
+    rounds: usize,
 ) -> io::Result<usize> {
     let mut seen: HashSet<i32> = HashSet::new();
     let mut sent = 0;
-    for _ in 0..MAX_ROUNDS {
+    for _ in 0..rounds {
         let fresh: Vec<(i32, Pin)> = list()?
             .into_iter()
             .filter(|&p| p > 1 && !seen.contains(&p))
@@ -86,4 +87,47 @@ pub fn signal_listed(
         }
     }
     Ok(sent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::{Child, Command};
+
+    fn sleeper() -> (Child, i32) {
+        let c = Command::new("sleep").arg("100").spawn().expect("sleep");
+        let pid = c.id() as i32;
+        (c, pid)
+    }
+
+    /// `a` is listed first; `b` shows up from the third listing on (made
+    /// after the signal, as a trap's cleanup is).
+    fn lists(a: i32, b: i32) -> impl FnMut() -> io::Result<Vec<i32>> {
+        let mut calls = 0;
+        move || {
+            calls += 1;
+            Ok(if calls <= 2 { vec![a] } else { vec![a, b] })
+        }
+    }
+
+    #[test]
+    fn one_round_leaves_what_was_made_after_it_and_more_rounds_reach_it() {
+        let ((mut a, pa), (mut b, pb)) = (sleeper(), sleeper());
+        assert_eq!(
+            signal_listed(lists(pa, pb), libc::SIGTERM, 1).expect("signal"),
+            1
+        );
+        assert_eq!(a.wait().expect("wait a").signal(), Some(libc::SIGTERM));
+        assert!(
+            b.try_wait().expect("try_wait b").is_none(),
+            "b was signalled"
+        );
+
+        let (mut c, pc) = sleeper();
+        let sent = signal_listed(lists(pc, pb), libc::SIGKILL, MAX_ROUNDS).expect("signal");
+        assert_eq!(sent, 2);
+        assert_eq!(c.wait().expect("wait c").signal(), Some(libc::SIGKILL));
+        assert_eq!(b.wait().expect("wait b").signal(), Some(libc::SIGKILL));
+    }
 }
