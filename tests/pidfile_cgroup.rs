@@ -47,5 +47,14 @@ fn a_daemon_orphaned_out_of_sight_is_taken_as_the_main_by_its_cgroup() {
     });
     let log = d.stderr();
     assert!(!log.contains("refused"), "{log}");
+    // The launcher was reaped; stop ends the daemon it named.
+    d.assert_no_zombies();
+    let (code, _, err) = d.run(&["stop", "app"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        common::count_argv(&d, &["sleep", "1000"]),
+        0,
+        "the daemon outlived stop"
+    );
     assert_eq!(d.shutdown(), 0);
 }

@@ -167,8 +167,7 @@ impl Meters {
 fn statm_read(f: &File) -> Option<u64> {
     let mut buf = [0u8; 128];
     let n = f.read_at(&mut buf, 0).ok()?;
-    let text = std::str::from_utf8(buf.get(..n)?).ok()?;
-    text.split_ascii_whitespace().nth(1)?.parse().ok()
+    procfs::parse_statm_resident(buf.get(..n)?)
 }
 
 #[cfg(test)]

@@ -136,8 +136,7 @@ pub struct LoopSource {
 /// An eighth of the soft `RLIMIT_NOFILE` for the walks' kept-open `/proc`
 /// files (the watchdog keeps up to half for its own).
 fn walk_budget() -> usize {
-    use nix::sys::resource::{Resource, getrlimit};
-    getrlimit(Resource::RLIMIT_NOFILE).map_or(0, |(soft, _)| usize::try_from(soft / 8).unwrap_or(0))
+    crate::sys::descriptor_share(8)
 }
 
 /// A source for the daemon and the receiver the loop selects on. The server

@@ -120,6 +120,16 @@ pub fn walk_from(src: &dyn ProcSource, roots: impl IntoIterator<Item = i32>) -> 
     out
 }
 
+/// Resident pages from the text of `/proc/PID/statm` (its second field).
+pub fn parse_statm_resident(bytes: &[u8]) -> Option<u64> {
+    std::str::from_utf8(bytes)
+        .ok()?
+        .split_ascii_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
 /// Parses the text of `/proc/PID/stat`, without allocating. The command name
 /// (field 2) is in parentheses and may itself hold spaces and parentheses, so
 /// the fields after it are counted from the last `)`. `None` for anything

@@ -102,8 +102,7 @@ impl ProcSource for RealProc {
         if pid <= 0 {
             return None;
         }
-        let text = std::fs::read_to_string(self.file(pid, "statm")).ok()?;
-        text.split_ascii_whitespace().nth(1)?.parse().ok()
+        super::parse_statm_resident(&std::fs::read(self.file(pid, "statm")).ok()?)
     }
 }
 

@@ -23,12 +23,10 @@ pub(super) struct Groups {
     metered: Cell<usize>,
 }
 
-/// An eighth of the soft `RLIMIT_NOFILE` (read when asked: after the
-/// daemon raised it) for the groups' kept-open figure files; past it a
-/// figure is read by opening the file each time.
+/// An eighth of the descriptor limit for the groups' kept-open figure
+/// files; past it a figure is read by opening the file each time.
 fn meter_budget() -> usize {
-    use nix::sys::resource::{Resource, getrlimit};
-    getrlimit(Resource::RLIMIT_NOFILE).map_or(0, |(soft, _)| usize::try_from(soft / 8).unwrap_or(0))
+    super::descriptor_share(8)
 }
 
 impl Groups {

@@ -233,6 +233,15 @@ pub trait Sys {
     }
 }
 
+/// `1/divisor` of the soft `RLIMIT_NOFILE` (read now: after the daemon
+/// raised it): the descriptors one cache of kept-open files may hold.
+pub fn descriptor_share(divisor: u64) -> usize {
+    use nix::sys::resource::{Resource, getrlimit};
+    getrlimit(Resource::RLIMIT_NOFILE).map_or(0, |(soft, _)| {
+        usize::try_from(soft / divisor.max(1)).unwrap_or(usize::MAX)
+    })
+}
+
 /// Makes sure descriptors 0, 1 and 2 are open, on /dev/null when closed, as
 /// s6 and runit do: a daemon started with `2>&-` would otherwise get its
 /// first socket, epoll or log file as fd 2 and write its log lines into it,
